@@ -1,0 +1,49 @@
+"""create_app(): settings, database, blueprints and one JSON error handler."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from bridge import health, webhooks
+from bridge.config import Settings, load_settings
+from bridge.store import Store
+
+MAX_BODY_BYTES = 1024 * 1024  # HubSpot sends at most 100 events, kintone at most 1 MB
+
+
+@dataclass
+class Services:
+    """What request handlers need, stored on app.extensions['bridge']."""
+
+    settings: Settings
+    store: Store
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    store = Store(settings.db_path)
+    store.upgrade()
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["bridge"] = Services(settings=settings, store=store)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        message = error.description
+        if error.code == 413:
+            message = f"body is larger than {MAX_BODY_BYTES} bytes"
+        return jsonify(error=message), error.code
+
+    return app

@@ -1,0 +1,174 @@
+"""The `bridge` command: serve, worker, db, inbox."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import threading
+
+import click
+
+from bridge.clock import utcnow
+from bridge.config import Settings, load_settings
+from bridge.errors import ConfigError
+from bridge.store import Store
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+
+
+def _store(settings: Settings) -> Store:
+    store = Store(settings.db_path)
+    store.upgrade()
+    return store
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bridge")
+def main() -> None:
+    """Bridge: verified webhooks from HubSpot, Salesforce and kintone into a durable inbox, and the worker
+    that processes them. Settings come from the environment and a .env file (see README)."""
+
+
+def run_worker(stop: threading.Event | None = None, once: bool = False) -> None:
+    """Worker loop with SIGTERM/SIGINT handled as a graceful stop (finish the current event, then exit)."""
+    from bridge.app import configure_logging
+    from bridge.worker import Worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    worker = Worker(_store(settings), settings.worker)
+    if once:
+        while worker.run_once():
+            pass
+        return
+    stop = stop or threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.run(stop)
+
+
+@main.command()
+@click.option("--bind", default=None, help="host:port to listen on [default: $BRIDGE_BIND or 127.0.0.1:8000]")
+@click.option("--workers", type=int, default=None, help="web worker processes [default: 2]")
+@click.option("--no-worker", is_flag=True, help="serve HTTP only; run `bridge worker` separately")
+def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
+    """Run the web server (gunicorn) and the inbox worker: the embedded default for one machine."""
+    from gunicorn.app.base import BaseApplication
+
+    from bridge import gunicorn_conf
+    from bridge.app import create_app
+
+    settings = _settings()
+    _store(settings)  # migrate once, before any process starts
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bridge-metrics-"))
+    options = {k: getattr(gunicorn_conf, k) for k in dir(gunicorn_conf) if not k.startswith("_") and k != "os"}
+    if bind:
+        options["bind"] = bind
+    if workers:
+        options["workers"] = workers
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app(settings)
+
+    worker_process = None
+    if not no_worker:
+        # A spawned (not forked) process: no threads or database handles are shared with gunicorn.
+        worker_process = multiprocessing.get_context("spawn").Process(target=run_worker, name="bridge-worker")
+        worker_process.start()
+    try:
+        Server().run()
+    finally:
+        if worker_process is not None:
+            worker_process.terminate()
+            worker_process.join(timeout=30)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="drain what is due now, then exit (for cron or tests)")
+def worker(once: bool) -> None:
+    """Run the inbox worker only (production: beside gunicorn serving wsgi:app)."""
+    run_worker(once=once)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to BRIDGE_DB."""
+    settings = _settings()
+    applied = Store(settings.db_path).upgrade()
+    click.echo(f"applied: {', '.join(applied)}" if applied else f"{settings.db_path} is up to date")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def inbox(ctx: click.Context) -> None:
+    """Inbox counts by status (default), dead letters, rejected deliveries, replay."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(inbox_status)
+
+
+@inbox.command("status")
+def inbox_status() -> None:
+    """Count events by status."""
+    counts = _store(_settings()).inbox_counts()
+    for status, count in counts.items():
+        click.echo(f"{status:<11}{count:>9}")
+
+
+@inbox.command("dead")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def inbox_dead(limit: int, as_json: bool) -> None:
+    """List dead letters: events that failed every attempt, with the last error."""
+    rows = _store(_settings()).events("dead", limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no dead letters")
+    for row in rows:
+        click.echo(f"#{row['id']} {row['source']} {row['event_type']} {row['record_key']} "
+                   f"attempts={row['attempts']}\n    {row['last_error']}")
+
+
+@inbox.command("rejected")
+@click.option("--limit", default=20, show_default=True)
+def inbox_rejected(limit: int) -> None:
+    """List deliveries refused as malformed (400) or for an app not allowed (403), newest first."""
+    rows = _store(_settings()).rejected(limit)
+    if not rows:
+        click.echo("no rejected deliveries")
+    for row in rows:
+        click.echo(f"#{row['id']} {row['received_at']} {row['source']}: {row['reason']} ({len(row['body'])} bytes)")
+
+
+@inbox.command("replay")
+@click.argument("event_ids", nargs=-1, type=int)
+@click.option("--all", "replay_all", is_flag=True, help="replay every dead letter")
+def inbox_replay(event_ids: tuple[int, ...], replay_all: bool) -> None:
+    """Queue dead letters again, by id or --all, with a fresh set of attempts."""
+    if bool(event_ids) == replay_all:
+        raise click.UsageError("give event ids or --all (not both)")
+    count = _store(_settings()).replay(None if replay_all else event_ids, utcnow())
+    click.echo(f"{count} event(s) queued again")
+    if event_ids and count < len(event_ids):
+        click.echo("some ids were not dead letters; see `bridge inbox dead`", err=True)

@@ -1,0 +1,54 @@
+"""Versioned schema changes, applied in order by sqlite-utils' Migrations; append, never edit, a migration."""
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("bridge")
+
+
+@migrations(name="0001_inbox_rejected_changes")
+def inbox_rejected_changes(db: Database) -> None:
+    db["inbox"].create(
+        {
+            "id": int,
+            "source": str,
+            "event_type": str,
+            "dedupe_key": str,
+            "record_key": str,
+            "occurred_at": str,
+            "received_at": str,
+            "body": str,
+            "status": str,  # pending | processing | done | dead
+            "attempts": int,
+            "next_attempt_at": str,
+            "lease_owner": str,
+            "lease_expires_at": str,
+            "last_error": str,
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"source", "event_type", "dedupe_key", "record_key", "occurred_at", "received_at",
+                  "body", "status", "attempts", "next_attempt_at"},
+        defaults={"status": "pending", "attempts": 0},
+    )
+    db["inbox"].create_index(["source", "dedupe_key"], unique=True)
+    # The worker only ever looks at open rows; a partial index keeps that cheap as done rows pile up.
+    db.execute(
+        "CREATE INDEX inbox_open ON inbox(source, record_key, occurred_at) "
+        "WHERE status IN ('pending', 'processing')"
+    )
+    db["inbox"].create_index(["status", "id"])
+    db["rejected"].create(
+        {"id": int, "source": str, "received_at": str, "reason": str, "content_type": str, "body": bytes},
+        pk="id",
+        not_null={"source", "received_at", "reason", "body"},
+    )
+    db["changes"].create(
+        {"id": int, "inbox_id": int, "source": str, "record_key": str, "change_type": str,
+         "occurred_at": str, "fields": str, "recorded_at": str},
+        pk="id",
+        not_null={"inbox_id", "source", "record_key", "change_type", "occurred_at", "fields", "recorded_at"},
+        foreign_keys=[("inbox_id", "inbox", "id")],
+    )
+    db["changes"].create_index(["inbox_id"], unique=True)
+    db["changes"].create_index(["source", "record_key", "occurred_at"])

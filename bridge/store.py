@@ -1,0 +1,237 @@
+"""The only module that speaks SQL: one SQLite file in WAL mode, reached through sqlite-utils."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from bridge.clock import iso, utcnow
+from bridge.errors import StoreUnavailable
+from bridge.migrations import migrations
+from connectors.base import InboxEvent
+
+STATUSES = ("pending", "processing", "done", "dead")
+
+
+class LeaseLost(Exception):
+    """Another worker took over the event (our lease expired): this worker's result must be discarded."""
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    source: str
+    event_type: str
+    record_key: str
+    occurred_at: str
+    body: str
+    attempts: int
+
+
+class Store:
+    """Typed operations on the database; each thread (and each forked process) gets its own connection."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 5000, synchronous: str = "FULL"):
+        self.path = str(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.synchronous = synchronous  # FULL: a commit is on disk before we acknowledge it
+        self._local = threading.local()
+
+    @property
+    def db(self) -> Database:
+        cached = getattr(self._local, "db", None)
+        if cached is not None and self._local.pid == os.getpid():
+            return cached
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._local.db, self._local.pid = Database(conn), os.getpid()
+        return self._local.db
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """A write transaction that takes the lock up front (BEGIN IMMEDIATE), so it never fails halfway on BUSY."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.conn.rollback()
+            raise
+        db.execute("COMMIT")
+
+    # -- schema -------------------------------------------------------------------------------
+    def upgrade(self) -> list[str]:
+        """Apply pending migrations; safe when several processes start at once."""
+        with self.transaction() as db:  # serialises concurrent upgrades; migrations nest as savepoints
+            pending = [m.name for m in migrations.pending(db)]
+            migrations.apply(db)
+        return pending
+
+    def pending_migrations(self) -> list[str]:
+        return [m.name for m in migrations.pending(self.db)]
+
+    def ping(self) -> None:
+        self.db.execute("SELECT 1").fetchone()
+
+    # -- ingest -------------------------------------------------------------------------------
+    def add_events(self, events: list[InboxEvent], received_at: datetime) -> int:
+        """Commit a delivery's events in one transaction; duplicates are ignored. Returns how many were new."""
+        now = iso(received_at)
+        rows = [
+            (e.source, e.event_type, e.dedupe_key, e.record_key, iso(e.occurred_at), now, e.body, now)
+            for e in events
+        ]
+        try:
+            with self.transaction() as db:
+                before = db.conn.total_changes
+                db.conn.executemany(
+                    "INSERT OR IGNORE INTO inbox (source, event_type, dedupe_key, record_key, occurred_at,"
+                    " received_at, body, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                return db.conn.total_changes - before
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"could not commit {len(rows)} event(s): {error}") from error
+
+    def add_rejected(self, source: str, reason: str, body: bytes, content_type: str | None, received_at: datetime) -> int:
+        try:
+            with self.transaction() as db:
+                db["rejected"].insert(
+                    {"source": source, "received_at": iso(received_at), "reason": reason,
+                     "content_type": content_type, "body": body}
+                )
+                return db["rejected"].last_pk
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"could not keep the rejected delivery: {error}") from error
+
+    def rejected(self, limit: int = 50) -> list[dict]:
+        return list(self.db.query("SELECT * FROM rejected ORDER BY id DESC LIMIT ?", [limit]))
+
+    # -- worker -------------------------------------------------------------------------------
+    def claim(self, owner: str, now: datetime, lease_seconds: int, max_records: int) -> list[ClaimedEvent]:
+        """Lease every open event of up to `max_records` records that are ready and not leased by anyone else.
+
+        A record is ready when none of its pending events is waiting for a retry (so a new event never
+        overtakes an older one that failed) and no live lease holds any of its events.
+        """
+        now_s, expires = iso(now), iso(now + timedelta(seconds=lease_seconds))
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE inbox SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, "
+                "last_error = 'lease expired: the worker stopped mid-event' "
+                "WHERE status = 'processing' AND lease_expires_at <= ?",
+                [now_s],
+            )
+            rows = db.execute(
+                """
+                UPDATE inbox SET status = 'processing', lease_owner = :owner, lease_expires_at = :expires,
+                       attempts = attempts + 1
+                WHERE status = 'pending' AND (source, record_key) IN (
+                    SELECT source, record_key FROM inbox AS i
+                    WHERE status = 'pending'
+                      AND NOT EXISTS (SELECT 1 FROM inbox AS p WHERE p.status = 'processing'
+                                      AND p.source = i.source AND p.record_key = i.record_key)
+                    GROUP BY source, record_key
+                    HAVING MAX(next_attempt_at) <= :now
+                    ORDER BY MIN(id) LIMIT :limit)
+                RETURNING id, source, event_type, record_key, occurred_at, body, attempts
+                """,
+                {"owner": owner, "expires": expires, "now": now_s, "limit": max_records},
+            ).fetchall()
+        events = [ClaimedEvent(*row) for row in rows]
+        return sorted(events, key=lambda e: (e.source, e.record_key, e.occurred_at, e.id))
+
+    def complete(self, db: Database, event_id: int, owner: str, now: datetime) -> None:
+        """Mark done inside the handler's transaction; raise LeaseLost if another worker owns it now."""
+        cursor = db.execute(
+            "UPDATE inbox SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, "
+            "last_error = NULL WHERE id = ? AND status = 'processing' AND lease_owner = ?",
+            [iso(now), event_id, owner],
+        )
+        if cursor.rowcount != 1:
+            raise LeaseLost(f"event {event_id} is no longer leased by {owner}")
+
+    def fail(self, event_id: int, owner: str, error: str, retry_at: datetime | None) -> None:
+        """Schedule a retry at `retry_at`, or bury the event as a dead letter when `retry_at` is None."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE inbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, "
+                "lease_owner = NULL, lease_expires_at = NULL, finished_at = ? "
+                "WHERE id = ? AND lease_owner = ?",
+                ["dead" if retry_at is None else "pending", iso(retry_at) if retry_at else None, error[:2000],
+                 None if retry_at else iso(utcnow()), event_id, owner],
+            )
+
+    def release(self, event_ids: Iterable[int], owner: str, retry_at: datetime) -> None:
+        """Hand back claimed events that were not attempted (they wait behind a failed one of their record)."""
+        ids = list(event_ids)
+        if not ids:
+            return
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE inbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?, "
+                f"lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ? "
+                f"AND id IN ({', '.join('?' * len(ids))})",
+                [iso(retry_at), owner, *ids],
+            )
+
+    # -- inspection and replay ----------------------------------------------------------------
+    def inbox_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update(dict(self.db.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall()))
+        return counts
+
+    def events(self, status: str, limit: int = 50) -> list[dict]:
+        return list(
+            self.db.query(
+                "SELECT id, source, event_type, record_key, occurred_at, received_at, attempts, last_error, "
+                "finished_at FROM inbox WHERE status = ? ORDER BY id LIMIT ?",
+                [status, limit],
+            )
+        )
+
+    def replay(self, event_ids: Iterable[int] | None, now: datetime) -> int:
+        """Put dead letters back in the queue with fresh attempts: given ids, or all when None."""
+        where, params = "status = 'dead'", [iso(now)]
+        if event_ids is not None:
+            ids = list(event_ids)
+            where += f" AND id IN ({', '.join('?' * len(ids))})" if ids else " AND 0"
+            params += ids
+        with self.transaction() as db:
+            return db.execute(
+                f"UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL "
+                f"WHERE {where}",
+                params,
+            ).rowcount
+
+    # -- normalised changes (the worker's default handler) -------------------------------------
+    def record_change(self, db: Database, inbox_id: int, source: str, record_key: str, change_type: str,
+                      occurred_at: str, fields_json: str, now: datetime) -> None:
+        db["changes"].insert(
+            {"inbox_id": inbox_id, "source": source, "record_key": record_key, "change_type": change_type,
+             "occurred_at": occurred_at, "fields": fields_json, "recorded_at": iso(now)}
+        )
+
+    def changes(self, record_key: str | None = None, limit: int = 100) -> list[dict]:
+        if record_key is None:
+            return list(self.db.query("SELECT * FROM changes ORDER BY id LIMIT ?", [limit]))
+        return list(
+            self.db.query("SELECT * FROM changes WHERE record_key = ? ORDER BY id LIMIT ?", [record_key, limit])
+        )

@@ -1,0 +1,86 @@
+"""The inbox worker: claims events under a lease, runs their handlers in record order, retries, dead-letters."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from bridge.clock import utcnow
+from bridge.config import WorkerSettings
+from bridge.handlers import handler_for
+from bridge.store import ClaimedEvent, LeaseLost, Store
+
+log = logging.getLogger(__name__)
+
+
+def backoff_seconds(attempt: int, settings: WorkerSettings, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter in the upper half: base·2^(n-1), capped, times 0.5–1.0."""
+    ceiling = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** max(attempt - 1, 0))
+    return ceiling * (0.5 + rng() / 2)
+
+
+class Worker:
+    def __init__(self, store: Store, settings: WorkerSettings, clock: Callable[[], datetime] = utcnow,
+                 owner: str | None = None):
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run_once(self) -> int:
+        """Claim one batch and process it; return how many events were claimed."""
+        claimed = self.store.claim(self.owner, self.clock(), self.settings.lease_seconds, self.settings.batch_size)
+        for _, group in groupby(claimed, key=lambda e: (e.source, e.record_key)):
+            self._process_record(list(group))
+        return len(claimed)
+
+    def run(self, stop: threading.Event) -> None:
+        """Drain until `stop` is set; sleep only when the inbox is empty."""
+        log.info("worker %s started", self.owner)
+        while not stop.is_set():
+            try:
+                if self.run_once() == 0:
+                    stop.wait(self.settings.poll_seconds)
+            except Exception:  # the loop must survive a bad moment (e.g. a locked database)
+                log.exception("worker loop failed; retrying in %.1f s", self.settings.poll_seconds * 10)
+                stop.wait(self.settings.poll_seconds * 10)
+        log.info("worker %s stopped", self.owner)
+
+    def _process_record(self, events: list[ClaimedEvent]) -> None:
+        for index, event in enumerate(events):
+            if not self._process(event):
+                # Later events of this record wait behind the failed one, so order is kept.
+                retry_at = self.clock() + timedelta(seconds=backoff_seconds(event.attempts, self.settings))
+                self.store.release((e.id for e in events[index + 1:]), self.owner, retry_at)
+                return
+
+    def _process(self, event: ClaimedEvent) -> bool:
+        handler = handler_for(event.source, event.event_type)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler registered for {event.source} {event.event_type}")
+            with self.store.transaction() as db:
+                now = self.clock()
+                handler(self.store, db, event, now)
+                self.store.complete(db, event.id, self.owner, now)
+            return True
+        except LeaseLost:
+            log.warning("event %s: lease lost to another worker; its result was discarded", event.id)
+            return False
+        except Exception as error:
+            message = f"{type(error).__name__}: {error}"
+            if event.attempts >= self.settings.max_attempts:
+                log.error("event %s dead after %d attempts: %s", event.id, event.attempts, message)
+                self.store.fail(event.id, self.owner, message, None)
+            else:
+                delay = backoff_seconds(event.attempts, self.settings)
+                log.warning("event %s attempt %d failed, retry in %.0f s: %s", event.id, event.attempts, delay, message)
+                self.store.fail(event.id, self.owner, message, self.clock() + timedelta(seconds=delay))
+            return False

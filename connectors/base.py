@@ -1,0 +1,118 @@
+"""The connector interface: what a module for one external system implements, and the values it exchanges.
+
+To add a system, subclass `Connector`, set `name`, implement `from_env` and the webhook methods,
+and register the class under the entry-point group `bridge.connectors` (see connectors/registry.py).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from marshmallow import Schema, ValidationError
+
+from bridge.errors import WebhookInvalid
+
+if TYPE_CHECKING:
+    from bridge.config import EnvReader
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A delivery as received, independent of the web framework."""
+
+    method: str
+    url: str  # scheme://host/path?query as the server saw it
+    headers: Mapping[str, str]  # case-insensitive
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """What the sender gets back once the events are committed."""
+
+    body: str
+    content_type: str = "application/json"
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    """One event of a delivery, ready for the inbox: its own raw JSON plus the keys the worker needs."""
+
+    source: str
+    event_type: str
+    dedupe_key: str  # unique per source: a redelivery of the same event maps to the same key
+    record_key: str  # the record the event is about; events of one record are processed in order
+    occurred_at: datetime
+    body: str
+
+
+class Connector(ABC):
+    """One external system. Subclasses override the methods below; each says when it is called."""
+
+    name: ClassVar[str]
+    #: Settings this connector reads, name -> one-line description (shown by `bridge connectors`).
+    settings_help: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    @abstractmethod
+    def from_env(cls, read: EnvReader) -> Connector:
+        """Build the connector from settings; record problems on `read.problems` instead of raising."""
+
+    @abstractmethod
+    def webhook_problem(self) -> str | None:
+        """Why the webhook endpoint cannot accept deliveries (a missing secret), or None when it can."""
+
+    @abstractmethod
+    def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
+        """Raise WebhookUnauthorized/WebhookForbidden unless the delivery is authentic and accepted."""
+
+    @abstractmethod
+    def parse_webhook(self, request: WebhookRequest, received_at: datetime) -> list[InboxEvent]:
+        """Split an authentic delivery into inbox events; raise WebhookInvalid naming the bad field."""
+
+    def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:
+        """The 2xx reply once the events are committed; override when the sender expects a fixed body."""
+        return WebhookReply(json.dumps({"received": len(events), "new": new}))
+
+
+def load_schema(schema: Schema, data: Any, path: str) -> dict:
+    """Validate `data` with a marshmallow schema; on failure raise WebhookInvalid naming every bad field."""
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        problems = list(_flatten(error.messages, path))
+        field, first = problems[0]
+        rest = "; ".join(f"{f}: {m}" for f, m in problems[1:6])
+        raise WebhookInvalid(field, first + (f" (also {rest})" if rest else "")) from None
+
+
+def _flatten(messages: Any, path: str):
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            child = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+            yield from _flatten(value, child)
+    elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        yield path or "body", " ".join(messages)
+    else:
+        yield path or "body", str(messages)
+
+
+def parse_json(body: bytes) -> Any:
+    """Decode a JSON body or raise WebhookInvalid saying where it breaks."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise WebhookInvalid("body", "is not UTF-8 encoded") from None
+    except json.JSONDecodeError as error:
+        raise WebhookInvalid("body", f"is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)

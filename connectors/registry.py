@@ -1,0 +1,31 @@
+"""The list of connectors: built-ins here, third-party ones from the `bridge.connectors` entry-point group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+
+from bridge.config import EnvReader
+from connectors.base import Connector
+from connectors.hubspot import HubSpotConnector
+from connectors.kintone import KintoneConnector
+from connectors.salesforce import SalesforceConnector
+
+BUILTIN: tuple[type[Connector], ...] = (HubSpotConnector, SalesforceConnector, KintoneConnector)
+ENTRY_POINT_GROUP = "bridge.connectors"
+
+
+def connector_classes() -> dict[str, type[Connector]]:
+    """Built-in connectors plus any installed package's `bridge.connectors` entry points."""
+    classes = {cls.name: cls for cls in BUILTIN}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        cls = entry.load()
+        classes.setdefault(cls.name, cls)
+    return classes
+
+
+def load_connectors(env: Mapping[str, str]) -> tuple[dict[str, Connector], list[str]]:
+    """Build every connector from the settings; return them with every settings problem found."""
+    read = EnvReader(env)
+    connectors = {name: cls.from_env(read) for name, cls in connector_classes().items()}
+    return connectors, read.problems
