@@ -1,6 +1,11 @@
 """Bridge: lead handoff middleware between HubSpot and Salesforce / kintone."""
 
-from bridge.app import create_app
-
 __version__ = "0.1.0"
 __all__ = ["create_app", "__version__"]
+
+
+def create_app(settings=None):
+    """Build the Flask app (imported lazily so `connectors` can import `bridge.errors` without a cycle)."""
+    from bridge.app import create_app as build
+
+    return build(settings)

@@ -53,6 +53,31 @@ class InboxEvent:
     body: str
 
 
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of a target object, as `describe` reports it; mappings are checked against these."""
+
+    name: str
+    type: str  # string | text | number | boolean | date | datetime | enumeration | email | phone | id
+    required: bool = False
+    unique: bool = False
+    options: tuple[str, ...] = ()  # allowed values of a picklist / enumeration / drop-down
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """The outcome for one input record of a batch upsert, in input order."""
+
+    key: str  # the input's upsert-key value
+    outcome: str  # created | updated | failed
+    id: str | None = None  # the record id in the target system
+    category: str | None = None  # when failed: retriable | permanent
+    code: str | None = None  # the system's error code, e.g. REQUIRED_FIELD_MISSING, CB_VA01
+    message: str | None = None
+    fields: tuple[str, ...] = ()  # field names the error is about
+
+
 class Connector(ABC):
     """One external system. Subclasses override the methods below; each says when it is called."""
 

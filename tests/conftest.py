@@ -1,0 +1,77 @@
+"""Shared fixtures: settings on a temporary database, an app and its client; no network beyond loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+
+import pytest
+
+from bridge.app import create_app
+from bridge.config import load_settings
+
+HUBSPOT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
+SF_TOKEN = "sf-token-0123456789abcdef"
+SF_ORG = "00D5g000004Z1xYEAS"
+KINTONE_TOKEN = "kintone-token-0123456789"
+
+BASE_ENV = {
+    "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
+    "SALESFORCE_ORG_ID": SF_ORG,
+    "SALESFORCE_WEBHOOK_TOKEN": SF_TOKEN,
+    "KINTONE_WEBHOOK_TOKEN": KINTONE_TOKEN,
+    "KINTONE_APP_IDS": "7,8",
+    "BRIDGE_API_TOKEN": "api-token-0123456789abcdef",
+}
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    """Unit tests never reach the network: only loopback and Unix sockets may be connected to."""
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            allowed = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            allowed = False
+        if not allowed:
+            raise ConnectionRefusedError(f"tests may not connect to {host}: mock it with `responses`")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path):
+    """Settings from BASE_ENV plus overrides (None removes a variable), on a fresh database."""
+
+    def make(**overrides):
+        env = {**BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(tmp_path)}
+        for key, value in overrides.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return load_settings(env, dotenv=None)
+
+    return make
+
+
+@pytest.fixture
+def app(make_settings):
+    return create_app(make_settings())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["bridge"].store
