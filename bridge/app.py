@@ -30,7 +30,7 @@ def configure_logging(level: str) -> None:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
-    store = Store(settings.db_path)
+    store = Store(settings.db_path, settings.db_busy_timeout_ms)
     store.upgrade()
 
     app = Flask(__name__)

@@ -27,7 +27,7 @@ def _settings() -> Settings:
 
 
 def _store(settings: Settings) -> Store:
-    store = Store(settings.db_path)
+    store = Store(settings.db_path, settings.db_busy_timeout_ms)
     store.upgrade()
     return store
 
@@ -114,7 +114,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply pending migrations to BRIDGE_DB."""
     settings = _settings()
-    applied = Store(settings.db_path).upgrade()
+    applied = Store(settings.db_path, settings.db_busy_timeout_ms).upgrade()
     click.echo(f"applied: {', '.join(applied)}" if applied else f"{settings.db_path} is up to date")
 
 

@@ -118,6 +118,7 @@ class WorkerSettings:
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
+    db_busy_timeout_ms: int
     mappings_dir: Path
     api_token: str | None
     environment: str
@@ -148,6 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
     read = EnvReader(env)
     settings = Settings(
         db_path=Path(read.text("BRIDGE_DB", "bridge.db")),
+        db_busy_timeout_ms=read.integer("BRIDGE_DB_BUSY_TIMEOUT_MS", 5000, minimum=1),
         mappings_dir=Path(read.text("BRIDGE_MAPPINGS", "mappings")),
         api_token=read.secret("BRIDGE_API_TOKEN"),
         environment=read.choice("BRIDGE_ENV", "production", ("production", "development")),

@@ -1,0 +1,60 @@
+"""The `bridge` command: db, inbox, and clear errors for bad settings."""
+
+import pytest
+from click.testing import CliRunner
+
+from bridge.cli import main
+from tests.conftest import BASE_ENV
+from tests.helpers import hubspot_event, post_hubspot
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {**BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(tmp_path)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    def invoke(*args):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def counts(output: str) -> dict[str, int]:
+    return {name: int(number) for name, number in (line.split() for line in output.splitlines())}
+
+
+def test_db_upgrade_applies_then_reports_up_to_date(run):
+    assert "applied: 0001" in run("db", "upgrade").output
+    assert "up to date" in run("db", "upgrade").output
+
+
+def test_inbox_counts_dead_letters_and_replay(run, client, store):
+    post_hubspot(client, [hubspot_event(1)])
+    store.db.execute("UPDATE inbox SET status = 'dead', attempts = 10, last_error = 'boom'")
+    store.db.conn.commit()
+    assert counts(run("inbox").output)["dead"] == 1
+    assert "boom" in run("inbox", "dead").output
+    assert "1 event(s) queued again" in run("inbox", "replay", "--all").output
+    assert counts(run("inbox", "status").output) == {"pending": 1, "processing": 0, "done": 0, "dead": 0}
+
+
+def test_replay_needs_ids_or_all(run):
+    result = CliRunner().invoke(main, ["inbox", "replay"])
+    assert result.exit_code == 2 and "give event ids or --all" in result.output
+
+
+def test_bad_settings_exit_2_listing_problems(run, monkeypatch):
+    monkeypatch.setenv("BRIDGE_API_TOKEN", "short")
+    monkeypatch.setenv("BRIDGE_MAX_ATTEMPTS", "0")
+    result = CliRunner().invoke(main, ["inbox"])
+    assert result.exit_code == 2
+    assert "2 problem(s)" in result.output and "BRIDGE_API_TOKEN" in result.output
+
+
+def test_every_command_has_help(run):
+    for args in (["serve"], ["worker"], ["db", "upgrade"], ["inbox", "status"], ["inbox", "dead"],
+                 ["inbox", "replay"], ["inbox", "rejected"]):
+        result = run(*args, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output

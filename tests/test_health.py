@@ -1,0 +1,31 @@
+"""Liveness and readiness."""
+
+from bridge.app import create_app
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz_when_ready(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["checks"] == {"database": "ok", "migrations": "ok", "mappings": "ok"}
+
+
+def test_readyz_names_the_missing_mappings_folder(make_settings, tmp_path):
+    client = create_app(make_settings(BRIDGE_MAPPINGS=str(tmp_path / "nowhere"))).test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "nowhere" in response.json["checks"]["mappings"]
+
+
+def test_metrics_count_refusals(client):
+    client.post("/webhooks/hubspot", data=b"[]")
+    body = client.get("/metrics").get_data(as_text=True)
+    assert 'bridge_webhook_requests_total{outcome="401",source="hubspot"}' in body
+
+
+def test_unknown_source_is_404_listing_known_ones(client):
+    response = client.post("/webhooks/marketo", data=b"{}")
+    assert response.status_code == 404 and "hubspot" in response.json["error"]
