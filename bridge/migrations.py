@@ -52,3 +52,21 @@ def inbox_rejected_changes(db: Database) -> None:
     )
     db["changes"].create_index(["inbox_id"], unique=True)
     db["changes"].create_index(["source", "record_key", "occurred_at"])
+
+
+@migrations(name="0002_mapping_versions_audit_logins")
+def mapping_versions_audit_logins(db: Database) -> None:
+    db["mapping_versions"].create(
+        {"id": int, "file": str, "version": int, "text": str, "diff": str, "author": str, "created_at": str,
+         "note": str},
+        pk="id",
+        not_null={"file", "version", "text", "diff", "author", "created_at"},
+    )
+    db["mapping_versions"].create_index(["file", "version"], unique=True)
+    db["audit_log"].create(
+        {"id": int, "at": str, "actor": str, "action": str, "target": str, "detail": str},
+        pk="id",
+        not_null={"at", "actor", "action"},
+    )
+    db["login_failures"].create({"id": int, "client": str, "at": str}, pk="id", not_null={"client", "at"})
+    db["login_failures"].create_index(["client", "at"])

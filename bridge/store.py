@@ -302,3 +302,45 @@ class Store:
         return list(
             self.db.query("SELECT * FROM changes WHERE record_key = ? ORDER BY id LIMIT ?", [record_key, limit])
         )
+
+    # -- mapping versions, audit log, login throttling (admin) ---------------------------------
+    def add_mapping_version(self, file: str, text: str, diff: str, author: str, now: datetime,
+                            note: str | None = None) -> int:
+        """Store a saved mapping text as the file's next version; returns the version number."""
+        with self.transaction() as db:
+            latest = db.execute("SELECT MAX(version) FROM mapping_versions WHERE file = ?", [file]).fetchone()[0]
+            version = (latest or 0) + 1
+            db["mapping_versions"].insert({"file": file, "version": version, "text": text, "diff": diff,
+                                           "author": author, "created_at": iso(now), "note": note})
+            return version
+
+    def mapping_versions(self, file: str) -> list[dict]:
+        """A file's history, newest first, without the full texts."""
+        return list(self.db.query(
+            "SELECT file, version, diff, author, created_at, note FROM mapping_versions WHERE file = ? "
+            "ORDER BY version DESC", [file]))
+
+    def mapping_version(self, file: str, version: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM mapping_versions WHERE file = ? AND version = ?", [file, version]))
+        return rows[0] if rows else None
+
+    def audit(self, actor: str, action: str, target: str | None, detail: str | None, now: datetime) -> None:
+        with self.transaction() as db:
+            db["audit_log"].insert({"at": iso(now), "actor": actor, "action": action, "target": target,
+                                    "detail": detail})
+
+    def audit_log(self, limit: int = 100) -> list[dict]:
+        return list(self.db.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", [limit]))
+
+    def record_login_failure(self, client: str, now: datetime) -> None:
+        with self.transaction() as db:
+            db["login_failures"].insert({"client": client, "at": iso(now)})
+            db.execute("DELETE FROM login_failures WHERE at < ?", [iso(now - timedelta(days=1))])
+
+    def login_failures_since(self, client: str, since: datetime) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM login_failures WHERE client = ? AND at >= ?",
+                               [client, iso(since)]).fetchone()[0]
+
+    def clear_login_failures(self, client: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM login_failures WHERE client = ?", [client])
