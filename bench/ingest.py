@@ -55,7 +55,8 @@ def signed_requests(port: int, events_per_request: int):
         for n in range(count):
             base = (client * 10_000_000 + n) * events_per_request
             events = [
-                {"eventId": base + i, "subscriptionId": 1, "portalId": 62515, "appId": 1, "objectId": 1000 + (base + i) % 5000,
+                {"eventId": base + i, "subscriptionId": 1, "portalId": 62515, "appId": 1,
+                 "objectId": 1000 + (base + i) % 5000,
                  "occurredAt": 1764000000000 + base + i, "subscriptionType": "contact.propertyChange",
                  "attemptNumber": 0, "propertyName": "email", "propertyValue": f"lead{base + i}@example.co.jp",
                  "changeSource": "CRM"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from bridge import health, webhooks
+from bridge import activities, health, webhooks
 from bridge.config import Settings, load_settings
 from bridge.store import Store
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["bridge"] = Services(settings=settings, store=store)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(activities.bp)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -12,6 +12,7 @@ import threading
 
 import click
 
+from bridge import connectors_cli
 from bridge.clock import utcnow
 from bridge.config import Settings, load_settings
 from bridge.errors import ConfigError
@@ -103,6 +104,9 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
 def worker(once: bool) -> None:
     """Run the inbox worker only (production: beside gunicorn serving wsgi:app)."""
     run_worker(once=once)
+
+
+main.add_command(connectors_cli.connectors)
 
 
 @main.group()

@@ -12,7 +12,7 @@ from dotenv import dotenv_values
 
 from bridge.errors import ConfigError
 
-TOKEN_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+TOKEN_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
 MIN_SECRET_LENGTH = 16
 
 
@@ -167,7 +167,9 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
     problems = read.problems + connector_problems
     parent = settings.db_path.resolve().parent
     if not parent.is_dir():
-        problems.append(f"BRIDGE_DB={settings.db_path}: folder {parent} does not exist; create it or point BRIDGE_DB elsewhere")
+        problems.append(
+            f"BRIDGE_DB={settings.db_path}: folder {parent} does not exist; create it or point BRIDGE_DB elsewhere"
+        )
     if problems:
         raise ConfigError(problems)
     settings.connectors.update(connectors)

@@ -47,3 +47,15 @@ def record_change(store: Store, db: Database, event: ClaimedEvent, now: datetime
     kind, fields = _change_of(event.source, event.event_type, json.loads(event.body))
     store.record_change(db, event.id, event.source, event.record_key, kind, event.occurred_at,
                         json.dumps(fields, ensure_ascii=False), now)
+    if event.source == "hubspot" and event.record_key.startswith("contact:"):
+        # Webhooks are notifications: the current contact is read later, in a batch, before evaluation.
+        store.touch_lead(db, now, hubspot_id=event.record_key.partition(":")[2])
+
+
+@register("activities")
+def record_activity(store: Store, db: Database, event: ClaimedEvent, now: datetime) -> None:
+    """An activity joins the lead's ledger (once per id) and the lead is queued for re-evaluation."""
+    activity = json.loads(event.body)
+    lead_id = store.touch_lead(db, now, hubspot_id=activity.get("hubspot_id"), email=activity.get("email"))
+    properties = json.dumps(activity["properties"], ensure_ascii=False) if activity.get("properties") else None
+    store.add_activity(db, activity["id"], lead_id, activity["type"], event.occurred_at, properties, event.id, now)

@@ -70,3 +70,27 @@ def mapping_versions_audit_logins(db: Database) -> None:
     )
     db["login_failures"].create({"id": int, "client": str, "at": str}, pk="id", not_null={"client", "at"})
     db["login_failures"].create_index(["client", "at"])
+
+
+@migrations(name="0003_leads_activities")
+def leads_activities(db: Database) -> None:
+    db["leads"].create(
+        {"id": int, "hubspot_id": str, "email": str, "dirty": int, "dirty_since": str, "properties": str,
+         "score": int, "stage": str, "temperature": str, "excluded": str, "handed_off_at": str,
+         "handoff_criterion": str, "salesforce_id": str, "kintone_id": str, "evaluated_at": str,
+         "created_at": str},
+        pk="id",
+        not_null={"dirty", "created_at"},
+        defaults={"dirty": 0},
+    )
+    db["leads"].create_index(["hubspot_id"], unique=True)
+    db["leads"].create_index(["email"], unique=True)
+    db.execute("CREATE INDEX leads_dirty ON leads(dirty_since) WHERE dirty = 1")
+    db["activities"].create(
+        {"id": str, "lead_id": int, "type": str, "occurred_at": str, "received_at": str, "properties": str,
+         "inbox_id": int},
+        pk="id",
+        not_null={"lead_id", "type", "occurred_at", "received_at"},
+        foreign_keys=[("lead_id", "leads", "id")],
+    )
+    db["activities"].create_index(["lead_id", "occurred_at"])

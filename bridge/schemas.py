@@ -60,7 +60,7 @@ def load(schema: Schema, data: Any) -> dict:
         # Schemas with schema-level hooks (validates_schema, pre/post_load) always take the full load.
         _PLANS[key] = None if schema._hooks else _plan(schema)  # noqa: SLF001
     plan = _PLANS[key]
-    if plan is not None and isinstance(data, dict) and _is_canonical(plan, data):
-        if schema.unknown == INCLUDE or data.keys() <= schema.load_fields.keys():
-            return data
+    canonical = plan is not None and isinstance(data, dict) and _is_canonical(plan, data)
+    if canonical and (schema.unknown == INCLUDE or data.keys() <= schema.load_fields.keys()):
+        return data
     return schema.load(data)

@@ -177,7 +177,8 @@ class Store:
         for batch, new in zip(group, new_counts, strict=True):
             batch.new, batch.settled = new, True
 
-    def add_rejected(self, source: str, reason: str, body: bytes, content_type: str | None, received_at: datetime) -> int:
+    def add_rejected(self, source: str, reason: str, body: bytes, content_type: str | None,
+                     received_at: datetime) -> int:
         try:
             with self.transaction() as db:
                 db["rejected"].insert(
@@ -252,8 +253,8 @@ class Store:
         if not ids:
             return
         with self.transaction() as db:
-            db.execute(
-                f"UPDATE inbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?, "
+            db.execute(  # only "?" placeholders are formatted into these statements
+                f"UPDATE inbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?, "  # noqa: S608
                 f"lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ? "
                 f"AND id IN ({', '.join('?' * len(ids))})",
                 [iso(retry_at), owner, *ids],
@@ -283,7 +284,7 @@ class Store:
             params += ids
         with self.transaction() as db:
             return db.execute(
-                f"UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL "
+                f"UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL "  # noqa: S608
                 f"WHERE {where}",
                 params,
             ).rowcount
@@ -344,3 +345,41 @@ class Store:
     def clear_login_failures(self, client: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM login_failures WHERE client = ?", [client])
+
+    # -- leads and activities (handoff) --------------------------------------------------------
+    def touch_lead(self, db: Database, now: datetime, hubspot_id: str | None = None,
+                   email: str | None = None) -> int:
+        """The lead's id, created if new, marked for re-evaluation (its current record is read in a batch later)."""
+        email = email.lower() if email else None
+        row = None
+        if hubspot_id:
+            row = db.execute("SELECT id FROM leads WHERE hubspot_id = ?", [hubspot_id]).fetchone()
+        if row is None and email:
+            row = db.execute("SELECT id FROM leads WHERE email = ?", [email]).fetchone()
+        if row is None:
+            return db.execute(
+                "INSERT INTO leads (hubspot_id, email, dirty, dirty_since, created_at) VALUES (?, ?, 1, ?, ?)",
+                [hubspot_id, email, iso(now), iso(now)],
+            ).lastrowid
+        db.execute("UPDATE leads SET dirty = 1, dirty_since = COALESCE(dirty_since, ?), "
+                   "hubspot_id = COALESCE(hubspot_id, ?) WHERE id = ?", [iso(now), hubspot_id, row[0]])
+        return row[0]
+
+    def add_activity(self, db: Database, activity_id: str, lead_id: int, activity_type: str, occurred_at: str,
+                     properties_json: str | None, inbox_id: int, now: datetime) -> bool:
+        """Record an activity once (its id is the sender's); False when it was already there."""
+        return db.execute(
+            "INSERT OR IGNORE INTO activities (id, lead_id, type, occurred_at, received_at, properties, inbox_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [activity_id, lead_id, activity_type, occurred_at, iso(now), properties_json, inbox_id],
+        ).rowcount == 1
+
+    def lead(self, lead_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM leads WHERE id = ?", [lead_id]))
+        return rows[0] if rows else None
+
+    def lead_activities(self, lead_id: int) -> list[dict]:
+        return list(self.db.query("SELECT * FROM activities WHERE lead_id = ? ORDER BY occurred_at, id", [lead_id]))
+
+    def dirty_leads(self, limit: int) -> list[dict]:
+        return list(self.db.query("SELECT * FROM leads WHERE dirty = 1 ORDER BY dirty_since LIMIT ?", [limit]))

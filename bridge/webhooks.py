@@ -34,12 +34,17 @@ def _refuse(source: str, error: WebhookError):
 
 @bp.post("/webhooks/<source>")
 def receive(source: str):
-    services = current_app.extensions["bridge"]
-    connector = services.settings.connectors.get(source)
+    connectors = current_app.extensions["bridge"].settings.connectors
+    connector = connectors.get(source)
     if connector is None:
-        known = ", ".join(sorted(services.settings.connectors))
-        return jsonify(error=f"unknown webhook source {source!r}; known: {known}"), 404
-    problem = connector.webhook_problem()
+        return jsonify(error=f"unknown webhook source {source!r}; known: {', '.join(sorted(connectors))}"), 404
+    return ingest(source, connector)
+
+
+def ingest(source: str, sender):
+    """Verify, validate and commit one delivery for `sender` (a connector, or the activities API)."""
+    store = current_app.extensions["bridge"].store
+    problem = sender.webhook_problem()
     if problem:
         webhook_requests.labels(source, "503").inc()
         return jsonify(error=problem, source=source), 503
@@ -47,29 +52,29 @@ def receive(source: str):
     delivery = _as_webhook_request()
     received_at = utcnow()
     try:
-        connector.verify_webhook(delivery, received_at)
-        events = connector.parse_webhook(delivery, received_at)
+        sender.verify_webhook(delivery, received_at)
+        events = sender.parse_webhook(delivery, received_at)
     except WebhookUnauthorized as error:
         # Logged without the URL: it may carry the token.
-        log.warning("%s webhook refused (401) from %s: %s", source, request.remote_addr, error.message)
+        log.warning("%s delivery refused (401) from %s: %s", source, request.remote_addr, error.message)
         return _refuse(source, error)
     except (WebhookInvalid, WebhookForbidden) as error:
         try:
-            services.store.add_rejected(source, error.message, delivery.body, request.content_type, received_at)
+            store.add_rejected(source, error.message, delivery.body, request.content_type, received_at)
         except StoreUnavailable:
-            log.exception("%s webhook: could not keep the rejected delivery", source)
+            log.exception("%s delivery: could not keep the rejected body", source)
             return jsonify(error="storage unavailable, retry later"), 503
-        log.warning("%s webhook rejected (%d): %s", source, error.status, error.message)
+        log.warning("%s delivery rejected (%d): %s", source, error.status, error.message)
         return _refuse(source, error)
 
     try:
-        new = services.store.add_events(events, received_at)
+        new = store.add_events(events, received_at)
     except StoreUnavailable:
-        log.exception("%s webhook: could not commit %d event(s); answering 503 so the sender retries",
+        log.exception("%s delivery: could not commit %d event(s); answering 503 so the sender retries",
                       source, len(events))
         webhook_requests.labels(source, "503").inc()
         return jsonify(error="storage unavailable, retry later"), 503
     webhook_requests.labels(source, "200").inc()
     webhook_events.labels(source).inc(new)
-    reply = connector.acknowledge(events, new)
+    reply = sender.acknowledge(events, new)
     return current_app.response_class(reply.body, status=reply.status, content_type=reply.content_type)

@@ -1,20 +1,29 @@
-"""The connector interface: what a module for one external system implements, and the values it exchanges.
+"""The connector interface: what a module for one external system implements, and its values.
 
-To add a system, subclass `Connector`, set `name`, implement `from_env` and the webhook methods,
-and register the class under the entry-point group `bridge.connectors` (see connectors/registry.py).
+To add a system, subclass `Connector`, set `name`, implement `from_env`, the API methods and the
+webhook methods, and register the class under the entry-point group `bridge.connectors` (see
+connectors/registry.py). connectors/_http.py has session, retry and rate-limit plumbing to reuse.
+
+A record is a flat dict, field name -> value, in the system's own value format (HubSpot: strings;
+Salesforce: JSON values; kintone: the `value` of each field). `object` names what the records are:
+HubSpot an object type ("contacts"), Salesforce an sObject ("Lead"), kintone an app id ("7").
+`fields` lists the fields to return; ids and keys come back anyway (an empty list: HubSpot's
+default properties, Salesforce only Id, kintone every field).
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, ValidationError
 
+from bridge import schemas
 from bridge.errors import WebhookInvalid
 
 if TYPE_CHECKING:
@@ -43,7 +52,7 @@ class WebhookReply:
 
 @dataclass(frozen=True)
 class InboxEvent:
-    """One event of a delivery, ready for the inbox: its own raw JSON plus the keys the worker needs."""
+    """One event of a delivery, ready for the inbox: its raw JSON plus the keys the worker needs."""
 
     source: str
     event_type: str
@@ -55,10 +64,12 @@ class InboxEvent:
 
 @dataclass(frozen=True)
 class FieldInfo:
-    """One field of a target object, as `describe` reports it; mappings are checked against these."""
+    """One field of an object, as `describe` reports it; mappings are checked against these."""
 
     name: str
-    type: str  # string | text | number | boolean | date | datetime | enumeration | email | phone | id
+    type: (
+        str  # string | text | number | boolean | date | datetime | enumeration | email | phone | id
+    )
     required: bool = False
     unique: bool = False
     options: tuple[str, ...] = ()  # allowed values of a picklist / enumeration / drop-down
@@ -88,29 +99,73 @@ class Connector(ABC):
     @classmethod
     @abstractmethod
     def from_env(cls, read: EnvReader) -> Connector:
-        """Build the connector from settings; record problems on `read.problems` instead of raising."""
+        """Build the connector from settings; add problems to `read.problems`, never raise."""
+
+    # --- API ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def api_problem(self) -> str | None:
+        """Which settings API calls lack (e.g. "set HUBSPOT_ACCESS_TOKEN"), or None when set."""
+
+    @abstractmethod
+    def check(self) -> str:
+        """Authenticate and make one cheap read; return what was checked, or raise ConnectorError
+        (AuthError for bad credentials or a missing permission, naming the setting to fix)."""
+
+    @abstractmethod
+    def read(
+        self, object: str, ids: Sequence[str], fields: Sequence[str], id_field: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Current records by id (or by the unique `id_field`), in as few calls as the system
+        allows. Returns id -> record; ids that do not exist are absent."""
+
+    @abstractmethod
+    def upsert(
+        self, object: str, key_field: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[UpsertResult]:
+        """Create or update records matched on the unique `key_field` (each record holds its value).
+        Returns one UpsertResult per record, in input order: failures the system pins on one record
+        come back as failed results; a request refused as a whole raises ConnectorError."""
+
+    @abstractmethod
+    def changed_since(
+        self, object: str, since: datetime, fields: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        """Every record modified at or after `since`, fetched page by page as the caller iterates
+        (HubSpot and Salesforce in order of change, kintone in order of record id)."""
+
+    @abstractmethod
+    def describe(self, object: str) -> dict[str, FieldInfo]:
+        """The object's fields by name, so mappings can be checked before anything is written."""
+
+    @property
+    @abstractmethod
+    def calls(self) -> Counter[str]:
+        """API requests sent so far per endpoint, retries and token requests included."""
+
+    # --- Webhooks ------------------------------------------------------------------------
 
     @abstractmethod
     def webhook_problem(self) -> str | None:
-        """Why the webhook endpoint cannot accept deliveries (a missing secret), or None when it can."""
+        """Why the webhook endpoint cannot accept deliveries (a missing secret), or None."""
 
     @abstractmethod
     def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
-        """Raise WebhookUnauthorized/WebhookForbidden unless the delivery is authentic and accepted."""
+        """Raise WebhookUnauthorized/WebhookForbidden unless the delivery is authentic, accepted."""
 
     @abstractmethod
     def parse_webhook(self, request: WebhookRequest, received_at: datetime) -> list[InboxEvent]:
-        """Split an authentic delivery into inbox events; raise WebhookInvalid naming the bad field."""
+        """Split an authentic delivery into inbox events; raise WebhookInvalid naming the field."""
 
     def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:
-        """The 2xx reply once the events are committed; override when the sender expects a fixed body."""
+        """The 2xx reply once the events are committed; override for a fixed body."""
         return WebhookReply(json.dumps({"received": len(events), "new": new}))
 
 
 def load_schema(schema: Schema, data: Any, path: str) -> dict:
-    """Validate `data` with a marshmallow schema; on failure raise WebhookInvalid naming every bad field."""
+    """Validate `data` with a marshmallow schema, or raise WebhookInvalid naming every bad field."""
     try:
-        return schema.load(data)
+        return schemas.load(schema, data)
     except ValidationError as error:
         problems = list(_flatten(error.messages, path))
         field, first = problems[0]
@@ -121,7 +176,11 @@ def load_schema(schema: Schema, data: Any, path: str) -> dict:
 def _flatten(messages: Any, path: str):
     if isinstance(messages, dict):
         for key, value in messages.items():
-            child = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+            child = (
+                f"{path}[{key}]"
+                if isinstance(key, int)
+                else (f"{path}.{key}" if path else str(key))
+            )
             yield from _flatten(value, child)
     elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
         yield path or "body", " ".join(messages)
@@ -136,7 +195,9 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise WebhookInvalid("body", "is not UTF-8 encoded") from None
     except json.JSONDecodeError as error:
-        raise WebhookInvalid("body", f"is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+        raise WebhookInvalid(
+            "body", f"is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        ) from None
 
 
 def from_epoch_ms(ms: int) -> datetime:

@@ -1,4 +1,4 @@
-"""HubSpot: signature-v3 webhook verification and parsing of contact event arrays."""
+"""HubSpot: signature-v3 webhooks, and the rate-limited CRM v3 API (batches, search, properties)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,93 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
-from datetime import datetime
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import requests
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from bridge.config import EnvReader
-from bridge.errors import WebhookInvalid, WebhookUnauthorized
-from connectors.base import Connector, InboxEvent, WebhookRequest, from_epoch_ms, load_schema, parse_json
+from bridge.errors import (
+    AuthError,
+    ConnectorError,
+    Permanent,
+    RateLimited,
+    WebhookInvalid,
+    WebhookUnauthorized,
+)
+from connectors._http import (
+    SYSTEM_CLOCK,
+    Clock,
+    Http,
+    WindowLimiter,
+    chunks,
+    error_for_status,
+    json_object,
+    require_keys,
+    retry_after_seconds,
+)
+from connectors.base import (
+    Connector,
+    FieldInfo,
+    InboxEvent,
+    UpsertResult,
+    WebhookRequest,
+    from_epoch_ms,
+    load_schema,
+    parse_json,
+)
+
+log = logging.getLogger(__name__)
 
 # https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation
 MAX_TIMESTAMP_SKEW_MS = 5 * 60 * 1000
 MAX_EVENTS_PER_DELIVERY = 100
 # v3 signs the URI with exactly these percent-escapes decoded; every other escape stays as sent.
 _DECODED_ESCAPES = {
-    "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
-    "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
 }
 _ESCAPE = re.compile("|".join(_DECODED_ESCAPES), re.IGNORECASE)
+
+# API limits: https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines
+API_BASE = "https://api.hubapi.com"
+BATCH_SIZE = 100  # inputs per batch call (documented, not in the OpenAPI schema)
+SEARCH_PAGE = 200
+SEARCH_RESULT_CAP = 10_000  # a search cannot page past this many results
+TIER_BURST = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190, "api_addon": 250}
+BURST_WINDOW_SECONDS = 10
+LIMIT_SHARE = 0.9  # leave 10 % of the burst to the account's other integrations
+SEARCH_PER_SECOND = 4  # documented as 4 (older) or 5 (newer) per account: take the lower
+REFRESH_PATH = "/oauth/v1/token"
+TOKEN_REFRESH_MARGIN = 300  # seconds before expiry; access tokens live 1800 s
+# 207 per-record error categories worth re-sending; everything else (VALIDATION_ERROR, CONFLICT,
+# OBJECT_NOT_FOUND...) fails the same way again. The spellings are from HubSpot's error guide.
+RETRIABLE_CATEGORIES = frozenset(
+    {"RATE_LIMITS", "INTERNAL_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE"}
+)
+_OAUTH_SETTINGS = (
+    ("REFRESH", "HUBSPOT_REFRESH_TOKEN"),
+    ("CLIENT_ID", "HUBSPOT_CLIENT_ID"),
+    ("SECRET", "HUBSPOT_CLIENT_SECRET"),
+)
 
 
 def signed_uri(uri: str) -> str:
@@ -32,7 +101,7 @@ def signed_uri(uri: str) -> str:
 
 
 def sign_v3(client_secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
-    """Base64 HMAC-SHA256 over method + URI + body + timestamp, keyed with the app's client secret."""
+    """Base64 HMAC-SHA256 of method + URI + body + timestamp, keyed with the app's client secret."""
     message = (method.upper() + signed_uri(uri)).encode() + body + timestamp.encode()
     digest = hmac.new(client_secret.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
@@ -59,28 +128,385 @@ class EventSchema(Schema):
 _EVENT_SCHEMA = EventSchema()
 
 
+@dataclass(frozen=True)
+class ApiSettings:
+    """How to reach the CRM API: a private-app token, or an OAuth app's refresh token."""
+
+    access_token: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    base_url: str = API_BASE
+    tier: str = "free"
+    timezone: str = "Asia/Tokyo"
+
+
 class HubSpotConnector(Connector):
     name = "hubspot"
     settings_help = {
-        "HUBSPOT_CLIENT_SECRET": "the app's client secret; signs webhook deliveries (signature v3)",
-        "HUBSPOT_WEBHOOK_URL": "the public URL HubSpot calls, when a proxy changes the URL the service sees",
+        "HUBSPOT_ACCESS_TOKEN": "private-app access token (or use the three OAuth settings below)",
+        "HUBSPOT_CLIENT_ID": "OAuth app client id (with the client secret and refresh token)",
+        "HUBSPOT_CLIENT_SECRET": "app client secret: signs webhooks (v3), refreshes OAuth tokens",
+        "HUBSPOT_REFRESH_TOKEN": "OAuth refresh token of the installed app",
+        "HUBSPOT_API_BASE": f"API base URL, e.g. the sandbox's [default: {API_BASE}]",
+        "HUBSPOT_TIER": "free|starter|professional|enterprise|api_addon [default: free]",
+        "HUBSPOT_TIMEZONE": "account time zone, for the daily reset [default: Asia/Tokyo]",
+        "HUBSPOT_WEBHOOK_URL": "the public URL HubSpot calls, when a proxy changes the URL we see",
     }
 
-    def __init__(self, client_secret: str | None, webhook_url: str | None = None):
+    def __init__(
+        self,
+        client_secret: str | None,
+        webhook_url: str | None = None,
+        api: ApiSettings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ):
         self.client_secret = client_secret
         self.webhook_url = webhook_url
+        self.api = api or ApiSettings()
+        self.clock = clock
+        self.http = Http(self.name, self._classify, clock)
+        burst = int(TIER_BURST[self.api.tier] * LIMIT_SHARE)
+        self._limiter = WindowLimiter(burst, BURST_WINDOW_SECONDS, clock)
+        self._search_limiter = WindowLimiter(SEARCH_PER_SECOND, 1.0, clock)
+        self._token_lock = threading.Lock()
+        self._oauth_token: str | None = None
+        self._oauth_expires_at = 0.0
+        self._refresh_token = self.api.refresh_token
 
     @classmethod
-    def from_env(cls, read: EnvReader) -> HubSpotConnector:
-        return cls(client_secret=read.text("HUBSPOT_CLIENT_SECRET"), webhook_url=read.url("HUBSPOT_WEBHOOK_URL"))
+    def from_env(cls, read: EnvReader, clock: Clock = SYSTEM_CLOCK) -> HubSpotConnector:
+        access_token = read.text("HUBSPOT_ACCESS_TOKEN")
+        client_id = read.text("HUBSPOT_CLIENT_ID")
+        refresh_token = read.text("HUBSPOT_REFRESH_TOKEN")
+        client_secret = read.text("HUBSPOT_CLIENT_SECRET")
+        if access_token and refresh_token:
+            read.problems.append(
+                "set HUBSPOT_ACCESS_TOKEN (private app) or HUBSPOT_REFRESH_TOKEN (OAuth), not both"
+            )
+        elif refresh_token or (client_id and not access_token):
+            oauth = (
+                ("HUBSPOT_CLIENT_ID", client_id),
+                ("HUBSPOT_CLIENT_SECRET", client_secret),
+                ("HUBSPOT_REFRESH_TOKEN", refresh_token),
+            )
+            missing = [name for name, value in oauth if not value]
+            if missing:
+                read.problems.append(
+                    "HubSpot OAuth needs HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and "
+                    f"HUBSPOT_REFRESH_TOKEN; missing: {', '.join(missing)}"
+                )
+        timezone = read.text("HUBSPOT_TIMEZONE", "Asia/Tokyo")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            read.problems.append(
+                f"HUBSPOT_TIMEZONE={timezone!r} is not a time zone name such as Asia/Tokyo"
+            )
+            timezone = "Asia/Tokyo"
+        api = ApiSettings(
+            access_token=access_token,
+            client_id=client_id,
+            refresh_token=refresh_token,
+            base_url=(read.url("HUBSPOT_API_BASE", API_BASE) or API_BASE).rstrip("/"),
+            tier=read.choice("HUBSPOT_TIER", "free", tuple(TIER_BURST)),
+            timezone=timezone,
+        )
+        return cls(
+            client_secret=client_secret,
+            webhook_url=read.url("HUBSPOT_WEBHOOK_URL"),
+            api=api,
+            clock=clock,
+        )
+
+    # --- API -----------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> Counter[str]:
+        return self.http.calls
+
+    def api_problem(self) -> str | None:
+        if self.api.access_token or (
+            self.api.client_id and self.client_secret and self._refresh_token
+        ):
+            return None
+        return (
+            "HubSpot API is not configured: set HUBSPOT_ACCESS_TOKEN (private app), "
+            "or HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and HUBSPOT_REFRESH_TOKEN (OAuth app)"
+        )
+
+    def check(self) -> str:
+        # One search result proves the token and the contacts read scope, outside the burst bucket.
+        path = "/crm/v3/objects/contacts/search"
+        self._request("POST", path, f"POST {path}", json={"limit": 1}, limiter=self._search_limiter)
+        how = "private-app token" if self.api.access_token else "OAuth token refreshed"
+        return f"{how}; contacts readable at {self.api.base_url}"
+
+    def read(
+        self, object: str, ids: Sequence[str], fields: Sequence[str], id_field: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        by_property = id_field not in (None, "hs_object_id")
+        path = f"/crm/v3/objects/{object}/batch/read"
+        found: dict[str, dict[str, Any]] = {}
+        for batch in chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH_SIZE):
+            body: dict[str, Any] = {
+                "inputs": [{"id": i} for i in batch],
+                "properties": sorted({*fields, *([id_field] if by_property else [])}),
+            }
+            if by_property:
+                body["idProperty"] = id_field
+            reply = self._request("POST", path, f"POST {path}", json=body).json()
+            # Unknown ids come back in errors[] as OBJECT_NOT_FOUND (HTTP 207): simply absent.
+            wanted = {i.lower(): i for i in batch}
+            for result in reply.get("results", []):
+                record = _record(result)
+                key = str(record.get(id_field) if by_property else result["id"])
+                found[wanted.get(key.lower(), key)] = record
+        return found
+
+    def upsert(
+        self, object: str, key_field: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[UpsertResult]:
+        keys = require_keys(self.name, records, key_field)
+        inputs = list(zip(keys, records, strict=True))
+        results: list[UpsertResult] = []
+        for batch in chunks(inputs, BATCH_SIZE):
+            results += self.http.retry_failed(
+                batch, lambda part: self._upsert_batch(object, key_field, part)
+            )
+        return results
+
+    def changed_since(
+        self, object: str, since: datetime, fields: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        stamp = "lastmodifieddate" if object == "contacts" else "hs_lastmodifieddate"
+        path = f"/crm/v3/objects/{object}/search"
+        start = int(since.timestamp() * 1000)
+        seen_at_start: set[str] = set()  # ids already yielded whose stamp equals `start`
+        while True:
+            last, seen_at_last, after = start, set(seen_at_start), None
+            while True:
+                body: dict[str, Any] = {
+                    "filterGroups": [
+                        {
+                            "filters": [
+                                {"propertyName": stamp, "operator": "GTE", "value": str(start)}
+                            ]
+                        }
+                    ],
+                    "sorts": [{"propertyName": stamp, "direction": "ASCENDING"}],
+                    "properties": sorted({*fields, stamp}),
+                    "limit": SEARCH_PAGE,
+                }
+                if after:
+                    body["after"] = after
+                page = self._request(
+                    "POST", path, f"POST {path}", json=body, limiter=self._search_limiter
+                ).json()
+                for result in page.get("results", []):
+                    record = _record(result)
+                    if record["hs_object_id"] in seen_at_start:
+                        continue
+                    moment = _epoch_ms(record.get(stamp)) or start
+                    if moment != last:
+                        last, seen_at_last = moment, set()
+                    seen_at_last.add(record["hs_object_id"])
+                    yield record
+                after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    return
+                if str(after).isdigit() and int(after) >= SEARCH_RESULT_CAP:
+                    break
+            # Search stops at 10,000 results: open a new window at the last timestamp seen.
+            # https://developers.hubspot.com/docs/api/crm/search#limitations
+            if last == start:
+                raise Permanent(
+                    self.name,
+                    f"more than {SEARCH_RESULT_CAP} records share {stamp}={start}; "
+                    "search cannot page past them",
+                    fields=(stamp,),
+                )
+            start, seen_at_start = last, seen_at_last
+
+    def describe(self, object: str) -> dict[str, FieldInfo]:
+        path = f"/crm/v3/properties/{object}"
+        reply = self._request("GET", path, f"GET {path}").json()
+        return {p["name"]: _field_info(p) for p in reply.get("results", [])}
+
+    def _upsert_batch(
+        self, object: str, key_field: str, batch: list[tuple[str, Mapping[str, Any]]]
+    ) -> list[UpsertResult]:
+        # Batch update by record id when the key is hs_object_id: upsert needs a unique property,
+        # and records with an id already exist. https://developers.hubspot.com/docs/api/crm/contacts
+        by_id = key_field == "hs_object_id"
+        inputs = []
+        for index, (key, record) in enumerate(batch):
+            properties = {k: _text(v) for k, v in record.items() if not (by_id and k == key_field)}
+            entry: dict[str, Any] = {"id": key, "properties": properties}
+            if not by_id:
+                # The trace id ties each result and error back to its input.
+                entry.update(idProperty=key_field, objectWriteTraceId=str(index))
+            inputs.append(entry)
+        path = f"/crm/v3/objects/{object}/batch/{'update' if by_id else 'upsert'}"
+        reply = self._request("POST", path, f"POST {path}", json={"inputs": inputs}).json()
+        return self._outcomes([key for key, _ in batch], key_field, reply)
+
+    def _outcomes(
+        self, keys: list[str], key_field: str, reply: dict[str, Any]
+    ) -> list[UpsertResult]:
+        """Per-input results of a 200/207 reply, matched by trace id, then key, then record id."""
+        index_of = {key: i for i, key in enumerate(keys)}
+        outcomes: dict[int, UpsertResult] = {}
+        for result in reply.get("results", []):
+            trace = str(result.get("objectWriteTraceId", ""))
+            key = str((result.get("properties") or {}).get(key_field, result.get("id")))
+            index = int(trace) if trace.isdigit() and int(trace) < len(keys) else index_of.get(key)
+            if index is not None:
+                outcome = "created" if result.get("new") else "updated"
+                outcomes[index] = UpsertResult(keys[index], outcome, id=str(result.get("id")))
+        stray = None
+        for error in reply.get("errors", []):
+            context = error.get("context") or {}
+            indexes = [int(t) for t in context.get("objectWriteTraceId", []) if str(t).isdigit()]
+            indexes += [index_of[str(k)] for k in context.get("ids", []) if str(k) in index_of]
+            if not indexes:
+                stray = error
+            for index in indexes:
+                if index < len(keys):
+                    outcomes[index] = _failed(keys[index], error)
+        # An input with neither result nor error: blame the stray error, else call it retriable.
+        fallback = stray or {
+            "category": "MISSING_RESULT",
+            "message": "HubSpot returned no result for this input",
+        }
+        return [
+            outcomes.get(i) or _failed(key, fallback, retriable=stray is None)
+            for i, key in enumerate(keys)
+        ]
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        limiter: WindowLimiter | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        def attempt() -> requests.Response:
+            headers = {"Authorization": f"Bearer {self._token()}"}
+            # Search has its own per-second limit, outside the ten-second bucket.
+            return self.http.send(
+                method,
+                self.api.base_url + path,
+                endpoint,
+                limiter=limiter or self._limiter,
+                headers=headers,
+                **kwargs,
+            )
+
+        return self.http.call(attempt)
+
+    def _token(self) -> str:
+        if self.api.access_token:
+            return self.api.access_token
+        problem = self.api_problem()
+        if problem:
+            raise AuthError(self.name, problem, setting="HUBSPOT_ACCESS_TOKEN")
+        with self._token_lock:
+            # Refresh ahead of expiry: HubSpot advises against waiting for a 401.
+            # https://developers.hubspot.com/docs/api/oauth/refresh-access-token
+            if (
+                self._oauth_token is None
+                or self.clock.time() >= self._oauth_expires_at - TOKEN_REFRESH_MARGIN
+            ):
+                self._refresh()
+            return self._oauth_token or ""
+
+    def _refresh(self) -> None:
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self.api.client_id,
+            "client_secret": self.client_secret,
+            "refresh_token": self._refresh_token,
+        }
+        url = self.api.base_url + REFRESH_PATH
+        reply = self.http.call(
+            lambda: self.http.send("POST", url, "POST /oauth/v1/token", data=form)
+        ).json()
+        self._oauth_token = reply["access_token"]
+        self._oauth_expires_at = self.clock.time() + float(reply.get("expires_in", 1800))
+        self._refresh_token = reply.get("refresh_token") or self._refresh_token
+        log.info("hubspot: OAuth access token refreshed, valid for %s s", reply.get("expires_in"))
+
+    def _classify(self, response: requests.Response) -> ConnectorError:
+        body = json_object(response)
+        message = str(body.get("message") or response.reason)
+        status = response.status_code
+        if response.request.path_url.endswith(REFRESH_PATH) and status in (400, 401, 403):
+            reason = str(body.get("status") or "")
+            setting = next(
+                (s for part, s in _OAUTH_SETTINGS if part in reason), "HUBSPOT_REFRESH_TOKEN"
+            )
+            return AuthError(
+                self.name,
+                f"OAuth token refresh refused ({reason or status}: {message}); check {setting}",
+                setting=setting,
+                code=reason or None,
+                status=status,
+            )
+        if status == 429:
+            # https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines
+            if body.get("policyName") == "DAILY":
+                return self.http.pause(
+                    self._next_daily_reset(), f"daily API limit reached ({message})"
+                )
+            # No Retry-After documented: wait for the window to roll (search's is one second).
+            window_ms = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "")
+            wait = retry_after_seconds(response, self.clock)
+            if wait is None and window_ms.isdigit():
+                wait = int(window_ms) / 1000
+            elif wait is None:
+                wait = 1.0 if body.get("policyName") == "SECONDLY" else BURST_WINDOW_SECONDS
+            return RateLimited(
+                self.name,
+                f"rate limited ({body.get('policyName') or 'HTTP 429'}): {message}",
+                retry_after=wait,
+                code=body.get("policyName"),
+                status=status,
+            )
+        fields = tuple(
+            e["in"] for e in body.get("errors", []) if isinstance(e, dict) and e.get("in")
+        )
+        setting = "HUBSPOT_ACCESS_TOKEN" if self.api.access_token else "HUBSPOT_REFRESH_TOKEN"
+        return error_for_status(
+            self.name,
+            response,
+            self.clock,
+            message=message,
+            code=body.get("category"),
+            fields=fields,
+            auth_setting=setting,
+        )
+
+    def _next_daily_reset(self) -> datetime:
+        """The next midnight in the account's time zone, when the daily counter resets."""
+        zone = ZoneInfo(self.api.timezone)
+        today = self.clock.now().astimezone(zone).date()
+        return datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+
+    # --- Webhooks ------------------------------------------------------------------------
 
     def webhook_problem(self) -> str | None:
         if not self.client_secret:
-            return "HubSpot webhooks are not configured: set HUBSPOT_CLIENT_SECRET to the app's client secret"
+            return (
+                "HubSpot webhooks are not configured: "
+                "set HUBSPOT_CLIENT_SECRET to the app's client secret"
+            )
         return None
 
     def public_uri(self, request: WebhookRequest) -> str:
-        """The URL HubSpot called: HUBSPOT_WEBHOOK_URL when set (a proxy rewrites the URL we see), plus the query."""
+        """The URL HubSpot called: HUBSPOT_WEBHOOK_URL when set (a proxy rewrites the URL we
+        see), plus the query."""
         if not self.webhook_url:
             return request.url
         query = request.url.partition("?")[2]
@@ -93,7 +519,8 @@ class HubSpotConnector(Connector):
         timestamp = request.headers.get("X-HubSpot-Request-Timestamp", "")
         if not signature or not timestamp:
             raise WebhookUnauthorized(
-                "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp: only signature v3 is accepted"
+                "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp: "
+                "only signature v3 is accepted"
             )
         if not timestamp.isdigit():
             raise WebhookUnauthorized("X-HubSpot-Request-Timestamp is not epoch milliseconds")
@@ -101,12 +528,20 @@ class HubSpotConnector(Connector):
         if abs(skew) > MAX_TIMESTAMP_SKEW_MS:
             direction = "old" if skew > 0 else "in the future"
             raise WebhookUnauthorized(
-                f"X-HubSpot-Request-Timestamp is {abs(skew) // 1000} s {direction} (limit 300 s); check the server clock"
+                f"X-HubSpot-Request-Timestamp is {abs(skew) // 1000} s {direction} (limit 300 s); "
+                "check the server clock"
             )
-        expected = sign_v3(self.client_secret or "", request.method, self.public_uri(request), request.body, timestamp)
+        expected = sign_v3(
+            self.client_secret or "",
+            request.method,
+            self.public_uri(request),
+            request.body,
+            timestamp,
+        )
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise WebhookUnauthorized(
-                "signature does not match: check HUBSPOT_CLIENT_SECRET, and HUBSPOT_WEBHOOK_URL when behind a proxy"
+                "signature does not match: check HUBSPOT_CLIENT_SECRET, "
+                "and HUBSPOT_WEBHOOK_URL when behind a proxy"
             )
 
     def parse_webhook(self, request: WebhookRequest, received_at: datetime) -> list[InboxEvent]:
@@ -114,7 +549,9 @@ class HubSpotConnector(Connector):
         if not isinstance(data, list):
             raise WebhookInvalid("body", "must be a JSON array of events")
         if not 1 <= len(data) <= MAX_EVENTS_PER_DELIVERY:
-            raise WebhookInvalid("body", f"holds {len(data)} events; HubSpot sends 1 to {MAX_EVENTS_PER_DELIVERY}")
+            raise WebhookInvalid(
+                "body", f"holds {len(data)} events; HubSpot sends 1 to {MAX_EVENTS_PER_DELIVERY}"
+            )
         events = []
         for index, item in enumerate(data):
             if not isinstance(item, dict):
@@ -137,3 +574,65 @@ class HubSpotConnector(Connector):
                 )
             )
         return events
+
+
+def _text(value: Any) -> str:
+    """HubSpot property values are strings; None clears a property."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _record(result: Mapping[str, Any]) -> dict[str, Any]:
+    record = dict(result.get("properties") or {})
+    record.setdefault("hs_object_id", str(result["id"]))
+    record["hs_object_id"] = str(record["hs_object_id"])
+    return record
+
+
+def _epoch_ms(value: Any) -> int | None:
+    """A HubSpot timestamp (ISO 8601 or epoch milliseconds) as epoch milliseconds."""
+    text = str(value or "")
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _failed(key: str, error: Mapping[str, Any], retriable: bool | None = None) -> UpsertResult:
+    category = str(error.get("category") or "")
+    if retriable is None:
+        retriable = category in RETRIABLE_CATEGORIES
+    details = [e for e in error.get("errors") or [] if isinstance(e, dict)]
+    return UpsertResult(
+        key=key,
+        outcome="failed",
+        category="retriable" if retriable else "permanent",
+        code=category or None,
+        message=str(error.get("message") or ""),
+        fields=tuple(e["in"] for e in details if e.get("in")),
+    )
+
+
+def _field_info(prop: Mapping[str, Any]) -> FieldInfo:
+    kind, widget = prop.get("type", "string"), prop.get("fieldType", "")
+    if widget == "booleancheckbox" or kind == "bool":
+        kind = "boolean"
+    elif kind == "string":
+        kind = {"textarea": "text", "phonenumber": "phone"}.get(
+            widget, "email" if prop["name"] == "email" else "string"
+        )
+    elif kind not in ("number", "date", "datetime", "enumeration"):
+        kind = "string"
+    return FieldInfo(
+        name=prop["name"],
+        type=kind,
+        # email is HubSpot's de-duplication key, so it can serve as an upsert key too.
+        unique=bool(prop.get("hasUniqueValue")) or prop["name"] in ("hs_object_id", "email"),
+        options=tuple(str(o["value"]) for o in prop.get("options") or [] if "value" in o),
+        label=prop.get("label"),
+    )

@@ -1,19 +1,70 @@
-"""kintone: token-checked webhook parsing (kintone does not sign its webhooks) with an app allowlist."""
+"""kintone: token-checked webhooks (kintone does not sign them), and the REST API of one domain."""
 
 from __future__ import annotations
 
 import hmac
 import json
-from datetime import datetime
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
 
+import requests
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from bridge.config import EnvReader
-from bridge.errors import WebhookForbidden, WebhookInvalid, WebhookUnauthorized
-from connectors.base import Connector, InboxEvent, WebhookRequest, load_schema, parse_json
+from bridge.errors import (
+    AuthError,
+    ConnectorError,
+    Permanent,
+    WebhookForbidden,
+    WebhookInvalid,
+    WebhookUnauthorized,
+)
+from connectors._http import (
+    SYSTEM_CLOCK,
+    Clock,
+    Http,
+    chunks,
+    error_for_status,
+    json_object,
+    require_keys,
+)
+from connectors.base import (
+    Connector,
+    FieldInfo,
+    InboxEvent,
+    UpsertResult,
+    WebhookRequest,
+    load_schema,
+    parse_json,
+)
+
+log = logging.getLogger(__name__)
+
+# REST API limits: https://kintone.dev/en/docs/kintone/overview/restrictions/
+BATCH_SIZE = 100  # records per write, and ids per read query
+READ_PAGE = 500  # records per read
+MAX_QUERY_LENGTH = 4000  # the URL limit is about 4,096 characters; longer reads use a POST override
+MAX_CONFLICT_RETRIES = 2
+BUDGET_WARN_SHARE = 0.9
+AUTH_CODES = frozenset({"GAIA_IA02", "CB_WA01", "GAIA_NO01", "CB_AU01"})  # bad or missing API token
+# records[3].email.value (POST) or records[3].record.email.value (PUT)
+_RECORD_KEY = re.compile(r"records\[(\d+)\]\.(?:record\.)?([^.\[]+)")
 
 # https://jp.cybozu.help/k/ja/app/process/set_webhook/webhook_notification.html
-EVENT_TYPES = ("ADD_RECORD", "UPDATE_RECORD", "DELETE_RECORD", "UPDATE_STATUS", "ADD_RECORD_COMMENT")
+EVENT_TYPES = (
+    "ADD_RECORD",
+    "UPDATE_RECORD",
+    "DELETE_RECORD",
+    "UPDATE_STATUS",
+    "ADD_RECORD_COMMENT",
+)
 _WITH_RECORD = ("ADD_RECORD", "UPDATE_RECORD", "UPDATE_STATUS")
 
 
@@ -21,7 +72,9 @@ class AppSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = fields.String(required=True, validate=validate.Regexp(r"^\d+$", error="must be a numeric app id"))
+    id = fields.String(
+        required=True, validate=validate.Regexp(r"^\d+$", error="must be a numeric app id")
+    )
     name = fields.String(allow_none=True)
 
 
@@ -43,38 +96,366 @@ class NotificationSchema(Schema):
             record = data.get("record")
             if record is None:
                 raise ValidationError(f"required for {data['type']}", "record")
-            if not isinstance(record.get("$id"), dict) or not str(record["$id"].get("value", "")).isdigit():
+            if (
+                not isinstance(record.get("$id"), dict)
+                or not str(record["$id"].get("value", "")).isdigit()
+            ):
                 raise ValidationError("missing or not a record id", "record.$id")
         elif not str(data.get("recordId", "")).isdigit():
-            raise ValidationError(f"required for {data['type']} and must be a record id", "recordId")
+            raise ValidationError(
+                f"required for {data['type']} and must be a record id", "recordId"
+            )
 
 
 _SCHEMA = NotificationSchema()
 
 
 def _field_value(record: dict, field_type: str) -> str | None:
-    return next((f.get("value") for f in record.values() if isinstance(f, dict) and f.get("type") == field_type), None)
+    return next(
+        (
+            f.get("value")
+            for f in record.values()
+            if isinstance(f, dict) and f.get("type") == field_type
+        ),
+        None,
+    )
+
+
+class RecordsRejected(Permanent):
+    """CB_VA01 naming records of a batch: index -> [(field, message)]; nothing was written."""
+
+    def __init__(self, connector: str, message: str, problems: dict[int, list[tuple[str, str]]]):
+        self.problems = problems
+        fields_ = tuple(dict.fromkeys(f for items in problems.values() for f, _ in items))
+        super().__init__(connector, message, fields=fields_, code="CB_VA01", status=400)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How to reach the REST API: the domain, API tokens (comma-joined) and the default app."""
+
+    base_url: str | None = None
+    api_token: str | None = field(default=None, repr=False)
+    app_id: str | None = None
+    max_concurrency: int = 4
+    daily_limit: int = 10_000
 
 
 class KintoneConnector(Connector):
     name = "kintone"
     settings_help = {
-        "KINTONE_WEBHOOK_TOKEN": "secret appended to the webhook URL as ?token=… (kintone does not sign webhooks)",
+        "KINTONE_BASE_URL": "https://<subdomain>.cybozu.com (or the sandbox URL)",
+        "KINTONE_API_TOKEN": "API token of the app; several comma-joined when lookups span apps",
+        "KINTONE_APP_ID": "the app records are read from and written to",
+        "KINTONE_MAX_CONCURRENCY": "concurrent requests (100 per domain in all) [default: 4]",
+        "KINTONE_DAILY_LIMIT": "daily requests per app before warnings [default: 10000]",
+        "KINTONE_WEBHOOK_TOKEN": "secret appended to the webhook URL as ?token=…",
         "KINTONE_APP_IDS": "comma-separated app ids whose webhooks are accepted",
     }
 
-    def __init__(self, webhook_token: str | None, app_ids: frozenset[str]):
+    def __init__(
+        self,
+        webhook_token: str | None,
+        app_ids: frozenset[str],
+        api: ApiSettings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ):
         self.webhook_token = webhook_token
         self.app_ids = app_ids
+        self.api = api or ApiSettings()
+        self.clock = clock
+        self.http = Http(self.name, self._classify, clock)
+        self._slots = threading.BoundedSemaphore(self.api.max_concurrency)
+        self._budget_day = ""
+        self._budget: Counter[str] = Counter()  # requests per app on `_budget_day`
+        self._updated_field: dict[str, str] = {}
 
     @classmethod
-    def from_env(cls, read: EnvReader) -> KintoneConnector:
+    def from_env(cls, read: EnvReader, clock: Clock = SYSTEM_CLOCK) -> KintoneConnector:
         read.require_together("KINTONE_WEBHOOK_TOKEN", "KINTONE_APP_IDS")
-        return cls(webhook_token=read.secret("KINTONE_WEBHOOK_TOKEN"), app_ids=read.id_list("KINTONE_APP_IDS"))
+        read.require_together("KINTONE_BASE_URL", "KINTONE_API_TOKEN", "KINTONE_APP_ID")
+        app_id = read.text("KINTONE_APP_ID")
+        if app_id and not app_id.isdigit():
+            read.problems.append(
+                f"KINTONE_APP_ID={app_id!r} must be the numeric app id (…/k/<id>/ in the URL)"
+            )
+        token = read.text("KINTONE_API_TOKEN")
+        api = ApiSettings(
+            base_url=(read.url("KINTONE_BASE_URL") or "").rstrip("/") or None,
+            api_token=",".join(t.strip() for t in token.split(",") if t.strip()) if token else None,
+            app_id=app_id,
+            max_concurrency=read.integer("KINTONE_MAX_CONCURRENCY", 4, minimum=1, maximum=100),
+            daily_limit=read.integer("KINTONE_DAILY_LIMIT", 10_000, minimum=1),
+        )
+        return cls(
+            webhook_token=read.secret("KINTONE_WEBHOOK_TOKEN"),
+            app_ids=read.id_list("KINTONE_APP_IDS"),
+            api=api,
+            clock=clock,
+        )
+
+    # --- API -----------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> Counter[str]:
+        return self.http.calls
+
+    def api_problem(self) -> str | None:
+        missing = [
+            name
+            for name, value in (
+                ("KINTONE_BASE_URL", self.api.base_url),
+                ("KINTONE_API_TOKEN", self.api.api_token),
+                ("KINTONE_APP_ID", self.api.app_id),
+            )
+            if not value
+        ]
+        return f"kintone API is not configured: set {', '.join(missing)}" if missing else None
+
+    def check(self) -> str:
+        app = self.api.app_id or ""
+        self._records(app, "limit 1", ["$id"])
+        return f"API token accepted; app {app} records readable at {self.api.base_url}"
+
+    def read(
+        self, object: str, ids: Sequence[str], fields: Sequence[str], id_field: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        key = id_field or "$id"
+        found: dict[str, dict[str, Any]] = {}
+        for batch in chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH_SIZE):
+            query = f"{key} in ({', '.join(_quote(i) for i in batch)}) limit {READ_PAGE}"
+            for record in self._records(object, query, _with_ids(fields, key)):
+                found[str(record[key])] = record
+        return found
+
+    def upsert(
+        self, object: str, key_field: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[UpsertResult]:
+        keys = require_keys(self.name, records, key_field)
+        results: list[UpsertResult] = []
+        for batch in chunks(list(zip(keys, records, strict=True)), BATCH_SIZE):
+            results += self._upsert_batch(object, key_field, batch)
+        return results
+
+    def changed_since(
+        self, object: str, since: datetime, fields: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        # Seek pagination ($id > last, order by $id) instead of offset (capped at 10,000) or cursors
+        # (10 per domain, shared with other integrations, expire after 10 minutes).
+        # https://kintone.dev/en/docs/kintone/rest-api/records/get-records/
+        stamp_field = self._stamp_field(object)
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        last_id = 0
+        while True:
+            query = (
+                f'{stamp_field} >= "{stamp}" and $id > {last_id} order by $id asc limit {READ_PAGE}'
+            )
+            page = self._records(object, query, _with_ids(fields, stamp_field))
+            yield from page
+            if len(page) < READ_PAGE:
+                return
+            last_id = int(page[-1]["$id"])
+
+    def describe(self, object: str) -> dict[str, FieldInfo]:
+        return {code: _field_info(code, prop) for code, prop in self._form_fields(object).items()}
+
+    def _form_fields(self, app: str) -> dict[str, Any]:
+        reply = self._request(
+            "GET", "/k/v1/app/form/fields.json", "GET app/form/fields", app, params={"app": app}
+        ).json()
+        return reply.get("properties", {})
+
+    def _stamp_field(self, app: str) -> str:
+        """The code of the app's UPDATED_TIME field: its name differs per app and language."""
+        if app not in self._updated_field:
+            codes = [
+                code
+                for code, prop in self._form_fields(app).items()
+                if prop.get("type") == "UPDATED_TIME"
+            ]
+            if not codes:
+                raise Permanent(
+                    self.name, f"app {app} has no updated-time field to find changes by"
+                )
+            self._updated_field[app] = codes[0]
+        return self._updated_field[app]
+
+    def _upsert_batch(
+        self, app: str, key_field: str, batch: list[tuple[str, Mapping[str, Any]]]
+    ) -> list[UpsertResult]:
+        """PUT one batch of ≤100. kintone writes all or nothing, so records it names as invalid are
+        taken out and the rest sent again; a revision conflict re-reads revisions and retries."""
+        by_id = key_field == "$id"  # $id cannot be an updateKey: update by record id instead
+        results: dict[int, UpsertResult] = {}
+        revisions = {i: str(r["$revision"]) for i, (_, r) in enumerate(batch) if r.get("$revision")}
+        pending = list(range(len(batch)))
+        conflicts = 0
+        while pending:
+            entries = [_entry(key_field, *batch[i], revisions.get(i), by_id) for i in pending]
+            body: dict[str, Any] = {
+                "app": app,
+                "records": entries,
+                **({} if by_id else {"upsert": True}),
+            }
+            try:
+                reply = self._request(
+                    "PUT", "/k/v1/records.json", "PUT records", app, json=body
+                ).json()
+            except RecordsRejected as error:
+                named = [p for p in error.problems if p < len(pending)]
+                if not named:
+                    raise
+                for position in named:
+                    index, problems = pending[position], error.problems[position]
+                    results[index] = UpsertResult(
+                        batch[index][0],
+                        "failed",
+                        category="permanent",
+                        code=error.code,
+                        message="; ".join(f"{f}: {m}" for f, m in problems),
+                        fields=tuple(dict.fromkeys(f for f, _ in problems)),
+                    )
+                pending = [i for i in pending if i not in results]
+                continue
+            except ConnectorError as error:
+                if error.code != "GAIA_CO02":
+                    raise
+                if conflicts == MAX_CONFLICT_RETRIES:
+                    # Still racing another writer: hand the records back for a later attempt.
+                    for i in pending:
+                        results[i] = UpsertResult(
+                            batch[i][0],
+                            "failed",
+                            category="retriable",
+                            code=error.code,
+                            message=error.message,
+                        )
+                    break
+                # Someone saved a record since its revision was read: take the current revisions and
+                # apply our fields on top (kintone keeps the fields we do not send).
+                # https://kintone.dev/en/docs/kintone/rest-api/records/update-records/
+                conflicts += 1
+                keys = [batch[i][0] for i in pending if i in revisions]
+                current = self.read(app, keys, ["$revision"], id_field=key_field)
+                for i in pending:
+                    if i in revisions and batch[i][0] in current:
+                        revisions[i] = str(current[batch[i][0]]["$revision"])
+                continue
+            for index, item in zip(pending, reply.get("records", []), strict=True):
+                created = item.get("operation") == "INSERT"
+                results[index] = UpsertResult(
+                    batch[index][0], "created" if created else "updated", id=str(item.get("id"))
+                )
+            pending = []
+        return [results[i] for i in range(len(batch))]
+
+    def _records(self, app: str, query: str, fields: Sequence[str]) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"app": app, "query": query}
+        params.update({f"fields[{i}]": f for i, f in enumerate(fields)})
+        if len(urlencode(params)) <= MAX_QUERY_LENGTH:
+            response = self._request("GET", "/k/v1/records.json", "GET records", app, params=params)
+        else:
+            # Long queries go in a POST body that kintone treats as GET.
+            # https://kintone.dev/en/docs/kintone/rest-api/overview/kintone-rest-api-overview/
+            response = self._request(
+                "POST",
+                "/k/v1/records.json",
+                "GET records (override)",
+                app,
+                json={"app": app, "query": query, "fields": list(fields)},
+                headers={"X-HTTP-Method-Override": "GET"},
+            )
+        warning = response.headers.get("X-Cybozu-Warning")
+        if warning:
+            log.warning("kintone app %s: %s: results may be incomplete", app, warning)
+        return [_plain(record) for record in response.json().get("records", [])]
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        app: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        problem = self.api_problem()
+        if problem:
+            raise AuthError(self.name, problem, setting="KINTONE_API_TOKEN")
+
+        def attempt() -> requests.Response:
+            self._spend(app)
+            with self._slots:  # other integrations share the domain's 100 concurrent requests
+                return self.http.send(
+                    method,
+                    f"{self.api.base_url}{path}",
+                    endpoint,
+                    headers={"X-Cybozu-API-Token": self.api.api_token or "", **(headers or {})},
+                    **kwargs,
+                )
+
+        return self.http.call(attempt)
+
+    def _spend(self, app: str) -> None:
+        """Count a request against the app's daily budget; warn once when it is nearly used up."""
+        # The counter resets at 9:00 JST, which is midnight UTC.
+        day = self.clock.now().date().isoformat()
+        if day != self._budget_day:
+            self._budget_day, self._budget = day, Counter()
+        self._budget[app] += 1
+        if self._budget[app] == int(self.api.daily_limit * BUDGET_WARN_SHARE):
+            log.warning(
+                "kintone app %s: %d of %d daily requests used",
+                app,
+                self._budget[app],
+                self.api.daily_limit,
+            )
+
+    def _classify(self, response: requests.Response) -> ConnectorError:
+        body = json_object(response)
+        code = body.get("code")
+        message = f"{code}: {body.get('message') or response.reason}" if code else response.reason
+        problems = _problems(body.get("errors"))
+        status = response.status_code
+        if code in AUTH_CODES:
+            return AuthError(
+                self.name,
+                f"API token rejected ({message}); check KINTONE_API_TOKEN",
+                setting="KINTONE_API_TOKEN",
+                code=code,
+                status=status,
+            )
+        if code == "CB_NO02":
+            return AuthError(
+                self.name,
+                f"no permission ({message}): give the API token the view, add "
+                "and edit permissions it needs",
+                setting="KINTONE_API_TOKEN",
+                code=code,
+                status=status,
+            )
+        by_record = {i: items for i, items in problems.items() if i is not None}
+        if code == "CB_VA01" and by_record:
+            return RecordsRejected(self.name, message, by_record)
+        fields_ = tuple(dict.fromkeys(f for items in problems.values() for f, _ in items))
+        return error_for_status(
+            self.name,
+            response,
+            self.clock,
+            message=message,
+            code=code,
+            fields=fields_,
+            auth_setting="KINTONE_API_TOKEN",
+        )
+
+    # --- Webhooks ------------------------------------------------------------------------
 
     def webhook_problem(self) -> str | None:
         if not (self.webhook_token and self.app_ids):
-            return "kintone webhooks are not configured: set KINTONE_WEBHOOK_TOKEN and KINTONE_APP_IDS"
+            return (
+                "kintone webhooks are not configured: set KINTONE_WEBHOOK_TOKEN and KINTONE_APP_IDS"
+            )
         return None
 
     def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
@@ -86,9 +467,13 @@ class KintoneConnector(Connector):
         data = parse_json(request.body)
         if not isinstance(data, dict):
             raise WebhookInvalid("body", "must be a JSON object")
-        app_id = str((data.get("app") or {}).get("id", "")) if isinstance(data.get("app"), dict) else ""
+        app_id = (
+            str((data.get("app") or {}).get("id", "")) if isinstance(data.get("app"), dict) else ""
+        )
         if app_id and app_id not in self.app_ids:
-            raise WebhookForbidden(f"app {app_id} is not in KINTONE_APP_IDS; add it there to accept its webhooks")
+            raise WebhookForbidden(
+                f"app {app_id} is not in KINTONE_APP_IDS; add it there to accept its webhooks"
+            )
         note = load_schema(_SCHEMA, data, "")
         record = note.get("record") or {}
         record_id = record["$id"]["value"] if record else note["recordId"]
@@ -110,3 +495,83 @@ class KintoneConnector(Connector):
                 body=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
             )
         ]
+
+
+def _quote(value: str) -> str:
+    """A string literal for a kintone query."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _with_ids(fields_: Sequence[str], *extra: str) -> list[str]:
+    """The fields to fetch; none means all of them (and then $id and $revision come anyway)."""
+    return list(dict.fromkeys([*fields_, *extra, "$id", "$revision"])) if fields_ else []
+
+
+def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+    """{"code": {"type": …, "value": v}} -> {"code": v}."""
+    return {code: item.get("value") for code, item in record.items() if isinstance(item, dict)}
+
+
+def _entry(
+    key_field: str, key: str, record: Mapping[str, Any], revision: str | None, by_id: bool
+) -> dict[str, Any]:
+    # The key travels in updateKey (or id); fields starting with $ are kintone's own.
+    values = {
+        f: {"value": v} for f, v in record.items() if f != key_field and not f.startswith("$")
+    }
+    entry: dict[str, Any] = (
+        {"id": key} if by_id else {"updateKey": {"field": key_field, "value": key}}
+    )
+    entry["record"] = values
+    if revision:
+        entry["revision"] = revision
+    return entry
+
+
+def _problems(errors: Any) -> dict[int | None, list[tuple[str, str]]]:
+    """CB_VA01 `errors` ({"records[3].record.email.value": {"messages": [...]}}) by index (None:
+    the request as a whole) as (field, message) pairs."""
+    found: dict[int | None, list[tuple[str, str]]] = {}
+    for path, detail in (errors or {}).items() if isinstance(errors, dict) else ():
+        messages = detail.get("messages", []) if isinstance(detail, dict) else []
+        match = _RECORD_KEY.match(path)
+        index, name = (int(match[1]), match[2]) if match else (None, path.split(".")[0])
+        found.setdefault(index, []).append((name, " ".join(map(str, messages))))
+    return found
+
+
+_TYPES = {
+    "SINGLE_LINE_TEXT": "string",
+    "MULTI_LINE_TEXT": "text",
+    "RICH_TEXT": "text",
+    "NUMBER": "number",
+    "CALC": "number",
+    "DATE": "date",
+    "DATETIME": "datetime",
+    "CREATED_TIME": "datetime",
+    "UPDATED_TIME": "datetime",
+    "DROP_DOWN": "enumeration",
+    "RADIO_BUTTON": "enumeration",
+    "CHECK_BOX": "enumeration",
+    "MULTI_SELECT": "enumeration",
+    "RECORD_NUMBER": "id",
+    "__ID__": "id",
+}
+
+
+def _field_info(code: str, prop: Mapping[str, Any]) -> FieldInfo:
+    kind = prop.get("type", "")
+    if kind == "LINK":
+        mapped = {"MAIL": "email", "CALL": "phone"}.get(prop.get("protocol", ""), "string")
+    else:
+        # Subtables, files, users and the like have no flat value: they keep kintone's type name.
+        mapped = _TYPES.get(kind, kind.lower())
+    options = prop.get("options") or {}
+    return FieldInfo(
+        name=code,
+        type=mapped,
+        required=bool(prop.get("required")),
+        unique=bool(prop.get("unique")) or kind in ("RECORD_NUMBER", "__ID__"),
+        options=tuple(sorted(options, key=lambda o: int(options[o].get("index", 0)))),
+        label=prop.get("label"),
+    )

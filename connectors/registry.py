@@ -1,4 +1,4 @@
-"""The list of connectors: built-ins here, third-party ones from the `bridge.connectors` entry-point group."""
+"""The list of connectors: built-ins here, plug-ins from `bridge.connectors` entry points."""
 
 from __future__ import annotations
 

@@ -1,15 +1,106 @@
-"""Salesforce: Outbound Message (SOAP) webhook verification, parsing and the Ack envelope Salesforce expects."""
+"""Salesforce: Outbound Message webhooks, and the REST API (OAuth, collections, SOQL, describe)."""
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
+import re
+import threading
 import xml.etree.ElementTree as ET  # noqa: S405 (DOCTYPEs are refused before parsing, see _parse_xml)
-from datetime import datetime
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from bridge.config import EnvReader
-from bridge.errors import WebhookInvalid, WebhookUnauthorized
-from connectors.base import Connector, InboxEvent, WebhookReply, WebhookRequest
+from bridge.errors import (
+    AuthError,
+    ConnectorError,
+    Permanent,
+    Transient,
+    WebhookInvalid,
+    WebhookUnauthorized,
+)
+from connectors._http import (
+    SYSTEM_CLOCK,
+    Clock,
+    Http,
+    chunks,
+    error_for_status,
+    json_object,
+    require_keys,
+    retry_after_seconds,
+)
+from connectors.base import (
+    Connector,
+    FieldInfo,
+    InboxEvent,
+    UpsertResult,
+    WebhookReply,
+    WebhookRequest,
+)
+
+log = logging.getLogger(__name__)
+
+# REST API: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/
+LOGIN_URL = "https://login.salesforce.com"
+SANDBOX_AUDIENCE = "https://test.salesforce.com"
+API_VERSION = "62.0"
+MIN_API_VERSION = 46.0  # collections upsert arrived in v46.0
+COLLECTION_SIZE = 200  # records per sObject Collections call
+READ_CHUNK = 200  # ids per SOQL IN (...), well under the URI length limit
+LOGIN_PATH = "/services/oauth2/token"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_LIFETIME_SECONDS = 180  # Salesforce accepts exp at most 3 minutes ahead
+USAGE_PAUSE = timedelta(hours=1)  # the daily allocation is a rolling 24 h: look again in an hour
+# Record-level and request-level codes worth retrying; every other code fails the same way again.
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
+RETRIABLE_CODES = frozenset(
+    {"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"}
+)
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")  # Field__c, Owner.Name
+_NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)'")
+_USAGE = re.compile(r"(?:^|[,;\s])api-usage=(\d+)/(\d+)")
+# error_description fragments of the token endpoint -> (setting to fix, what to do)
+_LOGIN_HINTS = (
+    ("client identifier invalid", "SALESFORCE_CLIENT_ID", "check SALESFORCE_CLIENT_ID"),
+    ("invalid client credentials", "SALESFORCE_CLIENT_SECRET", "check SALESFORCE_CLIENT_SECRET"),
+    (
+        "hasn't approved",
+        "SALESFORCE_USERNAME",
+        "pre-authorize SALESFORCE_USERNAME for the app (admin-approved users or a permission set)",
+    ),
+    (
+        "audience",
+        "SALESFORCE_JWT_AUDIENCE",
+        "check SALESFORCE_JWT_AUDIENCE (login. or test.salesforce.com)",
+    ),
+    (
+        "invalid assertion",
+        "SALESFORCE_PRIVATE_KEY_FILE",
+        "the app's certificate does not match SALESFORCE_PRIVATE_KEY_FILE",
+    ),
+    ("expired", None, "the assertion arrived expired: check this machine's clock"),
+    (
+        "not supported on this domain",
+        "SALESFORCE_LOGIN_URL",
+        "the client-credentials flow needs your My Domain URL as SALESFORCE_LOGIN_URL",
+    ),
+    (
+        "no client credentials user",
+        "SALESFORCE_CLIENT_ID",
+        "set a run-as user on the connected app",
+    ),
+    ("user", "SALESFORCE_USERNAME", "check SALESFORCE_USERNAME"),
+)
 
 # https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_wsdl.htm
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -49,34 +140,338 @@ def _parse_xml(body: bytes) -> ET.Element:
 
 
 def org_id_matches(configured: str, received: str) -> bool:
-    """Compare 15- and 18-character org ids: the first 15 characters are the id, the rest a checksum."""
-    return len(received) in (15, 18) and hmac.compare_digest(configured[:15].encode(), received[:15].encode())
+    """Compare 15- and 18-character org ids: the first 15 characters are the id."""
+    return len(received) in (15, 18) and hmac.compare_digest(
+        configured[:15].encode(), received[:15].encode()
+    )
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How to reach the REST API: a connected app with the JWT bearer or client-credentials flow."""
+
+    client_id: str | None = None
+    username: str | None = None
+    private_key: bytes | None = field(default=None, repr=False)
+    client_secret: str | None = field(default=None, repr=False)
+    login_url: str = LOGIN_URL
+    jwt_audience: str = LOGIN_URL
+    api_version: str = API_VERSION
+    pause_at: float = 0.8
+    auto_assign: bool = True
+
+    @property
+    def flow(self) -> str | None:
+        if self.client_id and self.username and self.private_key:
+            return "JWT bearer"
+        if self.client_id and self.client_secret:
+            return "client credentials"
+        return None
 
 
 class SalesforceConnector(Connector):
     name = "salesforce"
     settings_help = {
-        "SALESFORCE_ORG_ID": "your org id (15 or 18 characters); outbound messages from other orgs are refused",
+        "SALESFORCE_CLIENT_ID": "consumer key of the connected app (or external client app)",
+        "SALESFORCE_USERNAME": "JWT bearer flow: the pre-authorized integration user",
+        "SALESFORCE_PRIVATE_KEY_FILE": "JWT bearer flow: PEM private key of the app's certificate",
+        "SALESFORCE_CLIENT_SECRET": "client-credentials flow: consumer secret (needs My Domain)",
+        "SALESFORCE_LOGIN_URL": f"token endpoint host, e.g. My Domain [default: {LOGIN_URL}]",
+        "SALESFORCE_JWT_AUDIENCE": "JWT aud claim [default: https://test.salesforce.com for "
+        "sandbox "
+        f"login URLs, else {LOGIN_URL}]",
+        "SALESFORCE_API_VERSION": f"REST API version, 46.0 or later [default: {API_VERSION}]",
+        "SALESFORCE_API_PAUSE_AT": "share of the daily API allocation to pause at [default: 0.8]",
+        "SALESFORCE_AUTO_ASSIGN": "run lead assignment rules (Sforce-Auto-Assign) [default: true]",
+        "SALESFORCE_ORG_ID": "your org id (15 or 18 characters); other orgs' messages are refused",
         "SALESFORCE_WEBHOOK_TOKEN": "secret appended to the outbound message URL as ?token=…",
     }
 
-    def __init__(self, org_id: str | None, webhook_token: str | None):
+    def __init__(
+        self,
+        org_id: str | None,
+        webhook_token: str | None,
+        api: ApiSettings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ):
         self.org_id = org_id
         self.webhook_token = webhook_token
+        self.api = api or ApiSettings()
+        self.clock = clock
+        self.http = Http(self.name, self._classify, clock)
+        self._session: tuple[str, str] | None = None  # (access token, instance URL)
+        self._auth_lock = threading.Lock()
+        #: (used, max) of the org's daily API requests, from the last Sforce-Limit-Info header.
+        self.api_usage: tuple[int, int] | None = None
 
     @classmethod
-    def from_env(cls, read: EnvReader) -> SalesforceConnector:
+    def from_env(cls, read: EnvReader, clock: Clock = SYSTEM_CLOCK) -> SalesforceConnector:
         org_id = read.text("SALESFORCE_ORG_ID")
         if org_id and (len(org_id) not in (15, 18) or not org_id.isalnum()):
             read.problems.append(
-                f"SALESFORCE_ORG_ID={org_id!r} must be 15 or 18 letters and digits (Setup → Company Information)"
+                f"SALESFORCE_ORG_ID={org_id!r} must be 15 or 18 letters and digits "
+                "(Setup → Company Information)"
             )
         read.require_together("SALESFORCE_WEBHOOK_TOKEN", "SALESFORCE_ORG_ID")
-        return cls(org_id=org_id, webhook_token=read.secret("SALESFORCE_WEBHOOK_TOKEN"))
+        return cls(
+            org_id=org_id,
+            webhook_token=read.secret("SALESFORCE_WEBHOOK_TOKEN"),
+            api=_api_settings(read),
+            clock=clock,
+        )
+
+    # --- API -----------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> Counter[str]:
+        return self.http.calls
+
+    def api_problem(self) -> str | None:
+        if self.api.flow:
+            return None
+        return (
+            "Salesforce API is not configured: set SALESFORCE_CLIENT_ID with SALESFORCE_USERNAME "
+            "and SALESFORCE_PRIVATE_KEY_FILE (JWT bearer flow), or with SALESFORCE_CLIENT_SECRET "
+            "(client-credentials flow)"
+        )
+
+    def check(self) -> str:
+        next(self._query("SELECT Id FROM Lead LIMIT 1"), None)
+        usage = (
+            f"; API requests today {self.api_usage[0]}/{self.api_usage[1]}"
+            if self.api_usage
+            else ""
+        )
+        return f"{self.api.flow} login to {self._instance()}; Lead readable{usage}"
+
+    def read(
+        self, object: str, ids: Sequence[str], fields: Sequence[str], id_field: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        key = id_field or "Id"
+        wanted = {_match_key(key, str(i)): str(i) for i in ids}
+        select = _names(object, key, *fields, "Id")
+        found: dict[str, dict[str, Any]] = {}
+        for batch in chunks(list(wanted.values()), READ_CHUNK):
+            where = f"{key} IN ({', '.join(_soql_string(i) for i in batch)})"
+            soql = f"SELECT {select} FROM {object} WHERE {where}"  # noqa: S608 (names checked, values quoted)
+            for record in self._query(soql):
+                match = _match_key(key, str(record.get(key)))
+                found[wanted.get(match, str(record.get(key)))] = record
+        return found
+
+    def upsert(
+        self, object: str, key_field: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[UpsertResult]:
+        keys = require_keys(self.name, records, key_field)
+        results: list[UpsertResult] = []
+        for batch in chunks(list(zip(keys, records, strict=True)), COLLECTION_SIZE):
+            results += self.http.retry_failed(
+                batch, lambda part: self._upsert_batch(object, key_field, part)
+            )
+        return results
+
+    def changed_since(
+        self, object: str, since: datetime, fields: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        select = _names(object, *fields, "Id", "SystemModstamp")
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # SystemModstamp also moves on system changes (roll-ups); getUpdated uses it too.
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getupdated.htm
+        soql = f"SELECT {select} FROM {object} WHERE SystemModstamp >= {stamp}"  # noqa: S608 (checked names)
+        yield from self._query(soql + " ORDER BY SystemModstamp")
+
+    def describe(self, object: str) -> dict[str, FieldInfo]:
+        path = f"{self._data}/sobjects/{object}/describe"
+        reply = self._request("GET", path, f"GET sobjects/{object}/describe").json()
+        return {f["name"]: _field_info(f) for f in reply.get("fields", [])}
+
+    @property
+    def _data(self) -> str:
+        return f"/services/data/v{self.api.api_version}"
+
+    def _upsert_batch(
+        self, object: str, key_field: str, batch: list[tuple[str, Mapping[str, Any]]]
+    ) -> list[UpsertResult]:
+        # sObject Collections upsert: ≤200 records of one type, results in input order.
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_upsert.htm
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": object}, **record} for _, record in batch],
+        }
+        headers = {"Sforce-Auto-Assign": "TRUE" if self.api.auto_assign else "FALSE"}
+        path = f"{self._data}/composite/sobjects/{object}/{key_field}"
+        reply = self._request(
+            "PATCH", path, f"PATCH composite/sobjects/{object}", json=body, headers=headers
+        ).json()
+        return [_outcome(key, item) for (key, _), item in zip(batch, reply, strict=True)]
+
+    def _query(self, soql: str) -> Iterator[dict[str, Any]]:
+        """SOQL results page by page, following nextRecordsUrl until done."""
+        page = self._request("GET", f"{self._data}/query", "GET query", params={"q": soql}).json()
+        while True:
+            for record in page.get("records", []):
+                record.pop("attributes", None)
+                yield record
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            page = self._request("GET", page["nextRecordsUrl"], "GET query (next page)").json()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        def attempt() -> requests.Response:
+            token, instance = self._login()
+            response = self.http.send(
+                method,
+                instance + path,
+                endpoint,
+                headers={"Authorization": f"Bearer {token}", **(headers or {})},
+                **kwargs,
+            )
+            self._observe_usage(response)
+            return response
+
+        try:
+            return self.http.call(attempt)
+        except AuthError as error:
+            if error.code != "INVALID_SESSION_ID":
+                raise
+            # The session expired or was revoked: log in again once and replay the request.
+            log.info("salesforce: session expired; logging in again")
+            self._session = None
+            return self.http.call(attempt)
+
+    def _instance(self) -> str:
+        return self._login()[1]
+
+    def _login(self) -> tuple[str, str]:
+        with self._auth_lock:
+            if self._session is None:
+                problem = self.api_problem()
+                if problem:
+                    raise AuthError(self.name, problem, setting="SALESFORCE_CLIENT_ID")
+                url = self.api.login_url + LOGIN_PATH
+                reply = self.http.call(
+                    lambda: self.http.send("POST", url, "POST oauth2/token", data=self._grant())
+                ).json()
+                # REST calls go to the instance the token names, whatever host issued it.
+                self._session = (reply["access_token"], reply["instance_url"].rstrip("/"))
+            return self._session
+
+    def _grant(self) -> dict[str, str]:
+        # https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm
+        if self.api.flow == "JWT bearer":
+            claims = {
+                "iss": self.api.client_id,
+                "sub": self.api.username,
+                "aud": self.api.jwt_audience,
+                "exp": int(self.clock.time()) + JWT_LIFETIME_SECONDS,
+            }
+            assertion = jwt.encode(claims, self.api.private_key, algorithm="RS256")
+            return {"grant_type": JWT_GRANT, "assertion": assertion}
+        return {
+            "grant_type": "client_credentials",
+            "client_id": self.api.client_id or "",
+            "client_secret": self.api.client_secret or "",
+        }
+
+    def _classify(self, response: requests.Response) -> ConnectorError:
+        if response.request.path_url.endswith(LOGIN_PATH):
+            return self._login_error(response)
+        self._observe_usage(response)
+        errors = _error_list(response)
+        code = errors[0].get("errorCode") if errors else None
+        message = (
+            "; ".join(f"{e.get('errorCode')}: {e.get('message')}" for e in errors)
+            or response.reason
+        )
+        fields = tuple(f for e in errors for f in e.get("fields") or [])
+        # INVALID_FIELD names the field only in its message: "No such column 'X' on sobject ...".
+        fields += tuple(m for e in errors for m in _NO_SUCH_COLUMN.findall(str(e.get("message"))))
+        status = response.status_code
+        if status == 300:
+            return Permanent(
+                self.name,
+                f"the external id matches several records ({urlsplit(response.url).path})",
+                code="MULTIPLE_CHOICES",
+                status=status,
+            )
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            # Too many concurrent long requests passes in seconds; the daily allocation does not.
+            # https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm
+            if "ConcurrentPerOrgLongTxn" in message:
+                return Transient(self.name, message, code=code, status=status)
+            return self.http.pause(
+                self.clock.now() + USAGE_PAUSE, f"org API limit exceeded ({message})"
+            )
+        if code in RETRIABLE_CODES:
+            return Transient(
+                self.name,
+                message,
+                code=code,
+                status=status,
+                retry_after=retry_after_seconds(response, self.clock),
+            )
+        return error_for_status(
+            self.name,
+            response,
+            self.clock,
+            message=message,
+            code=code,
+            fields=fields,
+            auth_setting="SALESFORCE_CLIENT_ID",
+        )
+
+    def _login_error(self, response: requests.Response) -> ConnectorError:
+        body = json_object(response)
+        if response.status_code >= 500:
+            return Transient(
+                self.name,
+                f"token endpoint answered HTTP {response.status_code}",
+                status=response.status_code,
+            )
+        error = str(body.get("error") or response.status_code)
+        description = str(body.get("error_description") or "")
+        setting, hint = next(
+            ((s, h) for part, s, h in _LOGIN_HINTS if part in description.lower()),
+            ("SALESFORCE_CLIENT_ID", "check the connected app and the login settings"),
+        )
+        return AuthError(
+            self.name,
+            f"{self.api.flow} login refused ({error}: {description}); {hint}",
+            setting=setting,
+            code=error,
+            status=response.status_code,
+        )
+
+    def _observe_usage(self, response: requests.Response) -> None:
+        """Pause before the org's daily allocation runs out: every other integration shares it."""
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm
+        match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
+        if not match:
+            return
+        used, limit = int(match[1]), int(match[2])
+        self.api_usage = (used, limit)
+        if limit and used >= self.api.pause_at * limit and self.http.paused_until is None:
+            self.http.pause(
+                self.clock.now() + USAGE_PAUSE,
+                f"org API usage {used}/{limit} reached SALESFORCE_API_PAUSE_AT={self.api.pause_at}",
+            )
+
+    # --- Webhooks ------------------------------------------------------------------------
 
     def webhook_problem(self) -> str | None:
         if not (self.webhook_token and self.org_id):
-            return "Salesforce outbound messages are not configured: set SALESFORCE_WEBHOOK_TOKEN and SALESFORCE_ORG_ID"
+            return (
+                "Salesforce outbound messages are not configured: "
+                "set SALESFORCE_WEBHOOK_TOKEN and SALESFORCE_ORG_ID"
+            )
         return None
 
     def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
@@ -89,7 +484,9 @@ class SalesforceConnector(Connector):
         root = _parse_xml(request.body)
         notifications = next((e for e in root.iter() if _local(e.tag) == "notifications"), None)
         if notifications is None:
-            raise WebhookInvalid("notifications", "missing: this is not a Salesforce outbound message")
+            raise WebhookInvalid(
+                "notifications", "missing: this is not a Salesforce outbound message"
+            )
         org = _child(notifications, "OrganizationId")
         if org is None or not (org.text or "").strip():
             raise WebhookInvalid("OrganizationId", "missing")
@@ -98,14 +495,26 @@ class SalesforceConnector(Connector):
         action = _child(notifications, "ActionId")
         items = [c for c in notifications if _local(c.tag) == "Notification"]
         if not 1 <= len(items) <= MAX_NOTIFICATIONS:
-            raise WebhookInvalid("Notification", f"{len(items)} notifications; Salesforce sends 1 to {MAX_NOTIFICATIONS}")
+            raise WebhookInvalid(
+                "Notification",
+                f"{len(items)} notifications; Salesforce sends 1 to {MAX_NOTIFICATIONS}",
+            )
         events = []
         for index, item in enumerate(items):
             events.append(self._event(item, index, org.text.strip(), action, received_at))
         return events
 
-    def _event(self, item: ET.Element, index: int, org_id: str, action: ET.Element | None, received_at: datetime):
-        notification_id = (_child(item, "Id").text or "").strip() if _child(item, "Id") is not None else ""
+    def _event(
+        self,
+        item: ET.Element,
+        index: int,
+        org_id: str,
+        action: ET.Element | None,
+        received_at: datetime,
+    ):
+        notification_id = (
+            (_child(item, "Id").text or "").strip() if _child(item, "Id") is not None else ""
+        )
         if not notification_id:
             raise WebhookInvalid(f"Notification[{index}].Id", "missing")
         sobject = _child(item, "sObject")
@@ -113,7 +522,9 @@ class SalesforceConnector(Connector):
             raise WebhookInvalid(f"Notification[{index}].sObject", "missing")
         sobject_type = sobject.get(f"{{{XSI_NS}}}type", "").rpartition(":")[2]
         if not sobject_type:
-            raise WebhookInvalid(f"Notification[{index}].sObject", "has no xsi:type naming the object")
+            raise WebhookInvalid(
+                f"Notification[{index}].sObject", "has no xsi:type naming the object"
+            )
         record = {
             _local(f.tag): None if f.get(f"{{{XSI_NS}}}nil") == "true" else (f.text or "")
             for f in sobject
@@ -126,7 +537,9 @@ class SalesforceConnector(Connector):
                 try:
                     occurred_at = datetime.fromisoformat(record[name].replace("Z", "+00:00"))
                 except ValueError:
-                    raise WebhookInvalid(f"Notification[{index}].sObject.{name}", "is not an ISO date-time") from None
+                    raise WebhookInvalid(
+                        f"Notification[{index}].sObject.{name}", "is not an ISO date-time"
+                    ) from None
                 break
         body = {
             "notificationId": notification_id,
@@ -146,3 +559,169 @@ class SalesforceConnector(Connector):
 
     def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:
         return WebhookReply(ACK_ENVELOPE, content_type="text/xml; charset=utf-8")
+
+
+def _api_settings(read: EnvReader) -> ApiSettings:
+    client_id = read.text("SALESFORCE_CLIENT_ID")
+    username = read.text("SALESFORCE_USERNAME")
+    key_file = read.text("SALESFORCE_PRIVATE_KEY_FILE")
+    client_secret = read.text("SALESFORCE_CLIENT_SECRET")
+    login_url = (read.url("SALESFORCE_LOGIN_URL", LOGIN_URL) or LOGIN_URL).rstrip("/")
+    host = urlsplit(login_url).hostname or ""
+    # SALESFORCE_USERNAME alone beside a client secret is harmless: client credentials ignore it.
+    if key_file and not username:
+        read.problems.append(
+            "SALESFORCE_PRIVATE_KEY_FILE is set, so SALESFORCE_USERNAME must be too"
+        )
+    if username and not (key_file or client_secret):
+        read.problems.append(
+            "SALESFORCE_USERNAME is set: add SALESFORCE_PRIVATE_KEY_FILE for the JWT bearer flow"
+        )
+    if key_file and client_secret:
+        read.problems.append(
+            "set SALESFORCE_PRIVATE_KEY_FILE (JWT bearer) or SALESFORCE_CLIENT_SECRET "
+            "(client credentials), not both"
+        )
+    if (username or key_file or client_secret) and not client_id:
+        read.problems.append(
+            "SALESFORCE_CLIENT_ID (the app's consumer key) must be set for API access"
+        )
+    if client_id and not (username or key_file or client_secret):
+        read.problems.append(
+            "SALESFORCE_CLIENT_ID is set: add SALESFORCE_USERNAME and "
+            "SALESFORCE_PRIVATE_KEY_FILE (JWT bearer) or SALESFORCE_CLIENT_SECRET"
+        )
+    if client_secret and host in ("login.salesforce.com", "test.salesforce.com"):
+        read.problems.append(
+            "the client-credentials flow needs your My Domain URL as SALESFORCE_LOGIN_URL "
+            "(https://<my-domain>.my.salesforce.com)"
+        )
+    # aud must name login or test, whatever host issues the token (My Domain included).
+    sandbox = host == "test.salesforce.com" or "--" in host or ".sandbox." in host
+    version = read.text("SALESFORCE_API_VERSION", API_VERSION) or API_VERSION
+    if not re.fullmatch(r"\d{2,3}\.0", version) or float(version) < MIN_API_VERSION:
+        read.problems.append(
+            f"SALESFORCE_API_VERSION={version!r} must look like {API_VERSION} and be at "
+            f"least {MIN_API_VERSION}"
+        )
+        version = API_VERSION
+    pause_at = read.number("SALESFORCE_API_PAUSE_AT", 0.8, minimum=0.01)
+    if pause_at > 1:
+        read.problems.append(
+            f"SALESFORCE_API_PAUSE_AT={pause_at} is a share of the daily limit: between 0.01 and 1"
+        )
+        pause_at = 0.8
+    return ApiSettings(
+        client_id=client_id,
+        username=username,
+        private_key=_private_key(read, key_file) if key_file else None,
+        client_secret=client_secret,
+        login_url=login_url,
+        jwt_audience=read.url("SALESFORCE_JWT_AUDIENCE", SANDBOX_AUDIENCE if sandbox else LOGIN_URL)
+        or LOGIN_URL,
+        api_version=version,
+        pause_at=pause_at,
+        auto_assign=read.flag("SALESFORCE_AUTO_ASSIGN", True),
+    )
+
+
+def _private_key(read: EnvReader, path: str) -> bytes | None:
+    """The PEM key, checked now so a bad file is reported at start-up (its content never is)."""
+    try:
+        pem = Path(path).read_bytes()
+        load_pem_private_key(pem, password=None)
+    except OSError as error:
+        read.problems.append(
+            f"SALESFORCE_PRIVATE_KEY_FILE={path}: cannot read it ({error.strerror})"
+        )
+        return None
+    except (ValueError, TypeError):
+        read.problems.append(
+            f"SALESFORCE_PRIVATE_KEY_FILE={path} is not an unencrypted PEM private key"
+        )
+        return None
+    return pem
+
+
+def _names(object: str, *fields: str) -> str:
+    """The SELECT list, after checking that the object and field names are plain API names."""
+    bad = [n for n in (object, *fields) if not _API_NAME.fullmatch(n)]
+    if bad:
+        raise Permanent(
+            "salesforce", f"not Salesforce API names: {', '.join(bad)}", fields=tuple(bad)
+        )
+    return ", ".join(sorted(set(fields)))
+
+
+def _soql_string(value: str) -> str:
+    """A SOQL string literal: backslash and single quote escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _match_key(key: str, value: str) -> str:
+    # Record ids come back in their 18-character form; the first 15 characters identify the record.
+    return value[:15] if key == "Id" else value
+
+
+def _error_list(response: requests.Response) -> list[dict[str, Any]]:
+    """REST errors are a JSON array of {errorCode, message, fields}."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    items = body if isinstance(body, list) else [body]
+    return [e for e in items if isinstance(e, dict)]
+
+
+def _outcome(key: str, item: Mapping[str, Any]) -> UpsertResult:
+    if item.get("success"):
+        return UpsertResult(key, "created" if item.get("created") else "updated", id=item.get("id"))
+    # Inside collection results the code is `statusCode`, not `errorCode`.
+    errors = [e for e in item.get("errors") or [] if isinstance(e, dict)]
+    code = str(errors[0].get("statusCode")) if errors else "UNKNOWN"
+    return UpsertResult(
+        key=key,
+        outcome="failed",
+        id=item.get("id"),
+        category="retriable" if code in RETRIABLE_CODES else "permanent",
+        code=code,
+        message="; ".join(str(e.get("message")) for e in errors),
+        fields=tuple(f for e in errors for f in e.get("fields") or []),
+    )
+
+
+_TYPES = {
+    "textarea": "text",
+    "double": "number",
+    "currency": "number",
+    "int": "number",
+    "percent": "number",
+    "long": "number",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "picklist": "enumeration",
+    "multipicklist": "enumeration",
+    "email": "email",
+    "phone": "phone",
+    "id": "id",
+    "reference": "id",
+}
+
+
+def _field_info(field_: Mapping[str, Any]) -> FieldInfo:
+    return FieldInfo(
+        name=field_["name"],
+        type=_TYPES.get(field_.get("type", ""), "string"),
+        # Required on create: not nillable, and no default the platform fills in.
+        required=bool(
+            field_.get("createable")
+            and not field_.get("nillable")
+            and not field_.get("defaultedOnCreate")
+        ),
+        unique=bool(field_.get("unique")) or field_.get("type") == "id",
+        options=tuple(
+            p["value"] for p in field_.get("picklistValues") or [] if p.get("active", True)
+        ),
+        label=field_.get("label"),
+    )

@@ -58,6 +58,7 @@ def test_events_become_normalised_changes(client, store, clock):
     change = store.changes("contact:5")[0]
     assert change["change_type"] == "propertyChange"
     assert json.loads(change["fields"]) == {"firstname": "太郎"}
+    assert [lead["hubspot_id"] for lead in store.dirty_leads(10)] == ["5"]
 
 
 def test_events_of_one_record_are_processed_in_occurrence_order(client, store, clock):

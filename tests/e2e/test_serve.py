@@ -29,7 +29,7 @@ def served(tmp_path):
     port = free_port()
     env = {**os.environ, **BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(tmp_path),
            "BRIDGE_POLL_SECONDS": "0.05"}
-    log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 (read back after the process ends)
+    log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 (the server writes to it while tests read it)
     process = subprocess.Popen([sys.executable, "-m", "bridge", "serve", "--bind", f"127.0.0.1:{port}"],
                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
@@ -41,7 +41,7 @@ def served(tmp_path):
             time.sleep(0.1)
     else:
         process.kill()
-        pytest.fail(f"bridge serve did not start:\n{open(tmp_path / 'serve.log').read()}")
+        pytest.fail(f"bridge serve did not start:\n{(tmp_path / 'serve.log').read_text()}")
     yield base, tmp_path / "bridge.db", log
     process.terminate()
     process.wait(timeout=30)

@@ -1,0 +1,304 @@
+"""kintone API connector: the contract, plus conflicts, seek pagination, tokens and budget."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from bridge.config import EnvReader
+from bridge.errors import AuthError
+from connectors.kintone import KintoneConnector
+from tests.connectors.contract import ConnectorContract, script
+
+BASE = "https://example.cybozu.com"
+RECORDS = f"{BASE}/k/v1/records.json"
+TOKEN = "kintone-api-token-AAAAAAAAAAAAAAAAAAAA"
+ENV = {"KINTONE_BASE_URL": BASE, "KINTONE_API_TOKEN": TOKEN, "KINTONE_APP_ID": "7"}
+INVALID = "入力内容が正しくありません。"
+
+
+def upserted(body) -> tuple[int, dict]:
+    return 200, {
+        "records": [
+            {"id": str(100 + i), "operation": "INSERT", "revision": "1"}
+            for i, _ in enumerate(body["records"])
+        ]
+    }
+
+
+def stored(record_id: int, **values: str) -> dict:
+    """A record as GET /k/v1/records.json returns it."""
+    record = {
+        "$id": {"type": "__ID__", "value": str(record_id)},
+        "$revision": {"type": "__REVISION__", "value": "1"},
+    }
+    record.update(
+        {code: {"type": "SINGLE_LINE_TEXT", "value": value} for code, value in values.items()}
+    )
+    return record
+
+
+def query_of(call) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(call.request.url).query)
+
+
+class TestKintoneContract(ConnectorContract):
+    connector_class = KintoneConnector
+    settings = ENV
+    secret = TOKEN
+    auth_setting = "KINTONE_API_TOKEN"
+    object = "7"
+    key_field = "hubspot_contact_id"
+    batch_size = 100
+    upsert_method = "PUT"
+    upsert_url = RECORDS
+    upsert_endpoint = "PUT records"
+    throttled = (429, "Too Many Requests")
+    rejection = (
+        400,
+        {
+            "code": "CB_VA01",
+            "id": "1505999166-897850006",
+            "message": INVALID,
+            "errors": {"app": {"messages": ["必須です。"]}},
+        },
+    )
+    rejection_fields = ("app",)
+    partial_fields = ("email",)
+    partial_calls = (
+        2  # kintone writes all or nothing: the valid records go again without the bad one
+    )
+
+    def upsert_reply(self, body):
+        return upserted(body)
+
+    def partial_reply(self, body, bad_key):
+        keys = [r["updateKey"]["value"] for r in body["records"]]
+        if bad_key not in keys:
+            return upserted(body)
+        return 400, {
+            "code": "CB_VA01",
+            "id": "1505999166-897850006",
+            "message": INVALID,
+            "errors": {
+                f"records[{keys.index(bad_key)}].record.email.value": {
+                    "messages": ["メールアドレスの形式が正しくありません。"]
+                }
+            },
+        }
+
+    def reject_credentials(self, rsps):
+        rsps.get(
+            RECORDS,
+            status=401,
+            json={"code": "GAIA_IA02", "id": "x", "message": "指定したAPIトークンが無効です。"},
+        )
+
+
+@pytest.fixture
+def kintone(clock, rsps) -> KintoneConnector:
+    return KintoneConnector.from_env(EnvReader(ENV), clock=clock)
+
+
+def test_records_are_sent_as_upserts_on_the_update_key(kintone, rsps):
+    script(rsps, "PUT", RECORDS, upserted)
+    kintone.upsert(
+        "7", "hubspot_contact_id", [{"hubspot_contact_id": "5001", "email": "a@example.co.jp"}]
+    )
+    assert json.loads(rsps.calls[0].request.body) == {
+        "app": "7",
+        "upsert": True,
+        "records": [
+            {
+                "updateKey": {"field": "hubspot_contact_id", "value": "5001"},
+                "record": {"email": {"value": "a@example.co.jp"}},
+            }
+        ],
+    }
+    assert rsps.calls[0].request.headers["X-Cybozu-API-Token"] == TOKEN
+
+
+def test_revision_conflict_rereads_revisions_and_retries(kintone, rsps):
+    conflict = (
+        409,
+        {"code": "GAIA_CO02", "id": "x", "message": "指定したrevisionは最新ではありません。"},
+    )
+    script(
+        rsps,
+        "PUT",
+        RECORDS,
+        conflict,
+        lambda body: (200, {"records": [{"id": "12", "operation": "UPDATE", "revision": "6"}]}),
+    )
+    rsps.get(
+        RECORDS,
+        json={
+            "records": [
+                {
+                    **stored(12, hubspot_contact_id="5001"),
+                    "$revision": {"type": "__REVISION__", "value": "5"},
+                }
+            ]
+        },
+    )
+    [result] = kintone.upsert(
+        "7",
+        "hubspot_contact_id",
+        [{"hubspot_contact_id": "5001", "$revision": "3", "lead_status": "contacted"}],
+    )
+    assert result.outcome == "updated" and result.id == "12"
+    puts = [json.loads(c.request.body) for c in rsps.calls if c.request.method == "PUT"]
+    assert [p["records"][0]["revision"] for p in puts] == ["3", "5"]
+    assert query_of(rsps.calls[1])["query"] == ['hubspot_contact_id in ("5001") limit 500']
+
+
+def test_changed_since_seeks_by_record_id_past_each_page(kintone, rsps):
+    rsps.get(
+        f"{BASE}/k/v1/app/form/fields.json",
+        json={
+            "revision": "3",
+            "properties": {
+                "更新日時": {"type": "UPDATED_TIME", "code": "更新日時", "label": "更新日時"},
+                "email": {
+                    "type": "SINGLE_LINE_TEXT",
+                    "code": "email",
+                    "label": "Email",
+                    "required": False,
+                },
+            },
+        },
+    )
+    script(
+        rsps,
+        "GET",
+        RECORDS,
+        (200, {"records": [stored(n) for n in range(1, 501)], "totalCount": None}),
+        (200, {"records": [stored(501)], "totalCount": None}),
+    )
+    ids = [
+        r["$id"] for r in kintone.changed_since("7", datetime(2026, 11, 1, tzinfo=UTC), ["email"])
+    ]
+    assert ids == [str(n) for n in range(1, 502)]
+    queries = [query_of(c)["query"][0] for c in rsps.calls if c.request.url.startswith(RECORDS)]
+    assert queries == [
+        '更新日時 >= "2026-11-01T00:00:00Z" and $id > 0 order by $id asc limit 500',
+        '更新日時 >= "2026-11-01T00:00:00Z" and $id > 500 order by $id asc limit 500',
+    ]
+    assert query_of(rsps.calls[1])["fields[0]"] == ["email"]
+
+
+def test_long_reads_go_as_a_post_kintone_treats_as_get(kintone, rsps):
+    rsps.post(RECORDS, json={"records": [stored(1, email="lead0@marketing.example.co.jp")]})
+    emails = [f"lead{i}@marketing.example.co.jp" for i in range(100)]
+    found = kintone.read("7", emails, ["email"], id_field="email")
+    assert list(found) == ["lead0@marketing.example.co.jp"]
+    call = rsps.calls[0]
+    assert call.request.headers["X-HTTP-Method-Override"] == "GET"
+    assert json.loads(call.request.body)["fields"] == ["email", "$id", "$revision"]
+
+
+def test_several_tokens_are_joined_with_commas(clock, rsps):
+    kintone = KintoneConnector.from_env(
+        EnvReader({**ENV, "KINTONE_API_TOKEN": f"{TOKEN}, lookup-token"}), clock=clock
+    )
+    rsps.get(RECORDS, json={"records": []})
+    kintone.check()
+    assert rsps.calls[0].request.headers["X-Cybozu-API-Token"] == f"{TOKEN},lookup-token"
+
+
+def test_missing_permission_is_an_auth_error(kintone, rsps):
+    rsps.get(
+        RECORDS, status=403, json={"code": "CB_NO02", "id": "x", "message": "権限がありません。"}
+    )
+    with pytest.raises(AuthError, match="no permission"):
+        kintone.check()
+
+
+def test_updating_by_record_id_does_not_upsert(kintone, rsps):
+    script(rsps, "PUT", RECORDS, (200, {"records": [{"id": "12", "revision": "4"}]}))
+    [result] = kintone.upsert("7", "$id", [{"$id": "12", "lead_status": "contacted"}])
+    assert result.outcome == "updated"
+    assert json.loads(rsps.calls[0].request.body) == {
+        "app": "7",
+        "records": [{"id": "12", "record": {"lead_status": {"value": "contacted"}}}],
+    }
+
+
+def test_daily_budget_warns_once_near_the_limit(clock, rsps, caplog):
+    kintone = KintoneConnector.from_env(
+        EnvReader({**ENV, "KINTONE_DAILY_LIMIT": "10"}), clock=clock
+    )
+    rsps.get(RECORDS, json={"records": []})
+    with caplog.at_level(logging.WARNING):
+        for _ in range(10):
+            kintone.check()
+    assert [r.getMessage() for r in caplog.records] == [
+        "kintone app 7: 9 of 10 daily requests used"
+    ]
+
+
+def test_describe_maps_field_types(kintone, rsps):
+    rsps.get(
+        f"{BASE}/k/v1/app/form/fields.json",
+        json={
+            "revision": "3",
+            "properties": {
+                "status": {
+                    "type": "DROP_DOWN",
+                    "code": "status",
+                    "label": "Status",
+                    "required": True,
+                    "options": {
+                        "Hot": {"label": "Hot", "index": "1"},
+                        "Cold": {"label": "Cold", "index": "0"},
+                    },
+                },
+                "hubspot_contact_id": {
+                    "type": "SINGLE_LINE_TEXT",
+                    "code": "hubspot_contact_id",
+                    "label": "HS id",
+                    "unique": True,
+                },
+                "mail": {"type": "LINK", "code": "mail", "label": "Mail", "protocol": "MAIL"},
+                "calls": {"type": "SUBTABLE", "code": "calls", "fields": {}},
+            },
+        },
+    )
+    fields = kintone.describe("7")
+    assert fields["status"].options == ("Cold", "Hot") and fields["status"].required
+    assert fields["hubspot_contact_id"].unique
+    assert fields["mail"].type == "email"
+    assert fields["calls"].type == "subtable"
+    assert query_of(rsps.calls[0])["app"] == ["7"]
+
+
+def test_settings_problems_are_all_reported():
+    read = EnvReader(
+        {
+            "KINTONE_BASE_URL": "example.cybozu.com",
+            "KINTONE_APP_ID": "leads",
+            "KINTONE_MAX_CONCURRENCY": "500",
+        }
+    )
+    KintoneConnector.from_env(read)
+    assert len(read.problems) == 4  # token missing, URL, app id, concurrency
+
+
+def test_a_conflict_that_persists_is_handed_back_as_retriable(kintone, rsps):
+    conflict = (
+        409,
+        {"code": "GAIA_CO02", "id": "x", "message": "指定したrevisionは最新ではありません。"},
+    )
+    script(rsps, "PUT", RECORDS, conflict)
+    rsps.get(RECORDS, json={"records": [stored(12, hubspot_contact_id="5001")]})
+    [result] = kintone.upsert(
+        "7", "hubspot_contact_id", [{"hubspot_contact_id": "5001", "$revision": "3"}]
+    )
+    assert (
+        result.outcome == "failed" and result.category == "retriable" and result.code == "GAIA_CO02"
+    )
+    assert len([c for c in rsps.calls if c.request.method == "PUT"]) == 3
