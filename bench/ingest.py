@@ -89,7 +89,8 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"BRIDGE_DB": f"{tmp}/bench.db", "BRIDGE_MAPPINGS": tmp, "HUBSPOT_CLIENT_SECRET": SECRET,
+        env = {"BRIDGE_DB": f"{tmp}/bench.db", "BRIDGE_MAPPINGS": str(ROOT / "mappings"),
+               "HUBSPOT_CLIENT_SECRET": SECRET,
                "BRIDGE_LOG_LEVEL": "WARNING"}
         for name, app in (("hello-world Flask (baseline)", "bench.hello_app:app"), ("Bridge", "wsgi:app")):
             port = free_port()

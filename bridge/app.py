@@ -10,6 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from bridge import activities, health, webhooks
 from bridge.config import Settings, load_settings
+from bridge.handoff.load import load_rules
+from bridge.handoff.rules import Rules
+from bridge.mapping import Route, load_routes
 from bridge.store import Store
 
 MAX_BODY_BYTES = 1024 * 1024  # HubSpot sends at most 100 events, kintone at most 1 MB
@@ -21,6 +24,13 @@ class Services:
 
     settings: Settings
     store: Store
+    routes: dict[str, Route]
+    rules: Rules
+
+
+def load_mappings(settings: Settings) -> tuple[dict[str, Route], Rules]:
+    """The field mappings and handoff rules; raise MappingError listing every problem (start-up refuses)."""
+    return load_routes(settings.mappings_dir, settings.env), load_rules(settings.mappings_dir)
 
 
 def configure_logging(level: str) -> None:
@@ -30,12 +40,13 @@ def configure_logging(level: str) -> None:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    routes, rules = load_mappings(settings)
     store = Store(settings.db_path, settings.db_busy_timeout_ms)
     store.upgrade()
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.extensions["bridge"] = Services(settings=settings, store=store)
+    app.extensions["bridge"] = Services(settings=settings, store=store, routes=routes, rules=rules)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(activities.bp)

@@ -16,7 +16,10 @@ from bridge import connectors_cli
 from bridge.clock import utcnow
 from bridge.config import Settings, load_settings
 from bridge.errors import ConfigError
+from bridge.mapping.cli import mappings
+from bridge.mapping.problems import MappingError
 from bridge.store import Store
+from connectors.sandbox.cli import sandbox
 
 
 def _settings() -> Settings:
@@ -67,9 +70,14 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
     from gunicorn.app.base import BaseApplication
 
     from bridge import gunicorn_conf
-    from bridge.app import create_app
+    from bridge.app import create_app, load_mappings
 
     settings = _settings()
+    try:
+        load_mappings(settings)  # refuse to start, before forking anything, when a mapping is broken
+    except MappingError as error:
+        click.echo(f"Bridge cannot start: {error}\nFix the files, then check with `bridge mappings check`.", err=True)
+        sys.exit(2)
     _store(settings)  # migrate once, before any process starts
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bridge-metrics-"))
     options = {k: getattr(gunicorn_conf, k) for k in dir(gunicorn_conf) if not k.startswith("_") and k != "os"}
@@ -107,6 +115,8 @@ def worker(once: bool) -> None:
 
 
 main.add_command(connectors_cli.connectors)
+main.add_command(mappings)
+main.add_command(sandbox, name="sandbox")
 
 
 @main.group()

@@ -124,6 +124,8 @@ class Settings:
     environment: str
     log_level: str
     worker: WorkerSettings
+    admin_password: str | None = field(default=None, repr=False)  # admin pages off when unset
+    secret_key: str | None = field(default=None, repr=False)  # signs admin session cookies
     connectors: dict[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -161,6 +163,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
             retry_max_seconds=read.number("BRIDGE_RETRY_MAX_SECONDS", 3600.0, minimum=1.0),
             poll_seconds=read.number("BRIDGE_POLL_SECONDS", 0.2, minimum=0.01),
         ),
+        admin_password=read.secret("BRIDGE_ADMIN_PASSWORD"),
+        secret_key=read.secret("BRIDGE_SECRET_KEY"),
         env=env,
     )
     connectors, connector_problems = load_connectors(env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import socket
 from pathlib import Path
 
@@ -24,6 +25,8 @@ BASE_ENV = {
     "KINTONE_APP_IDS": "7,8",
     "BRIDGE_API_TOKEN": "api-token-0123456789abcdef",
 }
+
+SHIPPED_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 
 _real_connect = socket.socket.connect
 
@@ -48,7 +51,12 @@ def _no_network(monkeypatch):
 
 @pytest.fixture
 def make_settings(tmp_path: Path):
-    """Settings from BASE_ENV plus overrides (None removes a variable), on a fresh database."""
+    """Settings from BASE_ENV plus overrides (None removes a variable), on a fresh database.
+
+    BRIDGE_MAPPINGS is the temporary folder, holding a copy of the shipped mappings.
+    """
+    for shipped in SHIPPED_MAPPINGS.glob("*.yaml"):
+        shutil.copy(shipped, tmp_path / shipped.name)
 
     def make(**overrides):
         env = {**BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(tmp_path)}

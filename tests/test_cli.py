@@ -1,16 +1,20 @@
 """The `bridge` command: db, inbox, and clear errors for bad settings."""
 
+import shutil
+
 import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main
-from tests.conftest import BASE_ENV
+from tests.conftest import BASE_ENV, SHIPPED_MAPPINGS
 from tests.helpers import hubspot_event, post_hubspot
 
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    for shipped in SHIPPED_MAPPINGS.glob("*.yaml"):
+        shutil.copy(shipped, tmp_path / shipped.name)
     env = {**BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(tmp_path)}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -58,3 +62,17 @@ def test_every_command_has_help(run):
                  ["inbox", "replay"], ["inbox", "rejected"]):
         result = run(*args, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_serve_refuses_a_broken_mapping_with_file_and_line(run, tmp_path):
+    (tmp_path / "handoff.yaml").write_text("handoff: []\n")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 2
+    assert "handoff.yaml:1: handoff" in result.output and "bridge mappings check" in result.output
+
+
+def test_mappings_check_covers_routes_and_handoff_rules(run):
+    result = run("mappings", "check")
+    assert result.exit_code == 0
+    assert "OK hubspot-contact-to-salesforce-lead" in result.output
+    assert "OK handoff.yaml: 2 handoff criteria" in result.output

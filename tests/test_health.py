@@ -13,11 +13,16 @@ def test_readyz_when_ready(client):
     assert response.json["checks"] == {"database": "ok", "migrations": "ok", "mappings": "ok"}
 
 
-def test_readyz_names_the_missing_mappings_folder(make_settings, tmp_path):
-    client = create_app(make_settings(BRIDGE_MAPPINGS=str(tmp_path / "nowhere"))).test_client()
+def test_readyz_names_a_mappings_folder_that_went_missing(make_settings, tmp_path):
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("handoff.yaml", "hubspot-contact-to-salesforce-lead.yaml", "hubspot-contact-to-kintone.yaml"):
+        (tmp_path / name).replace(moved / name)
+    client = create_app(make_settings(BRIDGE_MAPPINGS=str(moved))).test_client()
+    moved.rename(tmp_path / "nowhere")
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert "nowhere" in response.json["checks"]["mappings"]
+    assert "moved" in response.json["checks"]["mappings"]
 
 
 def test_metrics_count_refusals(client):

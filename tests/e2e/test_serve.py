@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from connectors.hubspot import sign_v3
-from tests.conftest import BASE_ENV, HUBSPOT_SECRET, SF_TOKEN
+from tests.conftest import BASE_ENV, HUBSPOT_SECRET, SF_TOKEN, SHIPPED_MAPPINGS
 from tests.helpers import hubspot_event, outbound_message
 
 pytestmark = pytest.mark.slow
@@ -27,13 +27,13 @@ def free_port() -> int:
 @pytest.fixture
 def served(tmp_path):
     port = free_port()
-    env = {**os.environ, **BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(tmp_path),
+    env = {**os.environ, **BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(SHIPPED_MAPPINGS),
            "BRIDGE_POLL_SECONDS": "0.05"}
     log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 (the server writes to it while tests read it)
     process = subprocess.Popen([sys.executable, "-m", "bridge", "serve", "--bind", f"127.0.0.1:{port}"],
                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    for _ in range(300):  # up to 30 s: CI machines can be slow to start gunicorn
         try:
             if requests.get(f"{base}/healthz", timeout=1).ok:
                 break

@@ -1,0 +1,22 @@
+"""Local simulators of the HubSpot, Salesforce and kintone APIs: Bridge without accounts.
+
+One server holds all three; each system keeps the base URL shape its real API has:
+
+    HUBSPOT_API_BASE      = http://127.0.0.1:PORT/hubspot       (/oauth/v1/token, /crm/v3/...)
+    SALESFORCE_LOGIN_URL  = http://127.0.0.1:PORT/salesforce    (/services/oauth2/token)
+      instance_url        = http://127.0.0.1:PORT               (/services/data/vXX.X/...)
+    KINTONE_BASE_URL      = http://127.0.0.1:PORT/kintone       (/k/v1/...)
+    control API           = http://127.0.0.1:PORT/_sandbox      (seed, inspect, configure, fail)
+
+Salesforce's REST API sits at the server root because real orgs answer on a host of their own
+(instance_url) and return relative `nextRecordsUrl` values; at the root those resolve the same
+whether a client joins them to instance_url by concatenation or by URL resolution.
+
+In-process:  `with serve() as running: running.sandbox.env()`; as a command: `bridge sandbox`.
+"""
+
+from connectors.sandbox.app import Sandbox, create_app
+from connectors.sandbox.config import SandboxConfig
+from connectors.sandbox.server import RunningSandbox, serve
+
+__all__ = ["RunningSandbox", "Sandbox", "SandboxConfig", "create_app", "serve"]

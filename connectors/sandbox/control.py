@@ -1,0 +1,261 @@
+"""The control API under /_sandbox: seed and read records, act as a user, configure, fail."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from connectors.sandbox.config import update_settings
+from connectors.sandbox.controls import Failure
+from connectors.sandbox.hubspot_store import HubSpotError
+from connectors.sandbox.kintone_query import Query
+from connectors.sandbox.kintone_schema import KintoneError
+from connectors.sandbox.kintone_store import SINGLE, AppStore
+from connectors.sandbox.salesforce_schema import RequestError, format_value
+
+if TYPE_CHECKING:
+    from connectors.sandbox.app import Sandbox
+
+PREFIX = "/_sandbox"
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _records(body: dict[str, Any]) -> list[dict[str, Any]]:
+    records = body.get("records")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise RequestError("BAD_REQUEST", 'expected {"records": [{field: value, …}, …]}')
+    return records
+
+
+def control_blueprint(sandbox: Sandbox) -> Blueprint:
+    bp = Blueprint("sandbox", __name__, url_prefix=PREFIX)
+    hubspot, salesforce, kintone = sandbox.hubspot, sandbox.salesforce, sandbox.kintone
+
+    @bp.errorhandler(HubSpotError)
+    def hubspot_error(error: HubSpotError) -> tuple[Response, int]:
+        return jsonify(error=error.message, category=error.category, errors=error.errors), error.status
+
+    @bp.errorhandler(RequestError)
+    def salesforce_error(error: RequestError) -> tuple[Response, int]:
+        return jsonify(error=error.message, code=error.code), error.status
+
+    @bp.errorhandler(KintoneError)
+    def kintone_error(error: KintoneError) -> tuple[Response, int]:
+        return jsonify(error=error.message, code=error.code, errors=error.errors), error.status
+
+    def seeding(body: dict[str, Any]) -> AbstractContextManager[None]:
+        """With "webhooks": false, new records notify nobody (data that existed before a test)."""
+        return sandbox.muted() if body.get("webhooks") is False else nullcontext()
+
+    @bp.get("")
+    def index() -> Response:
+        systems = ("hubspot.", "salesforce.", "kintone.")
+        endpoints = sorted(e for e in current_app.view_functions if e.startswith(systems))
+        return jsonify(base_url=sandbox.base_url, env=sandbox.env(), endpoints=endpoints)
+
+    @bp.get("/calls")
+    def calls() -> Response:
+        return jsonify(sandbox.calls.snapshot())
+
+    @bp.delete("/calls")
+    def reset_calls() -> tuple[str, int]:
+        sandbox.calls.reset()
+        return "", 204
+
+    @bp.get("/failures")
+    def failures() -> Response:
+        return jsonify(sandbox.failures.pending())
+
+    @bp.post("/failures")
+    def add_failure() -> tuple[Response, int]:
+        body = _body()
+        known = {f.name for f in fields(Failure)}
+        try:
+            failure = Failure(**{k: v for k, v in body.items() if k in known})
+            sandbox.failures.add(failure)
+        except (TypeError, ValueError) as error:
+            return jsonify(error=f"{error}; expected {sorted(known)}"), 400
+        return jsonify(sandbox.failures.pending()), 201
+
+    @bp.delete("/failures")
+    def clear_failures() -> tuple[str, int]:
+        sandbox.failures.clear()
+        return "", 204
+
+    @bp.get("/config")
+    def config() -> Response:
+        cfg = sandbox.config
+        return jsonify(
+            hubspot=vars(cfg.hubspot),
+            salesforce=vars(cfg.salesforce),
+            delivery=vars(cfg.delivery),
+            kintone={
+                "concurrency_limit": cfg.kintone.concurrency_limit,
+                "webhook_url": cfg.kintone.webhook_url,
+                "apps": {k: vars(a) for k, a in cfg.kintone.apps.items()},
+            },
+        )
+
+    @bp.patch("/config")
+    def change_config() -> Response | tuple[Response, int]:
+        sections = {
+            "hubspot": sandbox.config.hubspot,
+            "salesforce": sandbox.config.salesforce,
+            "kintone": sandbox.config.kintone,
+            "delivery": sandbox.config.delivery,
+        }
+        problems = []
+        for name, changes in _body().items():
+            if name not in sections or not isinstance(changes, dict):
+                problems.append(f"{name}: not a section ({', '.join(sections)})")
+            else:
+                problems += [f"{name}.{p}" for p in update_settings(sections[name], changes)]
+        if problems:
+            return jsonify(error="some settings were not applied", problems=problems), 400
+        return config()
+
+    @bp.post("/reset")
+    def reset() -> tuple[str, int]:
+        sandbox.reset()
+        return "", 204
+
+    @bp.post("/tokens/expire")
+    def expire_tokens() -> Response:
+        system = _body().get("system")
+        expired = {}
+        if system in (None, "hubspot"):
+            expired["hubspot"] = hubspot.expire_tokens()
+        if system in (None, "salesforce"):
+            expired["salesforce"] = salesforce.expire_tokens()
+        return jsonify(expired=expired)
+
+    @bp.get("/webhooks")
+    def deliveries() -> Response:
+        pending = {name: d.pending() for name, d in sandbox.dispatchers.items()}
+        return jsonify(pending=pending, deliveries=sandbox.deliveries.entries(request.args.get("system")))
+
+    @bp.post("/webhooks/flush")
+    def flush() -> Response:
+        done = sandbox.flush(float(request.args.get("timeout", 10)))
+        return jsonify(flushed=done, pending={name: d.pending() for name, d in sandbox.dispatchers.items()})
+
+    # -- HubSpot: the CRM user interface ----------------------------------------------------------
+
+    def contact_json(contact_id: str) -> dict[str, Any]:
+        contact = hubspot.store.find(contact_id)
+        if contact is None:
+            raise HubSpotError(404, "OBJECT_NOT_FOUND", f"no contact {contact_id}")
+        return contact.to_api(hubspot.schema.properties)
+
+    @bp.get("/hubspot/contacts")
+    def contacts() -> Response:
+        return jsonify([c.to_api(hubspot.schema.properties) for c in hubspot.store.all()])
+
+    @bp.post("/hubspot/contacts")
+    def create_contacts() -> tuple[Response, int]:
+        body = _body()
+        with seeding(body):
+            ids = [hubspot.store.create(r, "CRM").id for r in _records(body)]
+        return jsonify(ids=ids), 201
+
+    @bp.get("/hubspot/contacts/<contact_id>")
+    def contact(contact_id: str) -> Response:
+        return jsonify(contact_json(contact_id))
+
+    @bp.patch("/hubspot/contacts/<contact_id>")
+    def edit_contact(contact_id: str) -> Response:
+        hubspot.store.update(contact_id, _body().get("properties") or {}, "CRM")
+        return jsonify(contact_json(contact_id))
+
+    # -- Salesforce: the Lead page ----------------------------------------------------------------
+
+    def lead_json(lead: dict[str, Any]) -> dict[str, Any]:
+        return {name: format_value(lead.get(name), field["type"]) for name, field in salesforce.schema.fields.items()}
+
+    def save_lead(lead_id: str | None, values: dict[str, Any]) -> dict[str, Any]:
+        result = salesforce.store.save(lead_id, salesforce.schema.coerce(values), "UI")
+        if not result["success"]:
+            raise RequestError(result["errors"][0]["statusCode"], result["errors"][0]["message"])
+        return result
+
+    @bp.get("/salesforce/leads")
+    def leads() -> Response:
+        return jsonify([lead_json(lead) for lead in salesforce.store.all()])
+
+    @bp.post("/salesforce/leads")
+    def create_leads() -> tuple[Response, int]:
+        body = _body()
+        with seeding(body):
+            ids = [save_lead(None, r)["id"] for r in _records(body)]
+        return jsonify(ids=ids), 201
+
+    @bp.get("/salesforce/leads/<lead_id>")
+    def lead(lead_id: str) -> Response:
+        found = salesforce.store.get(lead_id)
+        if found is None:
+            raise RequestError("NOT_FOUND", f"no lead {lead_id}", status=404)
+        return jsonify(lead_json(found))
+
+    @bp.patch("/salesforce/leads/<lead_id>")
+    def edit_lead(lead_id: str) -> Response:
+        if salesforce.store.get(lead_id) is None:
+            raise RequestError("NOT_FOUND", f"no lead {lead_id}", status=404)
+        save_lead(lead_id, _body().get("fields") or {})
+        return lead(lead_id)
+
+    @bp.post("/salesforce/leads/<lead_id>/convert")
+    def convert_lead(lead_id: str) -> Response:
+        if salesforce.store.convert(lead_id) is None:
+            raise RequestError("NOT_FOUND", f"no lead {lead_id}", status=404)
+        return lead(lead_id)
+
+    # -- kintone: the record screen ---------------------------------------------------------------
+
+    def app_store(app_id: str) -> AppStore:
+        if app_id not in kintone.apps:
+            raise KintoneError(404, "GAIA_AP01", f"no app {app_id}")
+        return kintone.apps[app_id]
+
+    def kintone_record(app_id: str, record_id: str) -> dict[str, Any]:
+        store = app_store(app_id)
+        record = store.get(int(record_id)) if record_id.isdigit() else None
+        if record is None:
+            raise KintoneError(404, "GAIA_RE01", f"no record {record_id} in app {app_id}")
+        return store.form.render(record)
+
+    def as_write(values: dict[str, Any]) -> dict[str, Any]:
+        return {code: {"value": value} for code, value in values.items()}
+
+    @bp.get("/kintone/apps/<app_id>/records")
+    def kintone_records(app_id: str) -> Response:
+        store = app_store(app_id)
+        return jsonify([store.form.render(r) for r in store.select(Query(order=[("$id", False)]))])
+
+    @bp.post("/kintone/apps/<app_id>/records")
+    def kintone_add(app_id: str) -> tuple[Response, int]:
+        body = _body()
+        store = app_store(app_id)
+        with seeding(body):
+            # One record at a time, as a user saves them: each sends its own ADD_RECORD webhook.
+            ids = [str(store.add([as_write(r)], "record", "ja", SINGLE)[0].id) for r in _records(body)]
+        return jsonify(ids=ids), 201
+
+    @bp.get("/kintone/apps/<app_id>/records/<record_id>")
+    def kintone_get(app_id: str, record_id: str) -> Response:
+        return jsonify(kintone_record(app_id, record_id))
+
+    @bp.patch("/kintone/apps/<app_id>/records/<record_id>")
+    def kintone_edit(app_id: str, record_id: str) -> Response:
+        kintone_record(app_id, record_id)
+        item = {"id": record_id, "record": as_write(_body().get("fields") or {})}
+        app_store(app_id).update([item], False, "ja", SINGLE, single=True)
+        return jsonify(kintone_record(app_id, record_id))
+
+    return bp

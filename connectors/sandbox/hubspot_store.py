@@ -1,0 +1,477 @@
+"""HubSpot contacts in memory: create, batch read/update/upsert and search with HubSpot's rules."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bridge.clock import iso
+from connectors.sandbox.hubspot_schema import ContactSchema, Problem, to_millis
+
+MAX_BATCH = 100  # https://developers.hubspot.com/docs/api-reference/latest/crm/objects/contacts
+MAX_SEARCH_PAGE = 200
+MAX_SEARCH_RESULTS = 10_000  # https://developers.hubspot.com/docs/api/crm/search
+MAX_FILTER_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
+DEFAULT_READ = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
+ALWAYS_READ = ("hs_object_id", "createdate", "lastmodifieddate")
+
+
+class HubSpotError(Exception):
+    """A whole request refused: HTTP status, category and message for HubSpot's error body."""
+
+    def __init__(
+        self,
+        status: int,
+        category: str,
+        message: str,
+        errors: list[dict] | None = None,
+        context: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.category, self.message = status, category, message
+        self.errors, self.context = errors, context
+
+
+def invalid(problems: list[Problem]) -> HubSpotError:
+    listed = ", ".join(p.message for p in problems)
+    return HubSpotError(
+        400,
+        "VALIDATION_ERROR",
+        f"Property values were not valid: {listed}",
+        errors=[p.detail() for p in problems],
+    )
+
+
+@dataclass
+class Contact:
+    id: str
+    properties: dict[str, str]
+    created: datetime
+    updated: datetime
+
+    def to_api(self, names: Iterable[str] | None = None) -> dict[str, Any]:
+        wanted = DEFAULT_READ if names is None else (*names, *ALWAYS_READ)
+        return {
+            "id": self.id,
+            "properties": {n: self.properties.get(n) for n in dict.fromkeys(wanted)},
+            "createdAt": iso(self.created),
+            "updatedAt": iso(self.updated),
+            "archived": False,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """A contact created (property None) or one property changed: a webhook event to be."""
+
+    contact_id: str
+    occurred_at: datetime
+    source: str  # HubSpot's changeSource: API for API writes, CRM for the UI
+    property: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """One input of a batch that was not written, with the error HubSpot reports for it."""
+
+    id: str
+    category: str
+    message: str
+    trace: str | None = None
+    problems: tuple[Problem, ...] = ()
+
+    def error(self) -> dict[str, Any]:
+        # The input's objectWriteTraceId ties the error to it; without one, only the id can.
+        context = {"objectWriteTraceId": [self.trace]} if self.trace else {"ids": [self.id]}
+        return {
+            "status": "error",
+            "category": self.category,
+            "message": self.message,
+            "context": context,
+            "errors": [p.detail() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class Written:
+    """One input of a batch that was written."""
+
+    contact: Contact
+    created: bool
+    trace: str | None
+
+    def to_api(self, upsert: bool) -> dict[str, Any]:
+        out = self.contact.to_api()
+        if upsert:
+            out["new"] = self.created
+        if self.trace:
+            out["objectWriteTraceId"] = self.trace
+        return out
+
+
+@dataclass
+class _Plan:
+    key: str  # the input's id: a record id, or the idProperty value
+    values: dict[str, str]
+    trace: str | None
+    target: str | None = None  # the existing record's id; None creates one
+
+
+class ContactStore:
+    def __init__(
+        self,
+        schema: ContactSchema,
+        clock: Callable[[], datetime],
+        notify: Callable[[list[Change]], None],
+    ) -> None:
+        self.schema = schema
+        self._clock = clock
+        self._notify = notify
+        self._lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._contacts: dict[str, Contact] = {}
+            self._index: dict[str, dict[str, str]] = {name: {} for name in self.schema.id_properties()}
+            self._next_id = 1001
+
+    def all(self) -> list[Contact]:
+        with self._lock:
+            return list(self._contacts.values())
+
+    def find(self, value: str, id_property: str | None = None) -> Contact | None:
+        with self._lock:
+            if id_property in (None, "hs_object_id"):
+                return self._contacts.get(str(value))
+            if id_property not in self._index:
+                raise HubSpotError(
+                    400,
+                    "VALIDATION_ERROR",
+                    f"{id_property} is not a unique property and cannot be used as idProperty",
+                )
+            key = str(value).strip().lower() if id_property == "email" else str(value)
+            contact_id = self._index[id_property].get(key)
+            return self._contacts.get(contact_id) if contact_id else None
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def create(self, properties: dict[str, Any], source: str) -> Contact:
+        values, problems = self.schema.normalize(properties)
+        if problems:
+            raise invalid(problems)
+        with self._lock:
+            clash = self._clash(values, None)
+            if clash:
+                raise HubSpotError(409, "CONFLICT", clash)
+            contact, changes = self._insert(values, source)
+        self._notify(changes)
+        return contact
+
+    def update(self, contact_id: str, properties: dict[str, Any], source: str) -> Contact:
+        values, problems = self.schema.normalize(properties)
+        if problems:
+            raise invalid(problems)
+        with self._lock:
+            contact = self._contacts.get(contact_id)
+            if contact is None:
+                raise HubSpotError(
+                    404,
+                    "OBJECT_NOT_FOUND",
+                    "Object not found.  objectId are usually numeric.",
+                    context={"id": [contact_id]},
+                )
+            clash = self._clash(values, contact_id)
+            if clash:
+                raise HubSpotError(409, "CONFLICT", clash)
+            changes = self._apply(contact, values, source)
+        self._notify(changes)
+        return contact
+
+    def batch_update(self, inputs: list[dict[str, Any]]) -> tuple[list[Written], list[Failed]]:
+        """Update by record id; an unknown id fails that input only."""
+        plans, failed = self._normalize(inputs, lambda item: str(item.get("id", "")))
+        with self._lock:
+            for plan in plans:
+                plan.target = plan.key if plan.key in self._contacts else None
+            missing = [p for p in plans if p.target is None]
+            failed += [
+                Failed(
+                    p.key,
+                    "OBJECT_NOT_FOUND",
+                    "Could not get some CONTACT objects, they may be deleted or not exist.",
+                    p.trace,
+                )
+                for p in missing
+            ]
+            return self._write([p for p in plans if p.target], failed, _partial(inputs))
+
+    def batch_upsert(self, inputs: list[dict[str, Any]]) -> tuple[list[Written], list[Failed]]:
+        """Create or update by a unique idProperty (email, or a property with hasUniqueValue)."""
+        id_properties = {str(item.get("idProperty") or "") for item in inputs}
+        unknown = id_properties - self.schema.id_properties()
+        if unknown:
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"idProperty {sorted(unknown)[0] or '(missing)'} is not email or a property with "
+                "hasUniqueValue=true, so it cannot be used for upsert",
+            )
+
+        def key_of(item: dict[str, Any]) -> str:
+            key = str(item.get("id", "")).strip()
+            return key.lower() if item.get("idProperty") == "email" else key
+
+        plans, failed = self._normalize(inputs, key_of)
+        # "Partial upserts are not supported when using email as idProperty" (contacts guide).
+        partial = _partial(inputs) and "email" not in id_properties
+        with self._lock:
+            id_property_of = {key_of(i): str(i.get("idProperty")) for i in inputs}
+            for plan in plans:
+                id_property = id_property_of[plan.key]
+                existing = self.find(plan.key, id_property)
+                if existing is None:
+                    plan.values = {**plan.values, id_property: plan.key}
+                else:
+                    plan.target = existing.id
+            return self._write(plans, failed, partial)
+
+    def _normalize(
+        self, inputs: list[dict[str, Any]], key_of: Callable[[dict[str, Any]], str]
+    ) -> tuple[list[_Plan], list[Failed]]:
+        plans, failed = [], []
+        for item in inputs:
+            key, trace = key_of(item), _trace(item)
+            values, problems = self.schema.normalize(item.get("properties") or {})
+            if not key:
+                failed.append(Failed(key, "VALIDATION_ERROR", "Every input needs an id", trace))
+            elif problems:
+                failed.append(Failed(key, "VALIDATION_ERROR", invalid(problems).message, trace, tuple(problems)))
+            else:
+                plans.append(_Plan(key, values, trace))
+        _refuse_duplicates([p.key for p in plans] + [f.id for f in failed if f.id])
+        return plans, failed
+
+    def _write(self, plans: list[_Plan], failed: list[Failed], partial: bool) -> tuple[list[Written], list[Failed]]:
+        """Write every plan that clashes with no unique value; all or nothing unless `partial`.
+
+        https://developers.hubspot.com/docs/api-reference/latest/crm/objects/contacts: with an
+        objectWriteTraceId on every input, good inputs are written and bad ones reported (207);
+        otherwise one bad input fails the batch.
+        """
+        claims: dict[str, dict[str, str]] = {name: {} for name in self._index}
+        ready = []
+        for number, plan in enumerate(plans):
+            owner = plan.target or f"input {number}"
+            clash = self._clash(plan.values, owner, claims)
+            if clash:
+                failed.append(Failed(plan.key, "CONFLICT", clash, plan.trace))
+                continue
+            for name, claimed in claims.items():
+                if plan.values.get(name):
+                    claimed[plan.values[name]] = owner
+            ready.append(plan)
+        refused = [f for f in failed if f.category != "OBJECT_NOT_FOUND"]
+        if refused and not partial:
+            first = refused[0]
+            status = 409 if first.category == "CONFLICT" else 400
+            raise HubSpotError(status, first.category, first.message, errors=[p.detail() for p in first.problems])
+        written, changes = [], []
+        for plan in ready:
+            if plan.target is None:
+                contact, made = self._insert(plan.values, "API")
+                written.append(Written(contact, True, plan.trace))
+            else:
+                contact = self._contacts[plan.target]
+                made = self._apply(contact, plan.values, "API")
+                written.append(Written(contact, False, plan.trace))
+            changes += made
+        self._notify(changes)
+        return written, failed
+
+    def _insert(self, values: dict[str, str], source: str) -> tuple[Contact, list[Change]]:
+        now = self._clock()
+        contact_id = str(self._next_id)
+        self._next_id += 1
+        kept = {k: v for k, v in values.items() if v != ""}
+        stamp = iso(now)
+        kept.update(hs_object_id=contact_id, createdate=stamp, lastmodifieddate=stamp)
+        contact = Contact(contact_id, kept, now, now)
+        self._contacts[contact_id] = contact
+        self._reindex(contact, {})
+        changes = [Change(contact_id, now, source)]
+        changes += [Change(contact_id, now, source, k, v) for k, v in values.items() if v != ""]
+        return contact, changes
+
+    def _apply(self, contact: Contact, values: dict[str, str], source: str) -> list[Change]:
+        changed = {k: v for k, v in values.items() if contact.properties.get(k, "") != v}
+        if not changed:
+            return []
+        now = self._clock()
+        before = dict(contact.properties)
+        for name, value in changed.items():
+            if value == "":
+                contact.properties.pop(name, None)
+            else:
+                contact.properties[name] = value
+        contact.updated = now
+        contact.properties["lastmodifieddate"] = iso(now)
+        self._reindex(contact, before)
+        return [Change(contact.id, now, source, k, v) for k, v in changed.items()]
+
+    def _reindex(self, contact: Contact, before: dict[str, str]) -> None:
+        for name, index in self._index.items():
+            old, new = before.get(name), contact.properties.get(name)
+            if old and index.get(old) == contact.id:
+                del index[old]
+            if new:
+                index[new] = contact.id
+
+    def _clash(
+        self, values: dict[str, str], own_id: str | None, claims: dict[str, dict[str, str]] | None = None
+    ) -> str | None:
+        """Which unique value is already another record's (or, in a batch, another input's)."""
+        for name, index in self._index.items():
+            value = values.get(name, "")
+            other = (claims or {}).get(name, {}).get(value) or index.get(value)
+            if value and other and other != own_id:
+                if name == "email":
+                    return f"Contact already exists. Existing ID: {other}"
+                return f"A contact with {name}={values[name]} already exists. Existing ID: {other}"
+        return None
+
+    # -- search -----------------------------------------------------------------------------------
+
+    def search(self, body: dict[str, Any]) -> tuple[int, list[Contact], int | None]:
+        """(total matches, this page, offset of the next page or None)."""
+        groups = body.get("filterGroups") or []
+        limit, offset = _paging(body)
+        if (
+            len(groups) > MAX_FILTER_GROUPS
+            or sum(len(g.get("filters") or []) for g in groups) > MAX_FILTERS
+            or any(len(g.get("filters") or []) > MAX_FILTERS_PER_GROUP for g in groups)
+        ):
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"Too many filters: at most {MAX_FILTER_GROUPS} filterGroups, "
+                f"{MAX_FILTERS_PER_GROUP} filters per group and {MAX_FILTERS} in total",
+            )
+        named = [f.get("propertyName") for g in groups for f in g.get("filters") or []]
+        named += [_sort_spec(s)[0] for s in body.get("sorts") or []]
+        unknown = [n for n in named if n not in self.schema.properties]
+        if unknown:
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"There was a problem with the request: unknown property {unknown[0]!r}",
+            )
+        with self._lock:
+            found = [
+                c
+                for c in self._contacts.values()
+                if not groups or any(all(self._matches(c, f) for f in g.get("filters") or []) for g in groups)
+            ]
+        found.sort(key=lambda c: int(c.id))
+        for sort in reversed(body.get("sorts") or []):
+            name, descending = _sort_spec(sort)
+            present = [c for c in found if c.properties.get(name)]
+            absent = [c for c in found if not c.properties.get(name)]
+            present.sort(key=lambda c, n=name: self._typed(n, c.properties[n]), reverse=descending)
+            found = present + absent
+        page = found[offset : offset + limit]
+        more = offset + limit < len(found)
+        return len(found), page, offset + limit if more else None
+
+    def _typed(self, name: str, value: str) -> Any:
+        kind = self.schema.properties[name]["type"]
+        if kind in ("datetime", "date"):
+            return to_millis(value) or 0
+        if kind == "number":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+        return value.lower()
+
+    def _matches(self, contact: Contact, flt: dict[str, Any]) -> bool:
+        name, op = flt["propertyName"], str(flt.get("operator", "EQ")).upper()
+        actual = contact.properties.get(name)
+        if op == "HAS_PROPERTY":
+            return bool(actual)
+        if op == "NOT_HAS_PROPERTY":
+            return not actual
+        if op in ("IN", "NOT_IN"):
+            wanted = {self._typed(name, str(v)) for v in flt.get("values") or []}
+            inside = actual is not None and self._typed(name, actual) in wanted
+            return inside if op == "IN" else not inside
+        if actual is None:
+            return op in ("NEQ", "NOT_CONTAINS_TOKEN")
+        have, value = self._typed(name, actual), self._typed(name, str(flt.get("value", "")))
+        if op == "BETWEEN":
+            return value <= have <= self._typed(name, str(flt.get("highValue", "")))
+        if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+            token = str(flt.get("value", "")).lower().strip("*")
+            return (token in actual.lower()) == (op == "CONTAINS_TOKEN")
+        compare = {
+            "EQ": have == value,
+            "NEQ": have != value,
+            "LT": have < value,
+            "LTE": have <= value,
+            "GT": have > value,
+            "GTE": have >= value,
+        }
+        if op not in compare:
+            raise HubSpotError(400, "VALIDATION_ERROR", f"Unknown filter operator {op}")
+        return compare[op]
+
+
+def _trace(item: dict[str, Any]) -> str | None:
+    trace = item.get("objectWriteTraceId")
+    return str(trace) if trace not in (None, "") else None
+
+
+def _partial(inputs: list[dict[str, Any]]) -> bool:
+    return bool(inputs) and all(_trace(item) for item in inputs)
+
+
+def _refuse_duplicates(ids: list[str]) -> None:
+    seen, duplicates = set(), []
+    for value in ids:
+        if value in seen:
+            duplicates.append(value)
+        seen.add(value)
+    if duplicates:
+        raise HubSpotError(
+            400,
+            "VALIDATION_ERROR",
+            f"Duplicate IDs found in batch input: [{', '.join(duplicates)}]. IDs must be unique",
+        )
+
+
+def _paging(body: dict[str, Any]) -> tuple[int, int]:
+    try:
+        limit = int(body.get("limit", 10))
+        offset = int(body.get("after") or 0)
+    except (TypeError, ValueError):
+        raise HubSpotError(400, "VALIDATION_ERROR", "limit and after must be integers") from None
+    if not 1 <= limit <= MAX_SEARCH_PAGE:
+        raise HubSpotError(400, "VALIDATION_ERROR", f"limit must be between 1 and {MAX_SEARCH_PAGE}")
+    if offset < 0 or offset + limit > MAX_SEARCH_RESULTS:
+        raise HubSpotError(
+            400,
+            "VALIDATION_ERROR",
+            f"Search can page through at most {MAX_SEARCH_RESULTS} results (after + limit); "
+            "narrow the filters, e.g. by a lastmodifieddate window",
+        )
+    return limit, offset
+
+
+def _sort_spec(sort: Any) -> tuple[str, bool]:
+    if isinstance(sort, str):
+        return sort.lstrip("-"), sort.startswith("-")
+    return str(sort.get("propertyName", "")), str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"

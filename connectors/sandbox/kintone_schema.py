@@ -1,0 +1,260 @@
+"""A kintone app's form: the lead-app fields, write-value checks, and records in the read shape."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+# kintone answers in the user's language; API-token requests follow Accept-Language.
+MESSAGES = {
+    "invalid": ("入力内容が正しくありません。", "Missing or invalid input."),
+    "required": ("必須です。", "Required field."),
+    "unique": (
+        "値がほかのレコードと重複しています。",
+        "This value already exists in another record.",
+    ),
+    "option": ('"{value}"は選択肢にありません。', 'The value, "{value}", is not in options.'),
+    "number": ("数字でなければなりません。", "Only numbers are allowed."),
+    "datetime": ("日時の形式が不正です。", "The date and time format is invalid."),
+}
+SYSTEM_TYPES = ("RECORD_NUMBER", "CREATOR", "CREATED_TIME", "MODIFIER", "UPDATED_TIME")
+KEY_TYPES = ("SINGLE_LINE_TEXT", "NUMBER")  # field types updateKey may name (with unique on)
+API_USER = {"code": "Administrator", "name": "Administrator"}
+
+
+def text(key: str, lang: str, **params: str) -> str:
+    ja, en = MESSAGES[key]
+    return (en if lang == "en" else ja).format(**params)
+
+
+def new_error_id() -> str:
+    return secrets.token_urlsafe(15)
+
+
+class KintoneError(Exception):
+    """kintone's error body {code, id, message[, errors]} with its HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.errors = status, code, message, errors
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "id": new_error_id(), "message": self.message}
+        if self.errors:
+            out["errors"] = {path: {"messages": messages} for path, messages in self.errors.items()}
+        return out
+
+
+def _f(code: str, label: str, type_: str, **extra: Any) -> dict[str, Any]:
+    return {"type": type_, "code": code, "label": label, "noLabel": False, **extra}
+
+
+def _text(code: str, label: str, *, required: bool = False, unique: bool = False) -> dict[str, Any]:
+    return _f(
+        code,
+        label,
+        "SINGLE_LINE_TEXT",
+        required=required,
+        unique=unique,
+        defaultValue="",
+        minLength="",
+        maxLength="",
+    )
+
+
+def _drop_down(code: str, label: str, options: tuple[str, ...], default: str = "") -> dict[str, Any]:
+    return _f(
+        code,
+        label,
+        "DROP_DOWN",
+        required=False,
+        defaultValue=default,
+        options={o: {"label": o, "index": str(i)} for i, o in enumerate(options)},
+    )
+
+
+def _number(code: str, label: str) -> dict[str, Any]:
+    return _f(
+        code,
+        label,
+        "NUMBER",
+        required=False,
+        unique=False,
+        defaultValue="",
+        minValue="",
+        maxValue="",
+        digit=False,
+        displayScale="",
+        unit="",
+        unitPosition="BEFORE",
+    )
+
+
+LEAD_APP_FIELDS = [
+    _f("record_number", "レコード番号", "RECORD_NUMBER"),
+    _f("creator", "作成者", "CREATOR"),
+    _f("created_time", "作成日時", "CREATED_TIME"),
+    _f("modifier", "更新者", "MODIFIER"),
+    _f("updated_time", "更新日時", "UPDATED_TIME"),
+    _text("hubspot_contact_id", "HubSpot コンタクトID", unique=True),
+    _text("company", "会社名", required=True),
+    _text("full_name", "氏名"),
+    _text("last_name", "姓"),
+    _text("first_name", "名"),
+    _f(
+        "email",
+        "メールアドレス",
+        "LINK",
+        protocol="MAIL",
+        required=False,
+        unique=False,
+        defaultValue="",
+    ),
+    _f("phone", "電話番号", "LINK", protocol="CALL", required=False, unique=False, defaultValue=""),
+    _text("title", "役職"),
+    _drop_down(
+        "industry",
+        "業種",
+        (
+            "製造業",
+            "情報通信業",
+            "卸売業・小売業",
+            "金融業・保険業",
+            "不動産業",
+            "建設業",
+            "運輸業",
+            "医療・福祉",
+            "教育・学習支援業",
+            "サービス業",
+            "官公庁・団体",
+            "その他",
+        ),
+    ),
+    _number("employees", "従業員数"),
+    _number("score", "スコア"),
+    _drop_down("stage", "ステージ", ("認知", "興味", "検討")),
+    _drop_down("temperature", "温度感", ("cold", "warm", "hot")),
+    _drop_down(
+        "status",
+        "ステータス",
+        ("未対応", "対応中", "商談化", "対象外", "リサイクル"),
+        default="未対応",
+    ),
+    _text("lead_source", "リードソース"),
+    _f("handoff_reason", "引き渡し理由", "MULTI_LINE_TEXT", required=False, defaultValue=""),
+    _f(
+        "handoff_at",
+        "引き渡し日時",
+        "DATETIME",
+        required=False,
+        unique=False,
+        defaultValue="",
+        defaultNowValue=False,
+    ),
+]
+
+
+def minute(moment: datetime) -> str:
+    """kintone keeps date-times to the minute, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def parse_datetime(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class Stored:
+    """A record as kept: field values as strings, plus the system fields kintone maintains."""
+
+    id: int
+    revision: int
+    values: dict[str, str]
+    created: datetime
+    updated: datetime
+
+
+class AppForm:
+    def __init__(self, fields: list[dict[str, Any]] | None) -> None:
+        self.fields = {f["code"]: f for f in (LEAD_APP_FIELDS if fields is None else fields)}
+        self.editable = {c: f for c, f in self.fields.items() if f["type"] not in SYSTEM_TYPES}
+        self.unique = [c for c, f in self.editable.items() if f.get("unique")]
+
+    def properties(self) -> dict[str, Any]:
+        return {"properties": self.fields, "revision": "1"}
+
+    def field_type(self, code: str) -> str | None:
+        if code == "$id":
+            return "__ID__"
+        if code == "$revision":
+            return "__REVISION__"
+        field = self.fields.get(code)
+        return field["type"] if field else None
+
+    def coerce(self, record: Any, path: str, lang: str, errors: dict[str, list[str]], creating: bool) -> dict[str, str]:
+        """Write values ({code: {value}}) -> stored strings; problems into `errors` by JSON path."""
+        values: dict[str, str] = {}
+        given = record if isinstance(record, dict) else {}
+        for code, field in self.editable.items():
+            if code in given:
+                raw = given[code].get("value") if isinstance(given[code], dict) else None
+                value = "" if raw is None else str(raw)
+            elif creating:
+                value = str(field.get("defaultValue") or "")
+            else:
+                continue
+            problem = self._problem(field, value, lang)
+            if problem:
+                errors.setdefault(f"{path}.{code}.value", []).append(problem)
+            else:
+                values[code] = minute(parse_datetime(value)) if field["type"] == "DATETIME" and value else value
+        # Unknown field codes in a write are ignored, as kintone does.
+        return values
+
+    @staticmethod
+    def _problem(field: dict[str, Any], value: str, lang: str) -> str | None:
+        if value == "":
+            return text("required", lang) if field.get("required") else None
+        kind = field["type"]
+        if kind in ("DROP_DOWN", "RADIO_BUTTON") and value not in field.get("options", {}):
+            return text("option", lang, value=value)
+        if kind == "NUMBER" and not re.fullmatch(r"-?\d+(\.\d+)?", value):
+            return text("number", lang)
+        if kind == "DATETIME" and parse_datetime(value) is None:
+            return text("datetime", lang)
+        return None
+
+    def render(self, record: Stored, only: list[str] | None = None) -> dict[str, Any]:
+        """The read shape: every field as {"type", "value"}, numbers as strings."""
+        system = {
+            "record_number": str(record.id),
+            "creator": API_USER,
+            "created_time": minute(record.created),
+            "modifier": API_USER,
+            "updated_time": minute(record.updated),
+        }
+        out: dict[str, Any] = {}
+        for code, field in self.fields.items():
+            kind = field["type"]
+            value = system[_system_key(kind)] if kind in SYSTEM_TYPES else record.values.get(code, "")
+            out[code] = {"type": kind, "value": value}
+        out["$id"] = {"type": "__ID__", "value": str(record.id)}
+        out["$revision"] = {"type": "__REVISION__", "value": str(record.revision)}
+        return {k: v for k, v in out.items() if only is None or k in only}
+
+
+def _system_key(kind: str) -> str:
+    return {
+        "RECORD_NUMBER": "record_number",
+        "CREATOR": "creator",
+        "CREATED_TIME": "created_time",
+        "MODIFIER": "modifier",
+        "UPDATED_TIME": "updated_time",
+    }[kind]

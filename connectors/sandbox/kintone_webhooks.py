@@ -1,0 +1,66 @@
+"""kintone webhooks: one unsigned JSON notification per single-record change, sent once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from connectors.sandbox.config import DeliveryConfig, KintoneConfig
+from connectors.sandbox.delivery import DeliveryLog, Dispatcher, Outcome, post
+from connectors.sandbox.kintone_schema import AppForm, Stored
+
+
+class KintoneWebhooks:
+    """https://jp.cybozu.help/k/ja/app/process/set_webhook/webhook_notification.html
+
+    kintone documents no retry, so a refused notification is logged and dropped.
+    """
+
+    def __init__(
+        self,
+        config: KintoneConfig,
+        delivery: DeliveryConfig,
+        log: DeliveryLog,
+        forms: dict[str, AppForm],
+        base_url: Callable[[], str],
+    ) -> None:
+        self._config = config
+        self._delivery = delivery
+        self._forms = forms
+        self._base_url = base_url
+        self._session = requests.Session()
+        self.dispatcher = Dispatcher("kintone", self._deliver, delivery, log, max_batch=1, retries=False)
+
+    def on_change(self, app_id: str, kind: str, record: Stored) -> None:
+        if not self._config.webhook_url:
+            return
+        app = self._config.apps[app_id]
+        self.dispatcher.put(
+            {
+                "id": str(uuid.uuid4()),
+                "type": kind,
+                "app": {"id": app_id, "name": app.name},
+                "record": self._forms[app_id].render(record),
+                "recordTitle": record.values.get(app.title_field, ""),
+                "url": f"{self._base_url()}/k/{app_id}/show#record={record.id}",
+            }
+        )
+
+    def _deliver(self, batch: list[dict[str, Any]], attempt: int) -> Outcome:
+        body = json.dumps(batch[0], ensure_ascii=False).encode()
+        url = self._config.webhook_url or ""
+        if not url:
+            return Outcome(url, body.decode(), ok=False, error="no webhook_url configured")
+        headers = {"Content-Type": "application/json"}
+        return post(
+            self._session,
+            url,
+            body,
+            headers,
+            self._delivery.timeout,
+            lambda r: 200 <= r.status_code < 300,
+        )

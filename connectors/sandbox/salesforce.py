@@ -1,0 +1,272 @@
+"""The Salesforce simulator's HTTP surface: OAuth token, session check, API usage, REST calls."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from connectors.sandbox.config import DeliveryConfig, SalesforceConfig
+from connectors.sandbox.controls import Failure, FailurePlan
+from connectors.sandbox.delivery import DeliveryLog
+from connectors.sandbox.salesforce_auth import JWT_BEARER, GrantError, check_assertion, check_client
+from connectors.sandbox.salesforce_outbound import OutboundMessages
+from connectors.sandbox.salesforce_schema import LeadSchema, RequestError, format_value
+from connectors.sandbox.salesforce_store import MAX_COLLECTION, LeadStore
+from connectors.sandbox.soql import parse
+
+LOGIN_PREFIX = "/salesforce"
+# The instance (instance_url) is the server root: relative nextRecordsUrl values resolve either way.
+REST = "/services/data/v<version>"
+MIN_COLLECTION_UPSERT_VERSION = 46.0
+QUERY_BATCH_MIN, QUERY_BATCH_MAX = 200, 2000  # Sforce-Query-Options: batchSize bounds
+_DEFAULT_CODES = {
+    401: "INVALID_SESSION_ID",
+    403: "REQUEST_LIMIT_EXCEEDED",
+    404: "NOT_FOUND",
+    500: "UNKNOWN_EXCEPTION",
+    503: "SERVER_UNAVAILABLE",
+}
+
+
+def rest_error(status: int, code: str, message: str) -> Response:
+    # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
+    response = jsonify([{"message": message, "errorCode": code}])
+    response.status_code = status
+    return response
+
+
+def not_found() -> Response:
+    return rest_error(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+class SalesforceSim:
+    def __init__(
+        self,
+        config: SalesforceConfig,
+        clock: Callable[[], datetime],
+        failures: FailurePlan,
+        delivery: DeliveryConfig,
+        log: DeliveryLog,
+        instance_url: Callable[[], str],
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._failures = failures
+        self._instance_url = instance_url
+        self.schema = LeadSchema(config.custom_fields)
+        self.store = LeadStore(self.schema, config.user_id, clock, lambda ids: self.outbound.on_changes(ids))
+        self.outbound = OutboundMessages(config, delivery, log, self.store.get, instance_url)
+        self._lock = threading.Lock()
+        self._sessions: dict[str, float] = {}  # access token -> expiry (epoch seconds)
+        self.api_usage = 0
+
+    def reset(self) -> None:
+        self.store.reset()
+        self.outbound.dispatcher.clear()
+        with self._lock:
+            self._sessions.clear()
+            self.api_usage = 0
+
+    def expire_tokens(self) -> int:
+        """End every session, as an admin revoking them or a session timeout would."""
+        with self._lock:
+            count = len(self._sessions)
+            self._sessions.clear()
+            return count
+
+    # -- guards -----------------------------------------------------------------------------------
+
+    def _guard(self) -> Response | None:
+        failure = self._failures.take(request.endpoint or "")
+        if failure:
+            return self._injected(failure)
+        if request.endpoint == "salesforce.token":
+            return None
+        version = (request.view_args or {}).get("version", "")
+        if not re.fullmatch(r"\d{2}\.0", version):
+            return not_found()
+        g.salesforce_rest = True
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        with self._lock:
+            expiry = self._sessions.get(token) if scheme.lower() in ("bearer", "oauth") else None
+            if expiry is None or expiry <= self._clock().timestamp():
+                response = rest_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+                response.headers["WWW-Authenticate"] = "Token"
+                return response
+            if self.api_usage >= self.config.daily_api_limit:
+                return rest_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            self.api_usage += 1
+        return None
+
+    def _injected(self, failure: Failure) -> Response:
+        time.sleep(failure.delay)
+        code = failure.code or _DEFAULT_CODES.get(failure.status, "UNKNOWN_EXCEPTION")
+        response = rest_error(failure.status, code, failure.message or "Injected failure (sandbox)")
+        if failure.retry_after is not None:
+            response.headers["Retry-After"] = str(failure.retry_after)
+        return response
+
+    def _limit_header(self, response: Response) -> Response:
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm
+        if g.get("salesforce_rest"):
+            response.headers["Sforce-Limit-Info"] = f"api-usage={self.api_usage}/{self.config.daily_api_limit}"
+        return response
+
+    # -- routes -----------------------------------------------------------------------------------
+
+    def blueprint(self) -> Blueprint:
+        bp = Blueprint("salesforce", __name__)
+        bp.before_request(self._guard)
+        bp.after_request(self._limit_header)
+        bp.errorhandler(RequestError)(lambda e: rest_error(e.status, e.code, e.message))
+        bp.add_url_rule(f"{LOGIN_PREFIX}/services/oauth2/token", "token", self.token, methods=["POST"])
+        bp.add_url_rule(f"{REST}/sobjects/<sobject>/describe", "describe", self.describe)
+        bp.add_url_rule(f"{REST}/sobjects/<sobject>/<record_id>", "read", self.read)
+        bp.add_url_rule(
+            f"{REST}/composite/sobjects/<sobject>/<ext_field>",
+            "upsert",
+            self.upsert,
+            methods=["PATCH"],
+        )
+        bp.add_url_rule(f"{REST}/query", "query", self.query)
+        bp.add_url_rule(f"{REST}/query/<cursor>", "query_more", self.query_more)
+        bp.add_url_rule(f"{REST}/limits", "limits", self.limits)
+        return bp
+
+    def token(self) -> Response | tuple[Response, int]:
+        form = request.form
+        try:
+            if form.get("grant_type") == JWT_BEARER:
+                check_assertion(form.get("assertion", ""), self.config, self._clock().timestamp())
+            elif form.get("grant_type") == "client_credentials":
+                client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+                if request.authorization and request.authorization.type == "basic":
+                    client_id = request.authorization.username or ""
+                    client_secret = request.authorization.password or ""
+                check_client(client_id, client_secret, self.config)
+            else:
+                raise GrantError("unsupported_grant_type", "grant type not supported")
+        except GrantError as error:
+            return jsonify(error=error.error, error_description=error.description), 400
+        token = f"{self.config.org_id[:15]}!{secrets.token_urlsafe(72)}"
+        now = self._clock().timestamp()
+        with self._lock:
+            self._sessions[token] = now + self.config.token_ttl
+        login = request.host_url.rstrip("/") + LOGIN_PREFIX
+        identity = f"{login}/id/{self.config.org_id}/{self.config.user_id}"
+        issued_at = str(int(now * 1000))
+        signature = hmac.new(self.config.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256)
+        return jsonify(
+            access_token=token,
+            instance_url=self._instance_url(),
+            id=identity,
+            token_type="Bearer",  # noqa: S106 (a token kind, not a secret)
+            issued_at=issued_at,
+            signature=base64.b64encode(signature.digest()).decode(),
+            scope="api",
+        )
+
+    def _render(self, record: dict[str, Any], fields: list[str], version: str) -> dict[str, Any]:
+        url = f"/services/data/v{version}/sobjects/Lead/{record['Id']}"
+        out: dict[str, Any] = {"attributes": {"type": "Lead", "url": url}}
+        for name in fields:
+            out[name] = format_value(record.get(name), self.schema.fields[name]["type"])
+        return out
+
+    def describe(self, version: str, sobject: str) -> Response:
+        return jsonify(self.schema.describe()) if sobject.lower() == "lead" else not_found()
+
+    def read(self, version: str, sobject: str, record_id: str) -> Response:
+        lead = self.store.get(record_id) if sobject.lower() == "lead" else None
+        if lead is None:
+            return not_found()
+        names = [self.schema.name(n) for n in request.args.get("fields", "").split(",") if n.strip()]
+        if None in names:
+            raise RequestError("INVALID_FIELD", f"No such column in fields={request.args['fields']} on Lead")
+        return jsonify(self._render(lead, [n for n in names if n] or list(self.schema.fields), version))
+
+    def upsert(self, version: str, sobject: str, ext_field: str) -> Response:
+        if sobject.lower() != "lead" or float(version) < MIN_COLLECTION_UPSERT_VERSION:
+            return not_found()
+        name = self.schema.name(ext_field)
+        if name is None or name not in self.schema.keys:
+            return rest_error(
+                404,
+                "NOT_FOUND",
+                f"Provided external ID field does not exist or is not accessible: {ext_field}",
+            )
+        body = request.get_json(silent=True)
+        records = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(records, list):
+            raise RequestError("JSON_PARSER_ERROR", "Expected a JSON object with records[]")
+        if len(records) > MAX_COLLECTION:
+            raise RequestError(
+                "EXCEEDED_ID_LIMIT",
+                f"record limit reached. cannot submit more than {MAX_COLLECTION} records into this call",
+            )
+        for record in records:
+            attributes = record.get("attributes") if isinstance(record, dict) else None
+            if not isinstance(attributes, dict) or str(attributes.get("type", "")).lower() != "lead":
+                raise RequestError("JSON_PARSER_ERROR", "Each record needs an attributes map with type Lead")
+        values = [self.schema.coerce(record) for record in records]
+        return jsonify(self.store.upsert(name, values, bool(body.get("allOrNone", False))))
+
+    def _batch_size(self) -> int:
+        match = re.search(r"batchSize=(\d+)", request.headers.get("Sforce-Query-Options", ""))
+        if not match:
+            return self.config.query_batch_size
+        return max(QUERY_BATCH_MIN, min(QUERY_BATCH_MAX, int(match.group(1))))
+
+    def _page(
+        self,
+        rows: list[dict],
+        fields: list[str],
+        start: int,
+        size: int,
+        locator: str | None,
+        version: str,
+    ) -> Response:
+        end = start + size
+        body: dict[str, Any] = {
+            "totalSize": len(rows),
+            "done": end >= len(rows),
+            "records": [self._render(r, fields, version) for r in rows[start:end]],
+        }
+        if end < len(rows):
+            body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
+        return jsonify(body)
+
+    def query(self, version: str) -> Response:
+        query = parse(request.args.get("q", ""), self.schema)
+        rows = self.store.run(query)
+        size = self._batch_size()
+        locator = self.store.open_locator(rows, size, query.fields) if len(rows) > size else None
+        return self._page(rows, query.fields, 0, size, locator, version)
+
+    def query_more(self, version: str, cursor: str) -> Response:
+        locator, _, start = cursor.partition("-")
+        rows, size, fields = self.store.page(locator)
+        if not start.isdigit():
+            raise RequestError("INVALID_QUERY_LOCATOR", "invalid query locator")
+        return self._page(rows, fields, int(start), size, locator, version)
+
+    def limits(self, version: str) -> Response:
+        maximum = self.config.daily_api_limit
+        return jsonify(
+            {
+                "DailyApiRequests": {"Max": maximum, "Remaining": max(0, maximum - self.api_usage)},
+                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+                "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
+                "DataStorageMB": {"Max": 5, "Remaining": 5},
+            }
+        )
