@@ -38,9 +38,9 @@ def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     )
     for _ in range(100):
         try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
             return process
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still loading the app
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"{app} did not start")
