@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(activities.bp)
+    from bridge.admin import init_admin  # admin pages + API, and the session cookie they use
+    init_admin(app, settings)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

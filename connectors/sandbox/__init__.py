@@ -12,7 +12,20 @@ Salesforce's REST API sits at the server root because real orgs answer on a host
 (instance_url) and return relative `nextRecordsUrl` values; at the root those resolve the same
 whether a client joins them to instance_url by concatenation or by URL resolution.
 
-In-process:  `with serve() as running: running.sandbox.env()`; as a command: `bridge sandbox`.
+The control API (GET /_sandbox lists the endpoints and the settings to export):
+    /calls                          GET counts per endpoint and status; DELETE zeroes them
+    /failures                       POST {endpoint (glob), status, count, code, message,
+                                    retry_after, delay}; GET pending; DELETE all
+    /config                         GET; PATCH {"hubspot"|"salesforce"|"kintone"|"delivery": {…}}
+    /reset                          POST: records, sessions, counters, failures, deliveries
+    /tokens/expire                  POST {"system": "hubspot"|"salesforce"} (both when absent)
+    /webhooks, /webhooks/flush      GET the delivery log; POST send all queued now and wait
+    /hubspot/contacts[/<id>]        GET; POST {"records": [{…}], "webhooks": bool}; PATCH {"properties"}
+    /salesforce/leads[/<id>]        GET; POST as above; PATCH {"fields"}; POST /<id>/convert
+    /kintone/apps/<app>/records[/<id>]  GET; POST as above; PATCH {"fields"}
+Changes made through these act as a user in the UI and send webhooks (changeSource CRM).
+
+In-process: `with serve() as running: running.sandbox.env()`; as a command: `bridge sandbox`.
 """
 
 from connectors.sandbox.app import Sandbox, create_app

@@ -55,7 +55,6 @@ class Sandbox:
             self.deliveries,
             lambda: self.kintone_url,
         )
-        self.webhook_tokens: dict[str, str] = {}
 
     @property
     def hubspot_url(self) -> str:
@@ -77,16 +76,13 @@ class Sandbox:
             "kintone": self.kintone.webhooks.dispatcher,
         }
 
-    def send_webhooks_to(self, bridge_url: str, salesforce_token: str, kintone_token: str) -> None:
-        """Point the three senders at a Bridge: /webhooks/<source>, with the tokens it checks."""
+    def send_webhooks_to(self, bridge_url: str) -> None:
+        """Point the three senders at a Bridge's /webhooks/<source>, with the URL tokens it checks."""
         bridge_url = bridge_url.rstrip("/")
+        salesforce, kintone = self.config.salesforce, self.config.kintone
         self.config.hubspot.webhook_url = f"{bridge_url}/webhooks/hubspot"
-        self.config.salesforce.outbound_url = f"{bridge_url}/webhooks/salesforce?token={salesforce_token}"
-        self.config.kintone.webhook_url = f"{bridge_url}/webhooks/kintone?token={kintone_token}"
-        self.webhook_tokens = {
-            "SALESFORCE_WEBHOOK_TOKEN": salesforce_token,
-            "KINTONE_WEBHOOK_TOKEN": kintone_token,
-        }
+        salesforce.outbound_url = f"{bridge_url}/webhooks/salesforce?token={salesforce.webhook_token}"
+        kintone.webhook_url = f"{bridge_url}/webhooks/kintone?token={kintone.webhook_token}"
 
     def env(self) -> dict[str, str]:
         """The settings that point Bridge and its connectors at this sandbox."""
@@ -110,7 +106,8 @@ class Sandbox:
             "KINTONE_API_TOKEN": ",".join(kintone.apps[a].api_token for a in app_ids),
             "KINTONE_APP_ID": app_ids[0],
             "KINTONE_APP_IDS": ",".join(app_ids),
-            **self.webhook_tokens,
+            "SALESFORCE_WEBHOOK_TOKEN": salesforce.webhook_token,
+            "KINTONE_WEBHOOK_TOKEN": kintone.webhook_token,
         }
 
     @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import shlex
 import threading
 from pathlib import Path
@@ -44,13 +43,11 @@ def build(
         # Several comma-joined tokens may be configured for Bridge; the first is this app's.
         app.api_token = (kintone_api_token or app.api_token).split(",")[0].strip()
         kintone.apps[kintone_app_id or "1"] = app
+    salesforce.webhook_token = salesforce_webhook_token or salesforce.webhook_token
+    kintone.webhook_token = kintone_webhook_token or kintone.webhook_token
     sandbox = Sandbox(config)
     if bridge_url:
-        sandbox.send_webhooks_to(
-            bridge_url,
-            salesforce_webhook_token or secrets.token_urlsafe(24),
-            kintone_webhook_token or secrets.token_urlsafe(24),
-        )
+        sandbox.send_webhooks_to(bridge_url)
     return sandbox
 
 

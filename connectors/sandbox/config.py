@@ -55,6 +55,7 @@ class SalesforceConfig:
     daily_api_limit: int = 15000  # Developer Edition's allocation
     query_batch_size: int = 2000
     outbound_url: str | None = None  # the bridge's /webhooks/salesforce?token=…
+    webhook_token: str = field(default_factory=lambda: _secret("sf-webhook"))  # the ?token= above
     outbound_fields: list[str] = field(
         default_factory=lambda: [
             "Id",
@@ -86,6 +87,7 @@ class KintoneConfig:
     apps: dict[str, KintoneApp] = field(default_factory=lambda: {"1": KintoneApp()})
     concurrency_limit: int = 100  # concurrent requests per domain
     webhook_url: str | None = None  # the bridge's /webhooks/kintone?token=…
+    webhook_token: str = field(default_factory=lambda: _secret("kintone-webhook"))  # the ?token= above
 
 
 @dataclass

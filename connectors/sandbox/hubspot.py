@@ -17,6 +17,7 @@ from connectors.sandbox.config import DeliveryConfig, HubSpotConfig
 from connectors.sandbox.controls import Failure, FailurePlan, RollingLimit
 from connectors.sandbox.delivery import DeliveryLog
 from connectors.sandbox.hubspot_schema import ContactSchema
+from connectors.sandbox.hubspot_search import search
 from connectors.sandbox.hubspot_store import MAX_BATCH, ContactStore, HubSpotError
 from connectors.sandbox.hubspot_webhooks import HubSpotWebhooks
 
@@ -88,7 +89,7 @@ class HubSpotSim:
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # issued OAuth access token -> expiry (epoch seconds)
         self._burst = RollingLimit(10.0)
-        self._search = RollingLimit(1.0)
+        self._search_limit = RollingLimit(1.0)
         self._daily: tuple[str, int] = ("", 0)
 
     def reset(self) -> None:
@@ -98,7 +99,7 @@ class HubSpotSim:
             self._tokens.clear()
             self._daily = ("", 0)
         self._burst.reset()
-        self._search.reset()
+        self._search_limit.reset()
 
     def expire_tokens(self) -> int:
         """Expire every issued OAuth token: calls with one get 401 EXPIRED_AUTHENTICATION."""
@@ -162,7 +163,7 @@ class HubSpotSim:
         now = self._clock().timestamp()
         if request.endpoint == "hubspot.search":
             # Search has its own per-second limit, outside the 10-second bucket and its headers.
-            if not self._search.hit(now, self.config.search_rate_limit)[0]:
+            if not self._search_limit.hit(now, self.config.search_rate_limit)[0]:
                 return _rate_limited("SECONDLY", "You have reached your secondly limit.")
         else:
             allowed, remaining = self._burst.hit(now, self.config.rate_limit)
@@ -207,7 +208,7 @@ class HubSpotSim:
         bp.add_url_rule(f"{CONTACTS}/batch/read", "batch_read", self.batch_read, methods=["POST"])
         bp.add_url_rule(f"{CONTACTS}/batch/update", "batch_update", self.batch_update, methods=["POST"])
         bp.add_url_rule(f"{CONTACTS}/batch/upsert", "batch_upsert", self.batch_upsert, methods=["POST"])
-        bp.add_url_rule(f"{CONTACTS}/search", "search", self.search, methods=["POST"])
+        bp.add_url_rule(f"{CONTACTS}/search", "search", self.search_contacts, methods=["POST"])
         bp.add_url_rule(CONTACTS, "create", self.create, methods=["POST"])
         bp.add_url_rule(f"{CONTACTS}/<contact_id>", "read", self.read, methods=["GET"])
         bp.add_url_rule("/crm/v3/properties/contacts", "properties", self.properties, methods=["GET"])
@@ -296,11 +297,11 @@ class HubSpotSim:
         written, failed = self.store.batch_upsert(inputs)
         return _batch_body([w.to_api(upsert=True) for w in written], [f.error() for f in failed], started)
 
-    def search(self) -> Response:
+    def search_contacts(self) -> Response:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: expected a search request object")
-        total, page, after = self.store.search(body)
+        total, page, after = search(self.store.all(), self.schema, body)
         names = body.get("properties") or None
         out: dict[str, Any] = {"total": total, "results": [c.to_api(names) for c in page]}
         if after is not None:

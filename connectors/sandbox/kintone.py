@@ -277,13 +277,13 @@ class KintoneSim:
     def cursor_read(self) -> Response:
         cursor_id = str(self._params().get("id", ""))
         cursor = self._cursor(cursor_id)
-        app = self.apps[cursor.app_id]
-        chunk = cursor.ids[cursor.position : cursor.position + cursor.size]
-        cursor.position += len(chunk)
-        more = cursor.position < len(cursor.ids)
-        if not more:  # the cursor is deleted once its last page has been read
-            with self._lock:
+        with self._lock:
+            chunk = cursor.ids[cursor.position : cursor.position + cursor.size]
+            cursor.position += len(chunk)
+            more = cursor.position < len(cursor.ids)
+            if not more:  # the cursor is deleted once its last page has been read
                 self._cursors.pop(cursor_id, None)
+        app = self.apps[cursor.app_id]
         records = [app.form.render(r, cursor.fields) for i in chunk if (r := app.get(i)) is not None]
         return jsonify(records=records, next=more)
 

@@ -8,6 +8,11 @@ import json
 import secrets
 from typing import Any
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from connectors.sandbox.config import SalesforceConfig
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -26,12 +31,7 @@ def _b64decode(part: str) -> bytes:
 
 
 def _verify_rs256(public_pem: str, signing_input: bytes, signature: bytes) -> bool:
-    # Imported here: only a sandbox configured with the connected app's certificate needs it.
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
+    # The connected app holds a certificate; a bare public key is accepted too.
     pem = public_pem.encode()
     if b"CERTIFICATE" in pem:
         key = x509.load_pem_x509_certificate(pem).public_key()

@@ -108,11 +108,13 @@ def test_upsert_with_trace_ids_on_a_unique_property_reports_a_bad_input_as_207(h
 
 def test_a_unique_value_held_by_another_contact_is_a_conflict(hubspot):
     hubspot.post("/crm/v3/objects/contacts", json={"properties": {"email": "a@example.com"}})
-    inputs = traced([
-        upsert_input("00Q1", "salesforce_lead_id", email="a@example.com"),
-        upsert_input("00Q2", "salesforce_lead_id", email="b@example.com"),
-        upsert_input("00Q3", "salesforce_lead_id", email="b@example.com"),
-    ])
+    inputs = traced(
+        [
+            upsert_input("00Q1", "salesforce_lead_id", email="a@example.com"),
+            upsert_input("00Q2", "salesforce_lead_id", email="b@example.com"),
+            upsert_input("00Q3", "salesforce_lead_id", email="b@example.com"),
+        ]
+    )
     body = hubspot.post(f"{BATCH}/upsert", json={"inputs": inputs}).json()
     assert [r["objectWriteTraceId"] for r in body["results"]] == ["1"]
     assert [(e["category"], e["context"]["objectWriteTraceId"]) for e in body["errors"]] == [
@@ -126,6 +128,12 @@ def test_upsert_by_email_fails_the_whole_batch_for_one_bad_input(hubspot, sandbo
     reply = hubspot.post(f"{BATCH}/upsert", json={"inputs": inputs})
     assert reply.status_code == 400
     assert sandbox.hubspot.store.all() == []
+
+
+def test_an_upsert_key_is_validated_like_the_property_it_names(hubspot):
+    reply = hubspot.post(f"{BATCH}/upsert", json={"inputs": [upsert_input("not-an-email")]})
+    assert reply.status_code == 400
+    assert reply.json()["errors"][0]["code"] == "INVALID_EMAIL"
 
 
 def test_upsert_needs_a_unique_id_property(hubspot):

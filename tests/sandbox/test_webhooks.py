@@ -19,7 +19,9 @@ KINTONE_TOKEN = "kintone-token-0123456789"
 @pytest.fixture
 def wired(sandbox, receiver):
     """The sandbox sending its webhooks to the receiver, as it would to a Bridge."""
-    sandbox.send_webhooks_to(receiver.url, SF_TOKEN, KINTONE_TOKEN)
+    sandbox.config.salesforce.webhook_token = SF_TOKEN
+    sandbox.config.kintone.webhook_token = KINTONE_TOKEN
+    sandbox.send_webhooks_to(receiver.url)
     return sandbox
 
 

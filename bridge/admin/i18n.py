@@ -1,0 +1,279 @@
+"""Admin labels in English and Japanese, the language chosen from the browser's Accept-Language."""
+
+from __future__ import annotations
+
+from flask import Request
+
+LANGUAGES = ("en", "ja")
+
+# key -> (English, Japanese). Placeholders use str.format names, the same in both languages.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "admin": ("Admin", "管理画面"),
+    "nav.mappings": ("Mapping files", "マッピングファイル"),
+    "nav.audit": ("Audit log", "操作ログ"),
+    "nav.logout": ("Log out", "ログアウト"),
+    "yes": ("yes", "はい"),
+    "no": ("no", "いいえ"),
+    # login
+    "login.title": ("Log in", "ログイン"),
+    "login.password": ("Admin password", "管理者パスワード"),
+    "login.submit": ("Log in", "ログイン"),
+    "login.help": (
+        "Enter the admin password (the setting BRIDGE_ADMIN_PASSWORD). If you do not know it, "
+        "ask the engineer who runs Bridge.",
+        "管理者パスワード (設定 BRIDGE_ADMIN_PASSWORD) を入力してください。"
+        "わからない場合は Bridge の運用担当エンジニアに確認してください。",
+    ),
+    "login.wrong": (
+        "The password is wrong. Check it (including upper/lower case and full-width characters) and "
+        "try again. After {limit} failed attempts within {minutes} minutes, logins from your address "
+        "are paused.",
+        "パスワードが違います。大文字・小文字や全角文字を確認して、もう一度入力してください。"
+        "{minutes} 分以内に {limit} 回失敗すると、このアドレスからのログインは一時停止されます。",
+    ),
+    "flash.login_needed": ("Please log in to continue.", "続けるにはログインしてください。"),
+    "flash.logged_in": ("You are logged in.", "ログインしました。"),
+    "flash.logged_out": ("You are logged out.", "ログアウトしました。"),
+    # list
+    "list.title": ("Mapping files", "マッピングファイル"),
+    "list.intro": (
+        "Each route file says which HubSpot property goes to which Salesforce or kintone field; "
+        "handoff.yaml holds the handoff rules. Open a file to edit it, preview it and see its history.",
+        "ルートファイルは HubSpot のプロパティをどの Salesforce / kintone の項目に送るかを定めます。"
+        "handoff.yaml は引き渡し基準です。ファイルを開くと編集・プレビュー・履歴の確認ができます。",
+    ),
+    "list.empty": (
+        "There are no mapping files in {folder}. Check the setting BRIDGE_MAPPINGS.",
+        "{folder} にマッピングファイルがありません。設定 BRIDGE_MAPPINGS を確認してください。",
+    ),
+    "col.file": ("File", "ファイル"),
+    "col.kind": ("Kind", "種類"),
+    "col.description": ("Description", "説明"),
+    "col.enabled": ("Enabled", "有効"),
+    "col.status": ("Status", "状態"),
+    "col.versions": ("Versions", "版の数"),
+    "col.last_saved": ("Last saved", "最終保存"),
+    "kind.route": ("Route", "ルート"),
+    "kind.handoff": ("Handoff rules", "引き渡し基準"),
+    "status.ok": ("OK", "問題なし"),
+    "status.problems": ("{n} problem(s)", "{n} 件の問題"),
+    "status.warnings": ("{n} warning(s)", "{n} 件の警告"),
+    "action.edit": ("Edit", "編集"),
+    "action.history": ("History", "履歴"),
+    "action.view": ("View text", "本文を見る"),
+    "action.back_to_edit": ("Back to editing", "編集に戻る"),
+    # edit
+    "edit.title": ("Edit {file}", "{file} の編集"),
+    "edit.active_problems": (
+        "The file on disk has {n} problem(s). Bridge refuses to start with it until they are fixed.",
+        "保存されているファイルに {n} 件の問題があります。修正するまで Bridge は起動できません。",
+    ),
+    "edit.problems": (
+        "This text has {n} problem(s) and was NOT saved; the active version is unchanged. "
+        "Fix the lines listed below, then press Check or Save again.",
+        "この内容には {n} 件の問題があるため保存していません (現在の版がそのまま使われます)。"
+        "下の行を修正してから、もう一度「確認」または「保存」を押してください。",
+    ),
+    "edit.checked_ok": (
+        "No problems found. Press Save to make this text the active version.",
+        "問題は見つかりませんでした。「保存」を押すとこの内容が使われるようになります。",
+    ),
+    "edit.warnings": ("Warnings (saving is still allowed):", "警告 (保存はできます):"),
+    "edit.notes": ("Notes:", "補足:"),
+    "edit.line": ("line {line}", "{line} 行目"),
+    "edit.text": ("Mapping text (YAML)", "マッピングの内容 (YAML)"),
+    "edit.note": ("What changed (optional, shown in the history)", "変更内容のメモ (任意・履歴に表示)"),
+    "edit.record": ("Record to preview (JSON, optional)", "プレビューに使うレコード (JSON・任意)"),
+    "edit.record_help": (
+        "Leave empty to use the built-in sample (a HubSpot contact with Japanese data). "
+        'Or paste a record as {{"field": "value"}} or as the HubSpot API returns it.',
+        "空欄のままなら組み込みのサンプル (日本語データの HubSpot コンタクト) を使います。"
+        '{{"項目": "値"}} の形式、または HubSpot API が返す形式の JSON を貼り付けることもできます。',
+    ),
+    "edit.record_help_handoff": (
+        "Leave empty to evaluate the built-in sample leads. Or paste "
+        '{{"lead": {{"jobtitle": "部長", ...}}, "activities": [{{"type": "seminar_attended", '
+        '"days_ago": 1}}]}}.',
+        "空欄のままなら組み込みのサンプルリードで判定します。"
+        '{{"lead": {{"jobtitle": "部長", ...}}, "activities": [{{"type": "seminar_attended", '
+        '"days_ago": 1}}]}} の形式で貼り付けることもできます。',
+    ),
+    "edit.conflict": (
+        "Someone saved this file after you opened it (it is now at version {version}). Your text was "
+        "NOT saved and is kept below. Compare it with the history; press Save again to replace their "
+        "version with yours.",
+        "あなたが開いた後に、別の人がこのファイルを保存しました (現在は第 {version} 版)。"
+        "あなたの内容は保存していません (下に残っています)。履歴と見比べ、置き換えてよければもう一度"
+        "「保存」を押してください。",
+    ),
+    "button.check": ("Check", "確認"),
+    "button.preview": ("Preview", "プレビュー"),
+    "button.save": ("Save", "保存"),
+    "button.restore": ("Restore this version", "この版に戻す"),
+    "flash.saved": (
+        "Saved as version {version}. It is active now.",
+        "第 {version} 版として保存しました。この版が使われます。",
+    ),
+    "flash.unchanged": (
+        "Nothing changed: the text equals the active version, so no new version was made.",
+        "変更はありません (現在の版と同じ内容のため、新しい版は作っていません)。",
+    ),
+    "flash.restored": (
+        "Version {version} restored as version {new}. It is active now.",
+        "第 {version} 版を第 {new} 版として復元しました。この版が使われます。",
+    ),
+    "restore.rejected": (
+        "Version {version} no longer passes the checks (for example a setting it needs changed), so it "
+        "was NOT restored. Its text is below: fix it and save, or pick another version.",
+        "第 {version} 版は現在のチェックを通らないため復元していません (必要な設定が変わった等)。"
+        "下に内容を表示しています。修正して保存するか、別の版を選んでください。",
+    ),
+    # preview
+    "preview.title": ("Preview (nothing is saved)", "プレビュー (保存はされません)"),
+    "preview.sample": ("Built-in sample record", "組み込みのサンプルレコード"),
+    "preview.pasted": ("Your record", "貼り付けたレコード"),
+    "preview.key": ("upsert key", "照合キー"),
+    "preview.not_sent": ("not sent (empty)", "送信しません (空)"),
+    "preview.failed": ("not sent (error)", "送信しません (エラー)"),
+    "preview.default": ("default", "既定値"),
+    "preview.reads": ("reads", "参照"),
+    "preview.note": ("note", "補足"),
+    "preview.payload": ("Payload sent to {system} {object}", "{system} {object} に送る内容"),
+    "preview.cannot_send": (
+        "This record could not be sent; fix the mapping or the record:",
+        "このレコードは送信できません。マッピングかレコードを修正してください:",
+    ),
+    "preview.bad_record": (
+        'The record is not usable: {error}. Paste one JSON object such as {{"email": '
+        '"taro@example.co.jp"}}, or leave the box empty to use the sample.',
+        'レコードを読み取れません: {error}。{{"email": "taro@example.co.jp"}} のような JSON '
+        "オブジェクトを 1 つ貼り付けるか、空欄にしてサンプルを使ってください。",
+    ),
+    "preview.no_sample": (
+        "There is no built-in sample for {system} {object}; paste a record as JSON.",
+        "{system} {object} の組み込みサンプルはありません。レコードを JSON で貼り付けてください。",
+    ),
+    "col.target_field": ("Target field", "送信先の項目"),
+    "col.value": ("Value", "値"),
+    "col.from": ("From", "元の項目"),
+    "col.steps": ("How (transforms)", "変換の内容"),
+    "col.lead": ("Lead", "リード"),
+    "col.score": ("Score", "スコア"),
+    "col.stage": ("Stage", "ステージ"),
+    "col.temperature": ("Temperature", "温度感"),
+    "col.result": ("Result", "判定"),
+    "col.why": ("Why", "理由"),
+    "handoff.handed_off": ("handed off ({criterion})", "引き渡し ({criterion})"),
+    "handoff.not_yet": ("not yet", "基準未達"),
+    "handoff.excluded": ("excluded: {reason}", "除外: {reason}"),
+    "handoff.points": ("{attributes} attributes + {behaviour} behaviour", "属性 {attributes} + 行動 {behaviour}"),
+    "sample.worked": (
+        "Director, SaaS, 100-500 staff; 2 whitepapers + pricing page",
+        "部長・SaaS・100-500名、資料DL 2回 + 料金ページ閲覧",
+    ),
+    "sample.no_pricing": (
+        "Same person without the pricing-page visit",
+        "同じ人で料金ページ閲覧なし",
+    ),
+    "sample.free_mail": ("Free-mail address, attended a seminar", "フリーメール、セミナー参加"),
+    "sample.pasted": ("Your lead", "貼り付けたリード"),
+    "stage.awareness": ("awareness", "認知"),
+    "stage.interest": ("interest", "興味"),
+    "stage.consideration": ("consideration", "検討"),
+    # history
+    "history.title": ("History of {file}", "{file} の履歴"),
+    "history.empty": (
+        "No versions yet. The first save from these pages also keeps the file as it was, so you can "
+        "always go back.",
+        "まだ版はありません。この画面から最初に保存するとき、元のファイルも版として残すので、"
+        "いつでも元に戻せます。",
+    ),
+    "history.restore_help": (
+        "Restoring checks the old text again and saves it as a new version; nothing is deleted.",
+        "復元すると古い内容をもう一度チェックし、新しい版として保存します。削除される版はありません。",
+    ),
+    "history.active": ("active", "使用中"),
+    "history.no_diff": ("(the file as first seen: no earlier text to compare)", "(最初の内容のため比較対象なし)"),
+    "col.version": ("Version", "版"),
+    "col.author": ("Saved by", "保存した人"),
+    "col.when": ("When", "日時"),
+    "col.note": ("Note", "メモ"),
+    "col.diff": ("Changes", "変更内容"),
+    "version.title": ("{file}, version {version}", "{file} 第 {version} 版"),
+    # audit
+    "audit.title": ("Audit log", "操作ログ"),
+    "audit.intro": ("Admin actions, newest first (up to {n}).", "管理操作の記録 (新しい順・最大 {n} 件)。"),
+    "audit.empty": ("Nothing recorded yet.", "まだ記録はありません。"),
+    "col.actor": ("Who", "操作した人"),
+    "col.action": ("Action", "操作"),
+    "col.target": ("Target", "対象"),
+    "col.detail": ("Detail", "詳細"),
+    "audit.login": ("logged in", "ログイン"),
+    "audit.login_failed": ("failed login", "ログイン失敗"),
+    "audit.logout": ("logged out", "ログアウト"),
+    "audit.save": ("saved", "保存"),
+    "audit.save_rejected": ("save refused (problems)", "保存拒否 (問題あり)"),
+    "audit.restore": ("restored", "復元"),
+    "audit.restore_rejected": ("restore refused (problems)", "復元拒否 (問題あり)"),
+    # errors
+    "error.back": ("Back to the mapping files", "マッピングファイル一覧に戻る"),
+    "error.not_configured.title": ("The admin pages are off", "管理画面は無効になっています"),
+    "error.not_configured": (
+        "Set BRIDGE_ADMIN_PASSWORD (at least 16 characters) in the service's environment and restart "
+        "Bridge to turn on the admin pages.",
+        "管理画面を使うには、サービスの環境変数 BRIDGE_ADMIN_PASSWORD (16 文字以上) を設定して "
+        "Bridge を再起動してください。",
+    ),
+    "error.csrf.title": ("The form could not be accepted", "フォームを受け付けられませんでした"),
+    "error.csrf": (
+        "The form's security token was missing or out of date (for example after logging in again in "
+        "another tab, or because the browser did not send the session cookie). Go back, reload the "
+        "page and send the form again. Outside BRIDGE_ENV=development the cookie is only sent over "
+        "HTTPS.",
+        "フォームのセキュリティトークンがないか、古くなっています (別のタブで再ログインした、"
+        "ブラウザがセッション Cookie を送らなかった等)。前の画面に戻り、ページを再読み込みしてから"
+        "もう一度送信してください。BRIDGE_ENV=development 以外では Cookie は HTTPS でのみ送られます。",
+    ),
+    "error.blocked.title": ("Too many failed logins", "ログインの失敗が多すぎます"),
+    "error.blocked": (
+        "{limit} failed logins from your address within {minutes} minutes. Wait {minutes} minutes, "
+        "then try again. If you forgot the password, ask the engineer who runs Bridge "
+        "(setting BRIDGE_ADMIN_PASSWORD).",
+        "このアドレスから {minutes} 分以内に {limit} 回ログインに失敗しました。{minutes} 分待ってから"
+        "もう一度お試しください。パスワードを忘れた場合は Bridge の運用担当エンジニアに確認してください "
+        "(設定 BRIDGE_ADMIN_PASSWORD)。",
+    ),
+    "error.not_found.title": ("Not found", "見つかりません"),
+    "error.no_file": (
+        "There is no mapping file named {name}. Pick one from the list.",
+        "{name} というマッピングファイルはありません。一覧から選んでください。",
+    ),
+    "error.no_version": (
+        "{file} has no version {version}. Pick one from the history.",
+        "{file} に第 {version} 版はありません。履歴から選んでください。",
+    ),
+    "error.http.title": ("Request refused", "リクエストを処理できません"),
+    "error.http": ("{code} {name}: {description}", "{code} {name}: {description}"),
+}
+
+
+def choose_language(request: Request) -> str:
+    """ja when the browser prefers Japanese (ja, ja-JP …) over English, en otherwise."""
+    return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
+
+
+class Translator:
+    """t("key", name=value) in one language; an unknown key shows itself, so a gap is visible."""
+
+    def __init__(self, language: str):
+        self.language = language if language in LANGUAGES else "en"
+        self._index = LANGUAGES.index(self.language)
+
+    def __call__(self, key: str, **values: object) -> str:
+        pair = MESSAGES.get(key)
+        if pair is None:
+            return key
+        return pair[self._index].format(**values)  # always: literal braces are written {{ }}
+
+    def has(self, key: str) -> bool:
+        return key in MESSAGES

@@ -1,0 +1,322 @@
+"""The admin pages: login, mapping files (edit, check, preview, save), history and restore, audit log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from bridge.admin.auth import (
+    FAILED_LOGIN_WINDOW,
+    MAX_FAILED_LOGINS,
+    PAGE_ACTOR,
+    AdminAccess,
+    client_address,
+)
+from bridge.admin.csrf import csrf_ok, csrf_token
+from bridge.admin.editor import (
+    Conflict,
+    Editor,
+    MappingFile,
+    NoSample,
+    Rejected,
+    fingerprint,
+    normalise_newlines,
+)
+from bridge.admin.i18n import Translator, choose_language
+from bridge.admin.samples import RecordProblem, load_json
+from bridge.clock import parse_iso
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
+               static_folder="static")
+log = logging.getLogger(__name__)
+
+PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+# The admins work in Tokyo; times are stored in UTC and shown in Japan time.
+DISPLAY_ZONE = ZoneInfo("Asia/Tokyo")
+AUDIT_ROWS = 200
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _access() -> AdminAccess:
+    return current_app.extensions["bridge_admin"]
+
+
+def _editor() -> Editor:
+    services = current_app.extensions["bridge"]
+    return Editor(services.settings, services.store, _access().clock)
+
+
+def _now() -> datetime:
+    return _access().clock()
+
+
+def _shown_time(value: str | None) -> str:
+    if not value:
+        return ""
+    return parse_iso(value).astimezone(DISPLAY_ZONE).strftime("%Y-%m-%d %H:%M:%S JST")
+
+
+def _shown(value: object, indent: int | None = None) -> str:
+    """Values as JSON, Japanese left readable (Jinja's tojson would escape it to \\uXXXX)."""
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+
+
+def _page(template: str, status: int = 200, **context: object) -> tuple[str, int]:
+    return render_template(f"admin/{template}", **context), status
+
+
+def _error(status: int, title: str, message: str, **values: object) -> Response:
+    t: Translator = g.t
+    response = current_app.make_response(_page("error.html", status, title=t(title), message=t(message, **values)))
+    return response
+
+
+# -- every request -------------------------------------------------------------------------
+@bp.before_request
+def guard() -> Response | None:
+    """Off without a password (503); login first (redirect); a CSRF token on every POST (400)."""
+    g.t = Translator(choose_language(request))
+    if request.endpoint == "admin.static":
+        return None
+    access = _access()
+    if access.password is None:
+        return _error(503, "error.not_configured.title", "error.not_configured")
+    if request.endpoint not in PUBLIC_ENDPOINTS and not access.logged_in():
+        if request.method == "GET":
+            flash(g.t("flash.login_needed"))
+            return redirect(url_for(".login", next=request.full_path.rstrip("?")))
+        return redirect(url_for(".login"), 303)
+    if request.method == "POST" and not csrf_ok(request):
+        return _error(400, "error.csrf.title", "error.csrf")
+    return None
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    if request.endpoint != "admin.static":
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["Cache-Control"] = "no-store"  # pages show mapping texts and the audit log
+        response.vary.update(("Accept-Language", "Cookie"))
+    return response
+
+
+@bp.context_processor
+def template_helpers() -> dict[str, object]:
+    return {"t": g.t, "lang": g.t.language, "csrf_token": csrf_token, "logged_in": _access().logged_in(),
+            "shown_time": _shown_time, "shown": _shown}
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    if not hasattr(g, "t"):
+        g.t = Translator(choose_language(request))
+    return _error(error.code or 500, "error.http.title", "error.http", code=error.code, name=error.name,
+                  description=error.description)
+
+
+# -- login ---------------------------------------------------------------------------------
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    access, store = _access(), current_app.extensions["bridge"].store
+    target = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if access.logged_in():
+            return redirect(target)
+        return _page("login.html", next=target)
+    client = client_address(request)
+    minutes = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
+    if access.blocked(store.login_failures_since(client, access.window_start())):
+        # Not audited: an attacker would fill the log; the failures that led here are in it.
+        log.warning("admin login from %s refused: %d failures within %d minutes", client, MAX_FAILED_LOGINS, minutes)
+        response = _error(429, "error.blocked.title", "error.blocked", limit=MAX_FAILED_LOGINS, minutes=minutes)
+        response.headers["Retry-After"] = str(int(FAILED_LOGIN_WINDOW.total_seconds()))
+        return response
+    assert access.password is not None  # guard() answered 503 otherwise
+    if not access.password.matches(request.form.get("password", "")):
+        store.record_login_failure(client, _now())
+        store.audit(PAGE_ACTOR, "login_failed", None, f"from {client}", _now())
+        message = g.t("login.wrong", limit=MAX_FAILED_LOGINS, minutes=minutes)
+        return _page("login.html", 401, next=target, error=message)
+    store.clear_login_failures(client)
+    access.start_session()
+    store.audit(PAGE_ACTOR, "login", None, f"from {client}", _now())
+    flash(g.t("flash.logged_in"))
+    return redirect(target, 303)
+
+
+@bp.post("/logout")
+def logout():
+    store = current_app.extensions["bridge"].store
+    store.audit(PAGE_ACTOR, "logout", None, f"from {client_address(request)}", _now())
+    session.clear()
+    flash(g.t("flash.logged_out"))
+    return redirect(url_for(".login"), 303)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path inside the admin pages: never another site (an open redirect after login)."""
+    parts = urlsplit(value or "")
+    if value and not parts.scheme and not parts.netloc and parts.path.startswith("/admin/") \
+            and "\\" not in value:
+        return value
+    return url_for(".mappings")
+
+
+# -- mapping files -------------------------------------------------------------------------
+@bp.get("/")
+def home():
+    return redirect(url_for(".mappings"))
+
+
+@bp.get("/mappings")
+def mappings():
+    editor = _editor()
+    return _page("list.html", rows=editor.status(), folder=str(editor.folder))
+
+
+def _file_or_404(name: str) -> MappingFile | Response:
+    file = _editor().file(name)
+    if file is None:
+        return _error(404, "error.not_found.title", "error.no_file", name=name)
+    return file
+
+
+def _edit_page(file: MappingFile, text: str, base: str, status: int = 200, **context: object):
+    return _page("edit.html", status, file=file, text=text, lines=text.split("\n"), base=base,
+                 note=context.pop("note", ""), record=context.pop("record", ""), **context)
+
+
+@bp.get("/mappings/<name>")
+def edit(name: str):
+    file = _file_or_404(name)
+    if isinstance(file, Response):
+        return file
+    editor = _editor()
+    text = editor.read(file)
+    return _edit_page(file, text, fingerprint(text), active=editor.check(file, text),
+                      version=editor.latest_version(file))
+
+
+@bp.post("/mappings/<name>")
+def submit(name: str):
+    """One form, three buttons: check, preview, save. Errors keep the admin's text on the page."""
+    file = _file_or_404(name)
+    if isinstance(file, Response):
+        return file
+    editor, t = _editor(), g.t
+    text = normalise_newlines(request.form.get("text", ""))
+    base, note = request.form.get("base") or None, request.form.get("note", "").strip()
+    record = request.form.get("record", "").strip()
+    form = {"note": note, "record": record, "version": editor.latest_version(file)}
+    action = request.form.get("action")
+    if action == "check":
+        checked = editor.check(file, text, live=True)
+        return _edit_page(file, text, base or "", 200 if checked.ok else 422, checked=checked, **form)
+    if action == "preview":
+        try:
+            result = editor.preview(file, text, load_json(record) if record else None)
+        except Rejected as rejected:
+            return _edit_page(file, text, base or "", 422, problems=rejected.problems, **form)
+        except RecordProblem as problem:
+            return _edit_page(file, text, base or "", 422, record_error=t("preview.bad_record", error=problem),
+                              **form)
+        except NoSample as missing:
+            return _edit_page(file, text, base or "", 422,
+                              record_error=t("preview.no_sample", system=missing.system, object=missing.object),
+                              **form)
+        return _edit_page(file, text, base or "", preview=result, **form)
+    if action == "save":
+        try:
+            saved = editor.save(file, text, PAGE_ACTOR, note=note, base=base)
+        except Rejected as rejected:
+            return _edit_page(file, text, base or "", 422, problems=rejected.problems, **form)
+        except Conflict as conflict:
+            form["version"] = conflict.version
+            return _edit_page(file, text, fingerprint(conflict.current_text), 409,
+                              conflict=t("edit.conflict", version=conflict.version), **form)
+        if saved.version is None:
+            flash(t("flash.unchanged"))
+        else:
+            flash(t("flash.saved", version=saved.version))
+        return redirect(url_for(".edit", name=file.name), 303)
+    return _error(400, "error.http.title", "error.http", code=400, name="Bad Request",
+                  description="press Check, Preview or Save")
+
+
+# -- history -------------------------------------------------------------------------------
+@bp.get("/mappings/<name>/history")
+def history(name: str):
+    file = _file_or_404(name)
+    if isinstance(file, Response):
+        return file
+    editor = _editor()
+    store = current_app.extensions["bridge"].store
+    versions = store.mapping_versions(file.name)
+    active = None
+    if versions and editor.version_text(file, versions[0]["version"]) == editor.read(file):
+        active = versions[0]["version"]  # else the file changed outside the pages: no version is active
+    return _page("history.html", file=file, versions=versions, active=active)
+
+
+@bp.get("/mappings/<name>/versions/<int:version>")
+def version(name: str, version: int):
+    file = _file_or_404(name)
+    if isinstance(file, Response):
+        return file
+    row = current_app.extensions["bridge"].store.mapping_version(file.name, version)
+    if row is None:
+        return _error(404, "error.not_found.title", "error.no_version", file=file.name, version=version)
+    return _page("version.html", file=file, row=row)
+
+
+@bp.post("/mappings/<name>/versions/<int:version>/restore")
+def restore(name: str, version: int):
+    file = _file_or_404(name)
+    if isinstance(file, Response):
+        return file
+    editor, t = _editor(), g.t
+    try:
+        saved = editor.restore(file, version, PAGE_ACTOR)
+    except LookupError:
+        return _error(404, "error.not_found.title", "error.no_version", file=file.name, version=version)
+    except Rejected as rejected:
+        text = editor.version_text(file, version) or ""
+        current = editor.read(file)
+        return _edit_page(file, text, fingerprint(current), 422, problems=rejected.problems,
+                          restore_error=t("restore.rejected", version=version),
+                          version=editor.latest_version(file))
+    if saved.version is None:
+        flash(t("flash.unchanged"))
+    else:
+        flash(t("flash.restored", version=version, new=saved.version))
+    return redirect(url_for(".history", name=file.name), 303)
+
+
+# -- audit log -----------------------------------------------------------------------------
+@bp.get("/audit")
+def audit():
+    entries = current_app.extensions["bridge"].store.audit_log(AUDIT_ROWS)
+    return _page("audit.html", entries=entries, limit=AUDIT_ROWS)

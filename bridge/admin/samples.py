@@ -1,0 +1,84 @@
+"""Records to preview with: pasted JSON read the way admins paste it, and sample leads for handoff.yaml."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bridge.clock import parse_iso
+from bridge.handoff.evaluate import Activity
+from bridge.mapping.sample import HUBSPOT_CONTACT
+
+
+class RecordProblem(ValueError):
+    """Pasted JSON that cannot be used as a record; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class SampleLead:
+    label: str  # an i18n key, or the literal "sample.pasted"
+    lead: dict[str, Any]
+    activities: tuple[Activity, ...]
+
+
+def load_json(text: str) -> Any:
+    """Pasted JSON, or a RecordProblem saying where it stops being JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordProblem(f"not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+
+
+def record_from(data: Any) -> dict[str, Any]:
+    """A JSON object of field: value, or a HubSpot API object {"id": …, "properties": {…}}."""
+    if not isinstance(data, dict):
+        raise RecordProblem("it must be one JSON object { … }, not a list or a single value")
+    if isinstance(data.get("properties"), dict):  # as HubSpot's API returns a contact
+        return {"hs_object_id": data.get("id"), **data["properties"]}
+    return data
+
+
+def sample_leads(now: datetime) -> tuple[SampleLead, ...]:
+    """The worked example of the shipped rules (115, handed off), the same lead at 85, and an exclusion."""
+
+    def days_ago(kind: str, days: float) -> Activity:
+        return Activity(kind, now - timedelta(days=days))
+
+    papers = (days_ago("whitepaper_download", 3), days_ago("whitepaper_download", 2))
+    lead = dict(HUBSPOT_CONTACT)
+    free_mail = {**lead, "email": "hanako.sato@gmail.com", "firstname": "花子", "lastname": "佐藤"}
+    return (
+        SampleLead("sample.worked", lead, (*papers, days_ago("pricing_page_visit", 1))),
+        SampleLead("sample.no_pricing", lead, papers),
+        SampleLead("sample.free_mail", free_mail, (days_ago("seminar_attended", 1), *papers)),
+    )
+
+
+def lead_from(data: Any, now: datetime) -> SampleLead:
+    """{"lead": {…}, "activities": [{"type": …, "days_ago": 1 | "occurred_at": ISO}]}, or a bare lead."""
+    if isinstance(data, dict) and "lead" in data:
+        lead, items = record_from(data["lead"]), data.get("activities", [])
+    else:
+        lead, items = record_from(data), []
+    if not isinstance(items, list):
+        raise RecordProblem('"activities" must be a list of {"type": …, "days_ago": …}')
+    return SampleLead("sample.pasted", lead, tuple(_activity(index, item, now) for index, item in enumerate(items)))
+
+
+def _activity(index: int, item: Any, now: datetime) -> Activity:
+    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+        raise RecordProblem(f'activities[{index}] needs a "type", e.g. {{"type": "seminar_attended"}}')
+    if "occurred_at" in item:
+        try:
+            moment = parse_iso(str(item["occurred_at"]))
+        except ValueError:
+            raise RecordProblem(
+                f"activities[{index}].occurred_at is not an ISO date-time such as 2026-04-01T09:00:00Z"
+            ) from None
+        return Activity(item["type"], moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    days = item.get("days_ago", 0)
+    if not isinstance(days, int | float) or isinstance(days, bool) or days < 0:
+        raise RecordProblem(f"activities[{index}].days_ago must be a number of days, 0 or more")
+    return Activity(item["type"], now - timedelta(days=days))
