@@ -32,6 +32,7 @@ from bridge.store import Store
 ROUTE, HANDOFF = "route", "handoff"
 BASELINE_AUTHOR = "(file)"  # versions Bridge records itself: the text found on disk
 BASELINE_NOTE = "管理画面で最初に保存する前のファイル / the file before the first save from the admin pages"
+MAX_NOTE = 200
 DRIFT_NOTE = "管理画面の外で変更されたファイル / the file as changed outside the admin pages"
 
 
@@ -162,12 +163,17 @@ class Editor:
         rows = []
         for file in self.files():
             text = self.read(file)
-            header = _header(text)
+            checked = self.check(file, text)
             versions = self.store.mapping_versions(file.name)
-            enabled = header.get("enabled", True) if file.kind == ROUTE and header else None
+            if checked.route is not None:  # parsing YAML is the slow part: reuse what the check read
+                enabled, description = checked.route.enabled, checked.route.description
+            else:
+                header = _header(text)
+                enabled = header.get("enabled", True) if file.kind == ROUTE and header else None
+                description = header.get("description")
             rows.append(FileStatus(
-                file=file, checked=self.check(file, text), enabled=enabled if isinstance(enabled, bool) else None,
-                description=str(header["description"]) if header.get("description") else None,
+                file=file, checked=checked, enabled=enabled if isinstance(enabled, bool) else None,
+                description=str(description) if description else None,
                 versions=len(versions), last=versions[0] if versions else None,
             ))
         return rows
@@ -226,7 +232,7 @@ class Editor:
         since, Conflict is raised instead of overwriting someone else's save.
         """
         action = "save" if restored_from is None else "restore"
-        text = normalise_newlines(text)
+        text, note = normalise_newlines(text), (note or "").strip()[:MAX_NOTE] or None
         checked = self.check(file, text, live=True)
         if checked.errors:
             self._reject(actor, action, file, checked.errors)
@@ -242,7 +248,7 @@ class Editor:
             except MappingError as error:  # the same check again, without live fields: should not happen
                 self._reject(actor, action, file, self._local(error.problems))
             version = self.store.add_mapping_version(file.name, text, unified_diff(current, text, file.name),
-                                                     actor, self.clock(), note or None)
+                                                     actor, self.clock(), note)
         detail = f"version {version}" + (f" (restored from version {restored_from})" if restored_from else "")
         self.store.audit(actor, action, file.name, detail + (f": {note}" if note else ""), self.clock())
         return Saved(version, checked)

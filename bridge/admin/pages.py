@@ -90,8 +90,7 @@ def _page(template: str, status: int = 200, **context: object) -> tuple[str, int
 
 def _error(status: int, title: str, message: str, **values: object) -> Response:
     t: Translator = g.t
-    response = current_app.make_response(_page("error.html", status, title=t(title), message=t(message, **values)))
-    return response
+    return current_app.make_response(_page("error.html", status, title=t(title), message=t(message, **values)))
 
 
 # -- every request -------------------------------------------------------------------------

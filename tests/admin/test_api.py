@@ -206,6 +206,7 @@ def test_handoff_rules_are_saved_with_history_and_refused_when_broken(anonymous,
     edited = text.replace("score_at_least: 100", "score_at_least: 90")
     assert _put(anonymous, edited, name="handoff.yaml").json["version"] == 2
     assert (mappings / "handoff.yaml").read_text(encoding="utf-8") == edited
+    assert [p.name for p in mappings.iterdir() if p.name.startswith(".")] == []  # no temporary files left
 
 
 def test_audit_limit_is_checked(anonymous):
