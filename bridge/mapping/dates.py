@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from abc import abstractmethod
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -120,8 +121,9 @@ class _Moment(Transform):
             return None
         return self.convert(parse_moment(value, self.input_format))
 
+    @abstractmethod
     def convert(self, moment: date | datetime) -> str:
-        raise NotImplementedError
+        """The parsed moment as the target's text form."""
 
 
 class DateTransform(_Moment):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
 
 
-class Transform:
+class Transform(ABC):
     """One step of a field's chain. Subclasses set the class attributes and implement `run`.
 
     `Args` is the marshmallow schema of the step's arguments (None: it takes none); `shorthand`
@@ -76,8 +77,9 @@ class Transform:
     def output_kind(self, input_kind: Kind) -> Kind:
         return input_kind
 
+    @abstractmethod
     def run(self, value: Any, ctx: Context) -> Any:
-        raise NotImplementedError
+        """The transformed value; raise TransformFailed saying why when it cannot convert."""
 
     def references(self) -> tuple[str, ...]:
         """Record fields this step reads besides its input (templates, name joins)."""

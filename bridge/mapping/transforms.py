@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from abc import abstractmethod
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
@@ -26,8 +27,9 @@ class _TextTransform(Transform):
     def run(self, value: Any, ctx: Context) -> Any:
         return None if value is None else self.apply(as_text(value))
 
+    @abstractmethod
     def apply(self, text: str) -> str:
-        raise NotImplementedError
+        """The transformed text."""
 
 
 class Trim(_TextTransform):
