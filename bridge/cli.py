@@ -46,14 +46,17 @@ def main() -> None:
 def run_worker(stop: threading.Event | None = None, once: bool = False) -> None:
     """Worker loop with SIGTERM/SIGINT handled as a graceful stop (finish the current event, then exit)."""
     from bridge.app import configure_logging
-    from bridge.worker import Worker
+    from bridge.pipeline import Pipeline
 
     settings = _settings()
     configure_logging(settings.log_level)
-    worker = Worker(_store(settings), settings.worker)
+    try:
+        worker = Pipeline(settings, _store(settings), drain=once)
+    except MappingError as error:
+        click.echo(f"Bridge cannot start: {error}\nFix the files, then check with `bridge mappings check`.", err=True)
+        sys.exit(2)
     if once:
-        while worker.run_once():
-            pass
+        worker.drain()
         return
     stop = stop or threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

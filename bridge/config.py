@@ -113,6 +113,10 @@ class WorkerSettings:
     retry_max_seconds: float = 3600.0
     poll_seconds: float = 0.2
     batch_size: int = 100
+    #: How long a write or an evaluation may wait for its batch to fill: a burst of 500 handoffs then
+    #: costs three Salesforce calls instead of a call per lead, for at most this much latency.
+    linger_seconds: float = 0.3
+    slack_webhook_url: str | None = field(default=None, repr=False)  # handoff notices; a log line when unset
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
             retry_base_seconds=read.number("BRIDGE_RETRY_BASE_SECONDS", 5.0, minimum=0.0),
             retry_max_seconds=read.number("BRIDGE_RETRY_MAX_SECONDS", 3600.0, minimum=1.0),
             poll_seconds=read.number("BRIDGE_POLL_SECONDS", 0.2, minimum=0.01),
+            linger_seconds=read.integer("BRIDGE_BATCH_LINGER_MS", 300, minimum=0, maximum=60_000) / 1000,
+            slack_webhook_url=read.url("SLACK_WEBHOOK_URL"),
         ),
         admin_password=read.secret("BRIDGE_ADMIN_PASSWORD"),
         secret_key=read.secret("BRIDGE_SECRET_KEY"),

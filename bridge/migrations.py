@@ -94,3 +94,58 @@ def leads_activities(db: Database) -> None:
         foreign_keys=[("lead_id", "leads", "id")],
     )
     db["activities"].create_index(["lead_id", "occurred_at"])
+
+
+@migrations(name="0004_evaluation_outbox")
+def evaluation_outbox(db: Database) -> None:
+    leads = db["leads"]
+    leads.add_column("touches", int, not_null_default=0)  # bumped by every touch: a re-touch mid-evaluation re-queues
+    leads.add_column("needs_read", int, not_null_default=1)  # the HubSpot record changed since it was last read
+    leads.add_column("read_at", str)
+    leads.add_column("eval_lease_until", str)
+    leads.add_column("summary", str)  # the latest decision in words
+    leads.add_column("handoff_reason", str)  # the decision that handed the lead off, in words
+    db["decisions"].create(
+        {"id": int, "lead_id": int, "evaluated_at": str, "score": int, "stage": str, "temperature": str,
+         "qualifies": int, "excluded": str, "criterion": str, "summary": str, "explanation": str},
+        pk="id",
+        not_null={"lead_id", "evaluated_at", "score", "stage", "temperature", "qualifies", "summary",
+                  "explanation"},
+        foreign_keys=[("lead_id", "leads", "id")],
+    )
+    db["decisions"].create_index(["lead_id", "id"])
+    db["outbox"].create(
+        {
+            "id": int,
+            "lead_id": int,
+            "kind": str,  # upsert | writeback | notify
+            "target": str,  # the route name for upserts; hubspot; slack
+            "status": str,  # pending | processing | done | dead
+            "attempts": int,
+            "next_attempt_at": str,
+            "created_at": str,
+            "lease_owner": str,
+            "lease_expires_at": str,
+            "last_error": str,
+            "fields": str,  # JSON list of the fields a permanent error names
+            "result": str,  # JSON: outcome and record id, or what was written
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"lead_id", "kind", "target", "status", "attempts", "next_attempt_at", "created_at"},
+        defaults={"status": "pending", "attempts": 0},
+        foreign_keys=[("lead_id", "leads", "id")],
+    )
+    # At most one open item per lead, kind and target: enqueueing twice is a no-op.
+    db.execute("CREATE UNIQUE INDEX outbox_open_item ON outbox(lead_id, kind, target) "
+               "WHERE status IN ('pending', 'processing')")
+    db.execute("CREATE INDEX outbox_ready ON outbox(kind, target, next_attempt_at) WHERE status = 'pending'")
+    db["outbox"].create_index(["lead_id", "id"])
+    db["outbox"].create_index(["status", "id"])
+    db["own_writes"].create(
+        {"id": int, "system": str, "record_id": str, "property": str, "value": str, "written_at": str},
+        pk="id",
+        not_null={"system", "record_id", "property", "written_at"},
+    )
+    db["own_writes"].create_index(["system", "record_id", "property"])
+    db["own_writes"].create_index(["written_at"])

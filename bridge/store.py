@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -20,6 +22,8 @@ from bridge.migrations import migrations
 from connectors.base import InboxEvent
 
 STATUSES = ("pending", "processing", "done", "dead")
+# How long a write of ours is remembered: HubSpot sends its webhooks within minutes, retries within 24 h.
+OWN_WRITE_MEMORY = timedelta(hours=24)
 
 
 class LeaseLost(Exception):
@@ -348,8 +352,12 @@ class Store:
 
     # -- leads and activities (handoff) --------------------------------------------------------
     def touch_lead(self, db: Database, now: datetime, hubspot_id: str | None = None,
-                   email: str | None = None) -> int:
-        """The lead's id, created if new, marked for re-evaluation (its current record is read in a batch later)."""
+                   email: str | None = None, refresh: bool = False) -> int:
+        """The lead's id, created if new, queued for re-evaluation.
+
+        `refresh` says the HubSpot record changed, so it is read again (in a batch) before evaluating;
+        an activity alone re-evaluates with the record already read.
+        """
         email = email.lower() if email else None
         row = None
         if hubspot_id:
@@ -358,11 +366,13 @@ class Store:
             row = db.execute("SELECT id FROM leads WHERE email = ?", [email]).fetchone()
         if row is None:
             return db.execute(
-                "INSERT INTO leads (hubspot_id, email, dirty, dirty_since, created_at) VALUES (?, ?, 1, ?, ?)",
+                "INSERT INTO leads (hubspot_id, email, dirty, dirty_since, touches, needs_read, created_at) "
+                "VALUES (?, ?, 1, ?, 1, 1, ?)",
                 [hubspot_id, email, iso(now), iso(now)],
             ).lastrowid
-        db.execute("UPDATE leads SET dirty = 1, dirty_since = COALESCE(dirty_since, ?), "
-                   "hubspot_id = COALESCE(hubspot_id, ?) WHERE id = ?", [iso(now), hubspot_id, row[0]])
+        db.execute("UPDATE leads SET dirty = 1, dirty_since = COALESCE(dirty_since, ?), touches = touches + 1, "
+                   "needs_read = MAX(needs_read, ?, read_at IS NULL), hubspot_id = COALESCE(hubspot_id, ?) "
+                   "WHERE id = ?", [iso(now), int(refresh), hubspot_id, row[0]])
         return row[0]
 
     def add_activity(self, db: Database, activity_id: str, lead_id: int, activity_type: str, occurred_at: str,
@@ -378,8 +388,258 @@ class Store:
         rows = list(self.db.query("SELECT * FROM leads WHERE id = ?", [lead_id]))
         return rows[0] if rows else None
 
-    def lead_activities(self, lead_id: int) -> list[dict]:
-        return list(self.db.query("SELECT * FROM activities WHERE lead_id = ? ORDER BY occurred_at, id", [lead_id]))
+    def find_lead(self, email: str | None = None, hubspot_id: str | None = None) -> dict | None:
+        column, value = ("email", email.lower()) if email else ("hubspot_id", hubspot_id)
+        rows = list(self.db.query(f"SELECT * FROM leads WHERE {column} = ?", [value]))  # noqa: S608 (fixed names)
+        return rows[0] if rows else None
+
+    def leads(self, handed_off: bool | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        where = "" if handed_off is None else \
+            "WHERE handed_off_at IS NOT NULL" if handed_off else "WHERE handed_off_at IS NULL"
+        return list(self.db.query(f"SELECT * FROM leads {where} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+                                  [limit, offset]))
+
+    def lead_activities(self, lead_id: int, db: Database | None = None) -> list[dict]:
+        return list((db or self.db).query(
+            "SELECT * FROM activities WHERE lead_id = ? ORDER BY occurred_at, id", [lead_id]))
 
     def dirty_leads(self, limit: int) -> list[dict]:
         return list(self.db.query("SELECT * FROM leads WHERE dirty = 1 ORDER BY dirty_since LIMIT ?", [limit]))
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def claim_dirty_leads(self, now: datetime, lease_seconds: int, limit: int, linger: timedelta) -> list[dict]:
+        """Lease up to `limit` leads waiting for evaluation, once a full batch waits or the oldest has
+        waited `linger` (so a burst costs full batches of API reads, not one call per lead)."""
+        now_s = iso(now)
+        with self.transaction() as db:
+            waiting, oldest = db.execute(
+                "SELECT COUNT(*), MIN(dirty_since) FROM leads WHERE dirty = 1 "
+                "AND (eval_lease_until IS NULL OR eval_lease_until <= ?)", [now_s]).fetchone()
+            if not waiting or (waiting < limit and oldest > iso(now - linger)):
+                return []
+            rows = db.execute(
+                "UPDATE leads SET eval_lease_until = ? WHERE id IN (SELECT id FROM leads WHERE dirty = 1 "
+                "AND (eval_lease_until IS NULL OR eval_lease_until <= ?) ORDER BY dirty_since LIMIT ?) RETURNING *",
+                [iso(now + timedelta(seconds=lease_seconds)), now_s, limit],
+            )
+            names = [d[0] for d in rows.description]
+            return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
+
+    def release_leads(self, lead_ids: Iterable[int], retry_at: datetime) -> None:
+        """Give leased leads back, still dirty, to be evaluated again at `retry_at` (a read failed)."""
+        ids = list(lead_ids)
+        with self.transaction() as db:
+            db.execute(f"UPDATE leads SET eval_lease_until = ? WHERE id IN ({', '.join('?' * len(ids))})",  # noqa: S608
+                       [iso(retry_at), *ids])
+
+    def save_record(self, db: Database, lead_id: int, touches: int, hubspot_id: str | None, email: str | None,
+                    properties_json: str | None, now: datetime) -> int | None:
+        """Store the HubSpot record read for a lead leased with `touches`; returns the lead's id, or None
+        when the lead was merged into another one meanwhile (earlier in the same batch).
+
+        The id changes when two rows turn out to be one person (an email-only lead from an activity and
+        the contact's own row): the row with the HubSpot id is kept and the other's activities move to it.
+        A lead touched again since its lease stays queued, so a change during the read is not lost.
+        """
+        email = email.lower() if email else None
+        keep = lead_id
+        if db.execute("SELECT 1 FROM leads WHERE id = ?", [keep]).fetchone() is None:
+            return None
+        if hubspot_id:
+            other = db.execute("SELECT id FROM leads WHERE hubspot_id = ? AND id != ?", [hubspot_id, keep]).fetchone()
+            if other is not None:
+                self._merge_leads(db, other[0], keep)
+                keep, touches = other[0], -1  # the survivor was not the leased row: evaluate it again
+        if email:
+            other = db.execute("SELECT id, hubspot_id FROM leads WHERE email = ? AND id != ?", [email, keep]).fetchone()
+            if other is not None and other[1] and hubspot_id and other[1] != hubspot_id:
+                # Another contact had this address before: it is re-read when it next changes.
+                db.execute("UPDATE leads SET email = NULL, needs_read = 1 WHERE id = ?", [other[0]])
+            elif other is not None:
+                self._merge_leads(db, keep, other[0])
+        db.execute(
+            "UPDATE leads SET hubspot_id = COALESCE(?, hubspot_id), email = COALESCE(?, email), "
+            "properties = COALESCE(?, properties), read_at = ?, "
+            "needs_read = CASE WHEN touches = ? THEN 0 ELSE needs_read END WHERE id = ?",
+            [hubspot_id, email, properties_json, iso(now), touches, keep],
+        )
+        return keep
+
+    def _merge_leads(self, db: Database, survivor: int, gone: int) -> None:
+        """Fold lead `gone` into `survivor`: its activities, decisions and writes move; its row goes."""
+        handed_off_at, criterion, email, salesforce_id, kintone_id = db.execute(
+            "SELECT handed_off_at, handoff_criterion, email, salesforce_id, kintone_id FROM leads WHERE id = ?",
+            [gone]).fetchone()
+        for table in ("activities", "decisions", "outbox"):
+            db.execute(f"UPDATE {table} SET lead_id = ? WHERE lead_id = ?", [survivor, gone])  # noqa: S608
+        db.execute("DELETE FROM leads WHERE id = ?", [gone])
+        db.execute(
+            "UPDATE leads SET handed_off_at = COALESCE(handed_off_at, ?), "
+            "handoff_criterion = COALESCE(handoff_criterion, ?), email = COALESCE(email, ?), "
+            "salesforce_id = COALESCE(salesforce_id, ?), kintone_id = COALESCE(kintone_id, ?), dirty = 1, "
+            "dirty_since = COALESCE(dirty_since, created_at), touches = touches + 1 WHERE id = ?",
+            [handed_off_at, criterion, email, salesforce_id, kintone_id, survivor],
+        )
+
+    def save_decision(self, db: Database, lead_id: int, touches: int, decision: dict, summary: str,
+                      now: datetime) -> None:
+        """Store an evaluation and put the lead to rest, unless it was touched again meanwhile."""
+        db["decisions"].insert({
+            "lead_id": lead_id, "evaluated_at": iso(now), "score": decision["score"], "stage": decision["stage"],
+            "temperature": decision["temperature"], "qualifies": int(decision["qualifies"]),
+            "excluded": decision["excluded"], "criterion": decision["criterion"], "summary": summary,
+            "explanation": json.dumps(decision, ensure_ascii=False),
+        })
+        db.execute(
+            "UPDATE leads SET score = ?, stage = ?, temperature = ?, excluded = ?, summary = ?, evaluated_at = ?, "
+            "eval_lease_until = NULL, dirty = CASE WHEN touches = ? THEN 0 ELSE 1 END, "
+            "dirty_since = CASE WHEN touches = ? THEN NULL ELSE dirty_since END WHERE id = ?",
+            [decision["score"], decision["stage"], decision["temperature"], decision["excluded"], summary, iso(now),
+             touches, touches, lead_id],
+        )
+
+    def mark_handed_off(self, db: Database, lead_id: int, criterion: str, reason: str, now: datetime) -> bool:
+        """Record the handoff once: False when the lead was handed off before (never twice)."""
+        return db.execute(
+            "UPDATE leads SET handed_off_at = ?, handoff_criterion = ?, handoff_reason = ? "
+            "WHERE id = ? AND handed_off_at IS NULL",
+            [iso(now), criterion, reason, lead_id],
+        ).rowcount == 1
+
+    def decisions(self, lead_id: int, limit: int = 50) -> list[dict]:
+        return list(self.db.query("SELECT * FROM decisions WHERE lead_id = ? ORDER BY id DESC LIMIT ?",
+                                  [lead_id, limit]))
+
+    def set_lead_record_id(self, db: Database, lead_id: int, system: str, record_id: str) -> None:
+        column = {"salesforce": "salesforce_id", "kintone": "kintone_id"}.get(system)
+        if column:
+            db.execute(f"UPDATE leads SET {column} = ? WHERE id = ?", [record_id, lead_id])  # noqa: S608
+
+    # -- outbox --------------------------------------------------------------------------------
+    def enqueue(self, db: Database, lead_id: int, kind: str, target: str, now: datetime) -> None:
+        """Queue a write for the lead; a no-op when the same write is already waiting."""
+        db.execute(
+            "INSERT OR IGNORE INTO outbox (lead_id, kind, target, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
+            [lead_id, kind, target, iso(now), iso(now)],
+        )
+
+    def open_writes(self, db: Database, lead_id: int, kind: str) -> int:
+        return db.execute("SELECT COUNT(*) FROM outbox WHERE lead_id = ? AND kind = ? "
+                          "AND status IN ('pending', 'processing')", [lead_id, kind]).fetchone()[0]
+
+    def claim_outbox(self, owner: str, now: datetime, lease_seconds: int, batch_sizes: dict[str, int],
+                     linger: timedelta) -> list[dict]:
+        """Lease one batch of ready writes for one (kind, target): the group with the oldest ready item
+        that is full or has waited `linger`. `batch_sizes` maps kind to its batch size."""
+        now_s = iso(now)
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, "
+                       "last_error = 'lease expired: the worker stopped mid-write' "
+                       "WHERE status = 'processing' AND lease_expires_at <= ?", [now_s])
+            groups = db.execute(
+                "SELECT kind, target, COUNT(*), MIN(next_attempt_at) AS oldest FROM outbox "
+                "WHERE status = 'pending' AND next_attempt_at <= ? GROUP BY kind, target ORDER BY oldest",
+                [now_s]).fetchall()
+            for kind, target, ready, oldest in groups:
+                size = batch_sizes.get(kind, 100)
+                if ready >= size or oldest <= iso(now - linger):
+                    rows = db.execute(
+                        "UPDATE outbox SET status = 'processing', lease_owner = ?, lease_expires_at = ?, "
+                        "attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' "
+                        "AND kind = ? AND target = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?) RETURNING *",
+                        [owner, iso(now + timedelta(seconds=lease_seconds)), kind, target, now_s, size])
+                    names = [d[0] for d in rows.description]
+                    return sorted((dict(zip(names, row, strict=True)) for row in rows.fetchall()),
+                                  key=lambda item: item["id"])
+        return []
+
+    def settle(self, db: Database, item_id: int, owner: str, now: datetime, status: str,
+               result: dict | None = None, error: str | None = None, fields: Iterable[str] = (),
+               retry_at: datetime | None = None) -> None:
+        """Finish a leased write: done, dead (with the reason and fields) or pending again at `retry_at`."""
+        db.execute(
+            "UPDATE outbox SET status = ?, result = COALESCE(?, result), last_error = ?, fields = ?, "
+            "next_attempt_at = COALESCE(?, next_attempt_at), finished_at = ?, lease_owner = NULL, "
+            "lease_expires_at = NULL WHERE id = ? AND lease_owner = ?",
+            [status, json.dumps(result, ensure_ascii=False) if result is not None else None,
+             error[:2000] if error else None, json.dumps(list(fields)) if fields else None,
+             iso(retry_at) if retry_at else None, None if status == "pending" else iso(now), item_id, owner],
+        )
+
+    def outbox_items(self, status: str | None = None, lead_id: int | None = None, limit: int = 100) -> list[dict]:
+        clauses, params = [], []
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        if lead_id is not None:
+            clauses.append("lead_id = ?")
+            params.append(lead_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return list(self.db.query(f"SELECT * FROM outbox {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+                                  [*params, limit]))
+
+    def outbox_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update(dict(self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()))
+        return counts
+
+    def replay_outbox(self, item_ids: Iterable[int] | None, now: datetime) -> int:
+        """Queue dead writes again with fresh attempts (after the mapping or the data was fixed).
+        A dead write whose lead already has the same write waiting stays dead (it is covered)."""
+        where, params = "status = 'dead'", []
+        if item_ids is not None:
+            ids = list(item_ids)
+            where += f" AND id IN ({', '.join('?' * len(ids))})" if ids else " AND 0"
+            params += ids
+        with self.transaction() as db:
+            return db.execute(
+                f"UPDATE OR IGNORE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "  # noqa: S608
+                f"finished_at = NULL, last_error = NULL, fields = NULL WHERE {where}",
+                [iso(now), *params],
+            ).rowcount
+
+    # -- own writes (echo suppression) ---------------------------------------------------------
+    def remember_writes(self, system: str, writes: dict[str, dict[str, Any]], now: datetime) -> None:
+        """Remember what this service is about to write (record id -> properties), before writing it:
+        the webhooks those writes cause may arrive before the write call returns."""
+        rows = [(system, record_id, name, None if value is None else str(value), iso(now))
+                for record_id, properties in writes.items() for name, value in properties.items()]
+        with self.transaction() as db:
+            db.conn.executemany("INSERT INTO own_writes (system, record_id, property, value, written_at) "
+                                "VALUES (?, ?, ?, ?, ?)", rows)
+            db.execute("DELETE FROM own_writes WHERE written_at < ?", [iso(now - OWN_WRITE_MEMORY)])
+
+    def is_own_write(self, db: Database, system: str, record_id: str, prop: str, value: str | None,
+                     now: datetime) -> bool:
+        """Whether (record, property, value) is something this service wrote recently: an echo."""
+        return db.execute(
+            "SELECT 1 FROM own_writes WHERE system = ? AND record_id = ? AND property = ? AND value IS ? "
+            "AND written_at >= ? LIMIT 1",
+            [system, record_id, prop, value, iso(now - OWN_WRITE_MEMORY)],
+        ).fetchone() is not None
+
+    # -- timeline (read-only) --
+    def changes_of(self, record_keys: Iterable[str], limit: int = 500) -> list[dict]:
+        """The newest `limit` normalised changes of these records, oldest first."""
+        keys = list(record_keys)
+        if not keys:
+            return []
+        rows = self.db.query(  # only "?" placeholders are formatted into this statement
+            f"SELECT * FROM changes WHERE record_key IN ({', '.join('?' * len(keys))}) "  # noqa: S608
+            "ORDER BY occurred_at DESC, id DESC LIMIT ?", [*keys, limit])
+        return list(reversed(list(rows)))
+
+    def leads_by_id(self, lead_ids: Iterable[int]) -> dict[int, dict]:
+        """Leads keyed by id (for listing outbox items with their lead); unknown ids are left out."""
+        ids = sorted(set(lead_ids))
+        found: dict[int, dict] = {}
+        for start in range(0, len(ids), 500):  # stay far below SQLite's bound-variable limit
+            chunk = ids[start:start + 500]
+            found.update((row["id"], row) for row in self.db.query(
+                f"SELECT * FROM leads WHERE id IN ({', '.join('?' * len(chunk))})", chunk))  # noqa: S608
+        return found
+
+    def lead_count(self, handed_off: bool | None = None) -> int:
+        where = "" if handed_off is None else \
+            "WHERE handed_off_at IS NOT NULL" if handed_off else "WHERE handed_off_at IS NULL"
+        return self.db.execute(f"SELECT COUNT(*) FROM leads {where}").fetchone()[0]  # noqa: S608 (fixed text)

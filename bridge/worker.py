@@ -1,4 +1,4 @@
-"""The inbox worker: claims events under a lease, runs their handlers in record order, retries, dead-letters."""
+"""The inbox stage: claims events under a lease, runs their handlers in record order, retries, dead-letters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 import os
 import random
 import socket
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -14,7 +13,7 @@ from itertools import groupby
 
 from bridge.clock import utcnow
 from bridge.config import WorkerSettings
-from bridge.handlers import handler_for
+from bridge.handlers import HandlerContext, handler_for
 from bridge.store import ClaimedEvent, LeaseLost, Store
 
 log = logging.getLogger(__name__)
@@ -28,8 +27,9 @@ def backoff_seconds(attempt: int, settings: WorkerSettings, rng: Callable[[], fl
 
 class Worker:
     def __init__(self, store: Store, settings: WorkerSettings, clock: Callable[[], datetime] = utcnow,
-                 owner: str | None = None):
+                 owner: str | None = None, context: HandlerContext | None = None):
         self.store = store
+        self.context = context or HandlerContext(store)
         self.settings = settings
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -40,18 +40,6 @@ class Worker:
         for _, group in groupby(claimed, key=lambda e: (e.source, e.record_key)):
             self._process_record(list(group))
         return len(claimed)
-
-    def run(self, stop: threading.Event) -> None:
-        """Drain until `stop` is set; sleep only when the inbox is empty."""
-        log.info("worker %s started", self.owner)
-        while not stop.is_set():
-            try:
-                if self.run_once() == 0:
-                    stop.wait(self.settings.poll_seconds)
-            except Exception:  # the loop must survive a bad moment (e.g. a locked database)
-                log.exception("worker loop failed; retrying in %.1f s", self.settings.poll_seconds * 10)
-                stop.wait(self.settings.poll_seconds * 10)
-        log.info("worker %s stopped", self.owner)
 
     def _process_record(self, events: list[ClaimedEvent]) -> None:
         for index, event in enumerate(events):
@@ -68,7 +56,7 @@ class Worker:
                 raise LookupError(f"no handler registered for {event.source} {event.event_type}")
             with self.store.transaction() as db:
                 now = self.clock()
-                handler(self.store, db, event, now)
+                handler(self.context, db, event, now)
                 self.store.complete(db, event.id, self.owner, now)
             return True
         except LeaseLost:

@@ -1,0 +1,111 @@
+"""The evaluation stage: read changed leads from HubSpot in batches, score them, and queue each
+qualifying lead's handoff exactly once."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from bridge.clock import parse_iso
+from bridge.config import WorkerSettings
+from bridge.errors import ConnectorError
+from bridge.handoff.evaluate import Activity, evaluate
+from bridge.handoff.retry import retry_at
+from bridge.live_mappings import LiveMappings
+from bridge.store import Store
+from connectors.base import Connector
+
+log = logging.getLogger(__name__)
+
+READ_BATCH = 100  # HubSpot batch read takes 100 inputs per call
+#: Read besides what the rules and routes use: shown in the handoff notice and the timeline.
+ALWAYS_READ = ("email", "firstname", "lastname", "company", "jobtitle", "lifecyclestage", "hubspot_owner_id")
+
+
+class Evaluator:
+    def __init__(self, store: Store, settings: WorkerSettings, mappings: LiveMappings, hubspot: Connector | None,
+                 clock: Callable[[], datetime]):
+        self.store = store
+        self.settings = settings
+        self.mappings = mappings
+        self.hubspot = hubspot if hubspot is not None and hubspot.api_problem() is None else None
+        self.clock = clock
+
+    def run_once(self) -> int:
+        """Evaluate one batch of queued leads; return how many were taken."""
+        now = self.clock()
+        claimed = self.store.claim_dirty_leads(now, self.settings.lease_seconds, READ_BATCH,
+                                               timedelta(seconds=self.settings.linger_seconds))
+        if not claimed:
+            return 0
+        try:
+            by_id, by_email = self._read(claimed)
+        except ConnectorError as error:
+            when = retry_at(error, self.clock(), attempt=1, settings=self.settings)
+            log.warning("reading %d lead(s) from HubSpot failed, retry at %s: %s", len(claimed), when, error)
+            self.store.release_leads((lead["id"] for lead in claimed), when)
+            return len(claimed)
+        with self.store.transaction() as db:
+            now = self.clock()
+            for lead in claimed:
+                lead_id, touches = lead["id"], lead["touches"]
+                if lead["needs_read"] and self.hubspot is not None:
+                    record = by_id.get(lead["hubspot_id"]) if lead["hubspot_id"] else by_email.get(lead["email"])
+                    if record is None:  # not (yet) in HubSpot: evaluated on what is known, handed off later
+                        lead_id = self.store.save_record(db, lead_id, touches, None, None, None, now)
+                    else:
+                        lead_id = self.store.save_record(db, lead_id, touches, record["hs_object_id"],
+                                                         record.get("email"), json.dumps(record, ensure_ascii=False),
+                                                         now)
+                        touches = touches if lead_id == lead["id"] else -1
+                if lead_id is not None:
+                    self._evaluate(db, lead_id, touches, now)
+        return len(claimed)
+
+    def _fields(self) -> list[str]:
+        rules = self.mappings.rules
+        names = {*ALWAYS_READ, *(r.field for r in rules.attributes), *(e.field for e in rules.exclusions)}
+        for route in self.mappings.targets():
+            names.update(route.source_fields())
+        return sorted(names)
+
+    def _read(self, leads: Sequence[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
+        """The current HubSpot contacts of the leads that changed: by contact id, and by email for leads
+        known only by an address (an activity came first)."""
+        if self.hubspot is None:
+            return {}, {}
+        ids = [lead["hubspot_id"] for lead in leads if lead["needs_read"] and lead["hubspot_id"]]
+        emails = [lead["email"] for lead in leads if lead["needs_read"] and not lead["hubspot_id"] and lead["email"]]
+        fields = self._fields()
+        by_id = self.hubspot.read("contacts", ids, fields) if ids else {}
+        by_email = self.hubspot.read("contacts", emails, fields, id_field="email") if emails else {}
+        return by_id, {email.lower(): record for email, record in by_email.items()}
+
+    def _evaluate(self, db: Database, lead_id: int, touches: int, now: datetime) -> None:
+        row = db.execute("SELECT hubspot_id, email, properties, handed_off_at FROM leads WHERE id = ?",
+                         [lead_id]).fetchone()
+        if row is None:  # merged into another lead earlier in this batch
+            return
+        hubspot_id, email, properties, handed_off_at = row
+        record = json.loads(properties) if properties else {}
+        record.setdefault("email", email)
+        activities = [Activity(a["type"], parse_iso(a["occurred_at"]))
+                      for a in self.store.lead_activities(lead_id, db)]
+        decision = evaluate(record, activities, self.mappings.rules, now)
+        summary = decision.summary()
+        if decision.qualifies and handed_off_at is None and not hubspot_id:
+            summary += "; waiting for the HubSpot contact before handing off"
+        self.store.save_decision(db, lead_id, touches, decision.as_dict(), summary, now)
+        handing_off = decision.qualifies and hubspot_id
+        if handing_off and self.store.mark_handed_off(db, lead_id, decision.criterion, summary, now):
+            targets = self.mappings.targets()
+            for route in targets:
+                self.store.enqueue(db, lead_id, "upsert", route.name, now)
+            if not targets:  # nothing to create: HubSpot still learns about the handoff
+                self.store.enqueue(db, lead_id, "writeback", "hubspot", now)
+                self.store.enqueue(db, lead_id, "notify", "slack", now)
+            log.info("lead %s (%s) handed off: %s", lead_id, email or hubspot_id, summary)

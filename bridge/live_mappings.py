@@ -1,0 +1,49 @@
+"""The routes and handoff rules in force, reloaded when an admin saves a file (no restart needed)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bridge.config import Settings
+from bridge.handoff.load import load_rules
+from bridge.handoff.rules import Rules
+from bridge.mapping import MappingError, Route, load_routes
+
+log = logging.getLogger(__name__)
+
+
+class LiveMappings:
+    """Loads the mappings folder at start-up (raising MappingError when broken) and again whenever a
+    file in it changes; a broken change is logged and the previous version stays in force."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._signature = self._files()
+        self.routes: dict[str, Route] = load_routes(settings.mappings_dir, settings.env)
+        self.rules: Rules = load_rules(settings.mappings_dir)
+
+    def _files(self) -> tuple:
+        folder = Path(self.settings.mappings_dir)
+        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.y*ml")))
+
+    def refresh(self) -> bool:
+        """Reload if a file changed since the last look; True when new mappings took effect."""
+        signature = self._files()
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        try:
+            routes, rules = load_routes(self.settings.mappings_dir, self.settings.env), \
+                load_rules(self.settings.mappings_dir)
+        except MappingError as error:
+            log.error("mappings changed but are broken; the previous version stays in force:\n%s", error)
+            return False
+        self.routes, self.rules = routes, rules
+        log.info("mappings reloaded: %d route(s), handoff rules with %d criteria", len(routes), len(rules.criteria))
+        return True
+
+    def targets(self) -> list[Route]:
+        """The enabled routes from HubSpot contacts: where a handed-off lead is written."""
+        return [route for route in self.routes.values()
+                if route.enabled and route.source.system == "hubspot" and route.source.object == "contacts"]

@@ -1,0 +1,213 @@
+"""The handoff pipeline against the sandbox over loopback: webhook → batch read → evaluation → outbox → targets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from bridge.app import create_app
+from bridge.pipeline import Pipeline
+from bridge.store import Store
+from connectors.sandbox import RunningSandbox, Sandbox, serve
+from tests.conftest import BASE_ENV
+from tests.helpers import hubspot_event, post_hubspot
+
+TOKEN = BASE_ENV["BRIDGE_API_TOKEN"]
+WORKED_EXAMPLE = {"email": "Taro.Yamada@Example.co.jp", "firstname": "太郎", "lastname": "山田",
+                  "company": "株式会社サンプル", "jobtitle": "営業部長", "industry": "SaaS", "numemployees": "100-500"}
+
+
+@dataclass
+class World:
+    sandbox: RunningSandbox
+    client: object
+    store: Store
+    pipeline: Pipeline
+    secret: str
+    mappings: Path
+
+    def contacts(self, *records: dict) -> list[str]:
+        """Contacts created in the sandbox's HubSpot, announced to Bridge by signed creation webhooks."""
+        ids = requests.post(f"{self.sandbox.base_url}/_sandbox/hubspot/contacts",
+                            json={"records": list(records), "webhooks": False}, timeout=10).json()["ids"]
+        events = [hubspot_event(int(i), object_id=int(i), subscriptionType="contact.creation",
+                                propertyName=None, propertyValue=None) for i in ids]
+        for start in range(0, len(events), 100):
+            assert post_hubspot(self.client, events[start:start + 100], secret=self.secret).status_code == 200
+        return ids
+
+    def activities(self, *items: dict) -> None:
+        for start in range(0, len(items), 1000):
+            response = self.client.post("/api/activities", json=list(items[start:start + 1000]),
+                                        headers={"Authorization": f"Bearer {TOKEN}"})
+            assert response.status_code == 202, response.json
+
+    def drain(self) -> None:
+        self.pipeline.drain()
+
+    def sf_leads(self) -> list[dict]:
+        return list(self.sandbox.sandbox.salesforce.store.all())
+
+    def hubspot(self, contact_id: str) -> dict:
+        return requests.get(f"{self.sandbox.base_url}/_sandbox/hubspot/contacts/{contact_id}",
+                            timeout=10).json()["properties"]
+
+    def calls(self, endpoint: str) -> int:
+        return self.sandbox.sandbox.calls.count(endpoint)
+
+
+def act(n: str, type_: str, minutes_ago: int = 5, **key) -> dict:
+    when = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return {"id": n, "type": type_, "occurred_at": when.isoformat(), **key}
+
+
+@pytest.fixture
+def world(make_settings, tmp_path):
+    with serve(Sandbox()) as running:
+        settings = make_settings(**running.sandbox.env(), BRIDGE_BATCH_LINGER_MS="0")
+        app = create_app(settings)
+        store = app.extensions["bridge"].store
+        yield World(running, app.test_client(), store, Pipeline(settings, store, drain=True),
+                    running.sandbox.config.hubspot.client_secret, tmp_path)
+
+
+def test_worked_example_85_waits_then_pricing_visit_hands_off_once(world):
+    (contact,) = world.contacts(WORKED_EXAMPLE)
+    world.activities(act("wp-1", "whitepaper_download", hubspot_id=contact),
+                     act("wp-2", "whitepaper_download", hubspot_id=contact))
+    world.drain()
+    lead = world.store.find_lead(hubspot_id=contact)
+    assert (lead["score"], lead["handed_off_at"]) == (85, None)
+    assert "pricing_page_visit 0 < 1" in lead["summary"]
+    assert world.sf_leads() == []
+
+    world.activities(act("price-1", "pricing_page_visit", email="TARO.YAMADA@example.co.jp"))
+    world.drain()
+    lead = world.store.find_lead(hubspot_id=contact)
+    assert lead["score"] == 115 and lead["handed_off_at"] and lead["handoff_reason"].startswith("handoff by")
+    (sf,) = world.sf_leads()
+    assert sf["HubSpot_Contact_Id__c"] == contact and sf["LastName"] == "山田" and sf["Bridge_Score__c"] == 115
+    assert lead["salesforce_id"] == sf["Id"]
+    written = world.hubspot(contact)
+    assert written["lifecyclestage"] == "marketingqualifiedlead"
+    assert (written["bridge_score"], written["bridge_stage"], written["bridge_temperature"]) == \
+        ("115", "consideration", "hot")
+    assert written["salesforce_lead_id"] == sf["Id"]
+    # The contact was read once when created; activities (by id or by its known email) do not re-read it.
+    assert world.calls("hubspot.batch_read") == 1
+
+
+def test_duplicated_and_reordered_events_hand_off_once(world):
+    (contact,) = world.contacts(WORKED_EXAMPLE)
+    items = [act("p", "pricing_page_visit", 1, hubspot_id=contact), act("w1", "whitepaper_download", 9,
+             hubspot_id=contact), act("w2", "whitepaper_download", 7, hubspot_id=contact)]
+    world.activities(*items)
+    world.activities(*reversed(items))  # a sender retrying, out of order
+    world.drain()
+    world.contacts()  # nothing new
+    post_hubspot(world.client, [hubspot_event(77, object_id=int(contact), propertyName="jobtitle",
+                                              propertyValue="営業部長")], secret=world.secret)
+    world.activities(act("p2", "pricing_page_visit", 0, hubspot_id=contact))  # crosses again: no second handoff
+    world.drain()
+    assert len(world.sf_leads()) == 1
+    upserts = world.store.outbox_items(lead_id=world.store.find_lead(hubspot_id=contact)["id"])
+    assert sorted((i["kind"], i["status"]) for i in upserts) == \
+        [("notify", "done"), ("upsert", "done"), ("writeback", "done")]
+
+
+def test_write_back_echo_is_ignored(world):
+    (contact,) = world.contacts(WORKED_EXAMPLE)
+    world.activities(*(act(f"a{n}", kind, hubspot_id=contact) for n, kind in
+                       enumerate(["whitepaper_download", "whitepaper_download", "pricing_page_visit"])))
+    world.drain()
+    reads = world.calls("hubspot.batch_read")
+    echo = hubspot_event(900, object_id=int(contact), propertyName="bridge_score", propertyValue="115")
+    genuine = hubspot_event(901, object_id=int(contact), propertyName="bridge_score", propertyValue="7")
+    post_hubspot(world.client, [echo], secret=world.secret)
+    world.drain()
+    assert world.store.changes(f"contact:{contact}")[-1]["change_type"] == "echo"
+    assert world.store.find_lead(hubspot_id=contact)["dirty"] == 0
+    assert world.calls("hubspot.batch_read") == reads  # nothing was read or evaluated
+    post_hubspot(world.client, [genuine], secret=world.secret)  # someone else changed it: not an echo
+    world.drain()
+    assert world.calls("hubspot.batch_read") == reads + 1
+
+
+def test_activity_before_the_contact_merges_into_it(world):
+    world.activities(act("early-1", "whitepaper_download", email="taro.yamada@example.co.jp"))
+    world.drain()  # not in HubSpot yet: evaluated on what is known, nothing handed off
+    (contact,) = world.contacts(WORKED_EXAMPLE)
+    world.activities(act("early-2", "whitepaper_download", hubspot_id=contact),
+                     act("early-3", "pricing_page_visit", hubspot_id=contact))
+    world.drain()
+    lead = world.store.find_lead(email="taro.yamada@example.co.jp")
+    assert lead["hubspot_id"] == contact and lead["score"] == 115 and lead["handed_off_at"]
+    assert len(world.store.lead_activities(lead["id"])) == 3
+    assert world.store.db.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 1
+
+
+def test_excluded_lead_is_never_handed_off(world):
+    (contact,) = world.contacts({**WORKED_EXAMPLE, "email": "taro@gmail.com"})
+    world.activities(*(act(f"x{n}", "pricing_page_visit", hubspot_id=contact) for n in range(5)))
+    world.drain()
+    lead = world.store.find_lead(hubspot_id=contact)
+    assert lead["excluded"] and lead["handed_off_at"] is None and world.sf_leads() == []
+
+
+def test_500_handoffs_cost_three_salesforce_calls(world):
+    ids = world.contacts(*({**WORKED_EXAMPLE, "email": f"lead{n}@example.co.jp"} for n in range(500)))
+    world.activities(*(act(f"{c}-{kind}", kind, hubspot_id=c) for c in ids
+                       for kind in ("whitepaper_download", "seminar_attended")))
+    world.drain()
+    assert len(world.sf_leads()) == 500
+    assert world.calls("salesforce.upsert") == 3  # ⌈500 / 200⌉
+    assert world.calls("hubspot.batch_read") == 5  # ⌈500 / 100⌉
+    assert world.calls("hubspot.batch_update") == 5
+
+
+def test_permanent_error_is_a_dead_letter_until_the_mapping_is_fixed(world):
+    route = world.mappings / "hubspot-contact-to-salesforce-lead.yaml"
+    good = route.read_text(encoding="utf-8")
+    # Break the mapping the way an admin might: Company loses its default, so Salesforce refuses the lead.
+    route.write_text(good.replace("    default: (不明)                    # Salesforce では会社名が必須", "    # "),
+                     encoding="utf-8")
+    assert world.pipeline.mappings.refresh()
+    (contact,) = world.contacts({**WORKED_EXAMPLE, "company": None})
+    world.activities(*(act(f"d{n}", kind, hubspot_id=contact) for n, kind in
+                       enumerate(["whitepaper_download", "whitepaper_download", "pricing_page_visit"])))
+    world.drain()
+    (dead,) = world.store.outbox_items(status="dead")
+    assert "REQUIRED_FIELD_MISSING" in dead["last_error"] and json.loads(dead["fields"]) == ["Company"]
+    assert world.sf_leads() == []
+    # HubSpot still hears about the handoff (score, stage), without a Salesforce id.
+    assert world.hubspot(contact)["salesforce_lead_id"] is None
+
+    route.write_text(good, encoding="utf-8")
+    assert world.pipeline.mappings.refresh()
+    assert world.store.replay_outbox([dead["id"]], datetime.now(UTC)) == 1
+    world.drain()
+    (sf,) = world.sf_leads()
+    assert sf["Company"] == "(不明)"
+    assert world.hubspot(contact)["salesforce_lead_id"] == sf["Id"]
+
+
+def test_both_targets_when_the_kintone_route_is_enabled(world):
+    route = world.mappings / "hubspot-contact-to-kintone.yaml"
+    route.write_text(route.read_text(encoding="utf-8").replace("enabled: false", "enabled: true"), encoding="utf-8")
+    assert world.pipeline.mappings.refresh()
+    (contact,) = world.contacts(WORKED_EXAMPLE)
+    world.activities(*(act(f"k{n}", kind, hubspot_id=contact) for n, kind in
+                       enumerate(["whitepaper_download", "whitepaper_download", "pricing_page_visit"])))
+    world.drain()
+    records = requests.get(f"{world.sandbox.base_url}/_sandbox/kintone/apps/1/records", timeout=10).json()
+    (record,) = records if isinstance(records, list) else records["records"]
+    lead = world.store.find_lead(hubspot_id=contact)
+    assert lead["kintone_id"] and lead["salesforce_id"]
+    written = world.hubspot(contact)
+    assert (written["kintone_record_id"], written["salesforce_lead_id"]) == (lead["kintone_id"], lead["salesforce_id"])
+    assert contact in json.dumps(record, ensure_ascii=False)
