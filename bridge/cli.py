@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -15,6 +15,7 @@ import click
 from bridge import connectors_cli
 from bridge.clock import utcnow
 from bridge.config import Settings, load_settings
+from bridge.demo import demo
 from bridge.errors import ConfigError
 from bridge.mapping.cli import mappings
 from bridge.mapping.problems import MappingError
@@ -99,15 +100,19 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
 
     worker_process = None
     if not no_worker:
-        # A spawned (not forked) process: no threads or database handles are shared with gunicorn.
-        worker_process = multiprocessing.get_context("spawn").Process(target=run_worker, name="bridge-worker")
-        worker_process.start()
+        # A separate process (not a fork): no threads or database handles are shared with gunicorn.
+        worker_process = subprocess.Popen([sys.executable, "-m", "bridge", "worker"])  # noqa: S603
+    parent = os.getpid()
     try:
         Server().run()
     finally:
-        if worker_process is not None:
+        # gunicorn's forked web workers leave through here too; only the parent owns the worker process.
+        if worker_process is not None and os.getpid() == parent:
             worker_process.terminate()
-            worker_process.join(timeout=30)
+            try:
+                worker_process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker_process.kill()
 
 
 @main.command()
@@ -120,6 +125,7 @@ def worker(once: bool) -> None:
 main.add_command(connectors_cli.connectors)
 main.add_command(mappings)
 main.add_command(sandbox, name="sandbox")
+main.add_command(demo)
 
 
 @main.group()

@@ -1,0 +1,47 @@
+"""End to end over loopback: the sandbox sends signed webhooks to a real `bridge serve`; records land in
+both sandboxes and the write-back in HubSpot. This is what `bridge demo` runs."""
+
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from bridge.demo import DEMO_LEADS, activities_of, demo, report, running_stack
+
+pytestmark = pytest.mark.slow
+
+
+def test_webhook_to_records_in_both_sandboxes_and_write_back(tmp_path):
+    leads = DEMO_LEADS[:3]  # handed off, not yet, handed off (by HubSpot id)
+    with running_stack(tmp_path) as stack:
+        ids = stack.create_contacts([{"lastname": lead.lastname, "firstname": lead.firstname, "email": lead.email,
+                                      "company": lead.company, "jobtitle": lead.jobtitle, "industry": lead.industry,
+                                      "numemployees": lead.numemployees} for lead in leads])
+        stack.settle()
+        assert stack.sandbox.sandbox.deliveries  # the creation webhooks went out, signed, and were accepted
+        stack.post_activities(activities_of(leads, ids, datetime.now(UTC)))
+        stack.settle()
+        handed = [ids[0], ids[2]]
+        sf = {r["HubSpot_Contact_Id__c"]: r for r in stack.sandbox.sandbox.salesforce.store.all()}
+        assert sorted(sf) == sorted(handed)
+        kintone = requests.get(f"{stack.sandbox.base_url}/_sandbox/kintone/apps/1/records", timeout=10).json()
+        assert len(kintone if isinstance(kintone, list) else kintone["records"]) == 2
+        for contact in handed:
+            props = requests.get(f"{stack.sandbox.base_url}/_sandbox/hubspot/contacts/{contact}",
+                                 timeout=10).json()["properties"]
+            assert props["lifecyclestage"] == "marketingqualifiedlead"
+            assert props["salesforce_lead_id"] == sf[contact]["Id"] and props["kintone_record_id"]
+        # The write-back's own webhooks came back and were recognised as echoes.
+        echoes = stack.store.db.execute("SELECT COUNT(*) FROM changes WHERE change_type = 'echo'").fetchone()[0]
+        assert echoes >= 2
+        lines = report(stack, leads, ids, kintone=True)
+        assert not any(line.startswith("\nUNEXPECTED") for line in lines)
+
+
+def test_bridge_demo_command_reports_every_expected_outcome():
+    result = CliRunner().invoke(demo, [], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "UNEXPECTED" not in result.output
+    assert f"Leads: {len(DEMO_LEADS)} — handed off 6, not yet 5, excluded 3" in result.output
+    assert "used, 4 minimum" in result.output
