@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bridge.clock import iso, utcnow
+from bridge.clock import iso
 from bridge.errors import StoreUnavailable
 from bridge.migrations import migrations
 from connectors.base import InboxEvent
@@ -240,29 +240,28 @@ class Store:
         if cursor.rowcount != 1:
             raise LeaseLost(f"event {event_id} is no longer leased by {owner}")
 
-    def fail(self, event_id: int, owner: str, error: str, retry_at: datetime | None) -> None:
+    def fail(self, db: Database, event_id: int, owner: str, error: str, retry_at: datetime | None,
+             now: datetime) -> None:
         """Schedule a retry at `retry_at`, or bury the event as a dead letter when `retry_at` is None."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE inbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, "
-                "lease_owner = NULL, lease_expires_at = NULL, finished_at = ? "
-                "WHERE id = ? AND lease_owner = ?",
-                ["dead" if retry_at is None else "pending", iso(retry_at) if retry_at else None, error[:2000],
-                 None if retry_at else iso(utcnow()), event_id, owner],
-            )
+        db.execute(
+            "UPDATE inbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, "
+            "lease_owner = NULL, lease_expires_at = NULL, finished_at = ? "
+            "WHERE id = ? AND lease_owner = ?",
+            ["dead" if retry_at is None else "pending", iso(retry_at) if retry_at else None, error[:2000],
+             None if retry_at else iso(now), event_id, owner],
+        )
 
-    def release(self, event_ids: Iterable[int], owner: str, retry_at: datetime) -> None:
+    def release(self, db: Database, event_ids: Iterable[int], owner: str, retry_at: datetime) -> None:
         """Hand back claimed events that were not attempted (they wait behind a failed one of their record)."""
         ids = list(event_ids)
         if not ids:
             return
-        with self.transaction() as db:
-            db.execute(  # only "?" placeholders are formatted into these statements
-                f"UPDATE inbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?, "  # noqa: S608
-                f"lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ? "
-                f"AND id IN ({', '.join('?' * len(ids))})",
-                [iso(retry_at), owner, *ids],
-            )
+        db.execute(  # only "?" placeholders are formatted into these statements
+            f"UPDATE inbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?, "  # noqa: S608
+            f"lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ? "
+            f"AND id IN ({', '.join('?' * len(ids))})",
+            [iso(retry_at), owner, *ids],
+        )
 
     # -- inspection and replay ----------------------------------------------------------------
     def inbox_counts(self) -> dict[str, int]:

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Items per claimed batch. Upserts: Salesforce sObject Collections take 200 per call; connectors with
 # smaller batches (kintone, HubSpot: 100) split it into full calls themselves.
-BATCH_SIZES = {"upsert": 200, "writeback": 100, "notify": 20}
+BATCH_SIZES = {"upsert": 200, "writeback": 100, "notify": 50}
 
 #: HubSpot contact properties the write-back sets (the sandbox has them; create them in HubSpot).
 SCORE_PROPERTIES = {"bridge_score": "score", "bridge_stage": "stage", "bridge_temperature": "temperature"}
