@@ -244,7 +244,9 @@ class KintoneConnector(Connector):
         # (10 per domain, shared with other integrations, expire after 10 minutes).
         # https://kintone.dev/en/docs/kintone/rest-api/records/get-records/
         stamp_field = self._stamp_field(object)
-        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # kintone keeps date-times to the minute (a save at 10:30:45 reads 10:30:00): compare from
+        # the start of `since`'s minute, or records saved later in that minute are never found.
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
         last_id = 0
         while True:
             query = (

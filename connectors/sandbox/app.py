@@ -97,6 +97,8 @@ class Sandbox:
             "HUBSPOT_ACCESS_TOKEN": hubspot.private_app_token,
             "HUBSPOT_CLIENT_ID": hubspot.client_id,
             "HUBSPOT_CLIENT_SECRET": hubspot.client_secret,
+            # The sandbox allows 190 requests per 10 s, HubSpot's Professional tier.
+            "HUBSPOT_TIER": "professional" if hubspot.rate_limit >= 190 else "free",
             "SALESFORCE_LOGIN_URL": self.salesforce_url,
             "SALESFORCE_CLIENT_ID": salesforce.client_id,
             "SALESFORCE_CLIENT_SECRET": salesforce.client_secret,
