@@ -195,3 +195,46 @@ def inbox_replay(event_ids: tuple[int, ...], replay_all: bool) -> None:
     click.echo(f"{count} event(s) queued again")
     if event_ids and count < len(event_ids):
         click.echo("some ids were not dead letters; see `bridge inbox dead`", err=True)
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def outbox(ctx: click.Context) -> None:
+    """Handoff writes (Salesforce/kintone upserts, HubSpot write-backs, notices): counts, dead letters, replay."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(outbox_status)
+
+
+@outbox.command("status")
+def outbox_status() -> None:
+    """Count writes by status."""
+    for status, count in _store(_settings()).outbox_counts().items():
+        click.echo(f"{status:<11}{count:>9}")
+
+
+@outbox.command("dead")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def outbox_dead(limit: int, as_json: bool) -> None:
+    """List writes that failed for good, with the reason and the fields it names."""
+    rows = _store(_settings()).outbox_items("dead", limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no dead letters")
+    for row in rows:
+        fields = f" fields={', '.join(json.loads(row['fields']))}" if row["fields"] else ""
+        click.echo(f"#{row['id']} {row['kind']} {row['target']} lead={row['lead_id']} attempts={row['attempts']}"
+                   f"{fields}\n    {row['last_error']}")
+
+
+@outbox.command("replay")
+@click.argument("item_ids", nargs=-1, type=int)
+@click.option("--all", "replay_all", is_flag=True, help="replay every dead write")
+def outbox_replay(item_ids: tuple[int, ...], replay_all: bool) -> None:
+    """Send dead writes again (after fixing the mapping or the data), by id or --all."""
+    if bool(item_ids) == replay_all:
+        raise click.UsageError("give item ids or --all (not both)")
+    count = _store(_settings()).replay_outbox(None if replay_all else item_ids, utcnow())
+    click.echo(f"{count} write(s) queued again; the running worker sends them with the current mappings")

@@ -76,3 +76,21 @@ def test_mappings_check_covers_routes_and_handoff_rules(run):
     assert result.exit_code == 0
     assert "OK hubspot-contact-to-salesforce-lead" in result.output
     assert "OK handoff.yaml: 2 handoff criteria" in result.output
+
+
+def test_outbox_dead_letters_and_replay(run, store):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    with store.transaction() as db:
+        lead = store.touch_lead(db, now, hubspot_id="501")
+        store.enqueue(db, lead, "upsert", "hubspot-contact-to-salesforce-lead", now)
+    (item,) = store.claim_outbox("o", now, 60, {"upsert": 200}, timedelta(0))
+    with store.transaction() as db:
+        store.settle(db, item["id"], "o", now, "dead", error="salesforce REQUIRED_FIELD_MISSING: Company",
+                     fields=["Company"])
+    assert counts(run("outbox").output)["dead"] == 1
+    listed = run("outbox", "dead").output
+    assert "REQUIRED_FIELD_MISSING" in listed and "fields=Company" in listed
+    assert "1 write(s) queued again" in run("outbox", "replay", str(item["id"])).output
+    assert counts(run("outbox", "status").output)["pending"] == 1
