@@ -86,21 +86,24 @@ class Evaluator:
         return by_id, {email.lower(): record for email, record in by_email.items()}
 
     def _evaluate(self, db: Database, lead_id: int, touches: int, now: datetime) -> None:
-        row = db.execute("SELECT hubspot_id, email, properties, handed_off_at FROM leads WHERE id = ?",
+        row = db.execute("SELECT hubspot_id, email, properties, handed_off_at, read_at FROM leads WHERE id = ?",
                          [lead_id]).fetchone()
         if row is None:  # merged into another lead earlier in this batch
             return
-        hubspot_id, email, properties, handed_off_at = row
+        hubspot_id, email, properties, handed_off_at, read_at = row
         record = json.loads(properties) if properties else {}
         record.setdefault("email", email)
         activities = [Activity(a["type"], parse_iso(a["occurred_at"]))
                       for a in self.store.lead_activities(lead_id, db)]
         decision = evaluate(record, activities, self.mappings.rules, now)
         summary = decision.summary()
-        if decision.qualifies and handed_off_at is None and not hubspot_id:
-            summary += "; waiting for the HubSpot contact before handing off"
+        # Only a lead whose HubSpot record was read is handed off: sales gets a name, not an id.
+        known = bool(hubspot_id and properties)
+        if decision.qualifies and handed_off_at is None and not known:
+            summary += "; waiting for the HubSpot contact before handing off" if self.hubspot or read_at else \
+                "; not handed off: HubSpot API access is not configured (HUBSPOT_ACCESS_TOKEN)"
         self.store.save_decision(db, lead_id, touches, decision.as_dict(), summary, now)
-        handing_off = decision.qualifies and hubspot_id
+        handing_off = decision.qualifies and known
         if handing_off and self.store.mark_handed_off(db, lead_id, decision.criterion, summary, now):
             targets = self.mappings.targets()
             for route in targets:

@@ -211,3 +211,18 @@ def test_both_targets_when_the_kintone_route_is_enabled(world):
     written = world.hubspot(contact)
     assert (written["kintone_record_id"], written["salesforce_lead_id"]) == (lead["kintone_id"], lead["salesforce_id"])
     assert contact in json.dumps(record, ensure_ascii=False)
+
+
+def test_without_hubspot_api_access_nobody_is_handed_off_and_the_reason_says_why(make_settings):
+    settings = make_settings(BRIDGE_BATCH_LINGER_MS="0")  # webhooks verified, but no HUBSPOT_ACCESS_TOKEN
+    app = create_app(settings)
+    store = app.extensions["bridge"].store
+    client = app.test_client()
+    post_hubspot(client, [hubspot_event(1, object_id=42, subscriptionType="contact.creation")])
+    client.post("/api/activities", headers={"Authorization": f"Bearer {TOKEN}"},
+                json=[act(f"n{n}", "seminar_attended", hubspot_id="42") for n in range(3)])
+    Pipeline(settings, store, drain=True).drain()
+    lead = store.find_lead(hubspot_id="42")
+    assert lead["score"] == 120 and lead["handed_off_at"] is None
+    assert "HubSpot API access is not configured (HUBSPOT_ACCESS_TOKEN)" in lead["summary"]
+    assert store.outbox_counts()["pending"] == 0
