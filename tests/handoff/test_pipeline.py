@@ -226,3 +226,18 @@ def test_without_hubspot_api_access_nobody_is_handed_off_and_the_reason_says_why
     assert lead["score"] == 120 and lead["handed_off_at"] is None
     assert "HubSpot API access is not configured (HUBSPOT_ACCESS_TOKEN)" in lead["summary"]
     assert store.outbox_counts()["pending"] == 0
+
+
+def test_a_configured_property_change_counts_as_an_activity(world):
+    rules = world.mappings / "handoff.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace(
+        "property_activities: {}", "property_activities:\n  last_seminar_date: seminar_attended"), encoding="utf-8")
+    assert world.pipeline.mappings.refresh()
+    (contact,) = world.contacts(WORKED_EXAMPLE)
+    world.drain()
+    stamp = hubspot_event(300, object_id=int(contact), propertyName="last_seminar_date", propertyValue="2026-11-20")
+    post_hubspot(world.client, [stamp, stamp], secret=world.secret)  # a duplicate delivery counts once
+    world.drain()
+    lead = world.store.find_lead(hubspot_id=contact)
+    assert [a["type"] for a in world.store.lead_activities(lead["id"])] == ["seminar_attended"]
+    assert lead["score"] == 85 and lead["handed_off_at"] and "seminar" in lead["handoff_reason"]
