@@ -6,7 +6,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,35 +92,13 @@ class Store:
     @contextmanager
     def _begin_immediate(self) -> Iterator[Database]:
         db = self.db
-        self._acquire_write_lock(db)
+        db.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for another process's writer
         try:
             yield db
         except BaseException:
             db.conn.rollback()
             raise
         db.execute("COMMIT")
-
-    def _acquire_write_lock(self, db: Database) -> None:
-        """BEGIN IMMEDIATE, waiting for another process's writer in 0.1-1 ms steps up to the busy timeout.
-
-        SQLite's built-in busy handler sleeps 1, 2, 5, 10 … ms between tries; a commit here takes about
-        0.2 ms, so those sleeps, not the disk, would bound ingest when two gunicorn workers write at once.
-        """
-        deadline = time.monotonic() + self.busy_timeout_ms / 1000
-        pause = 0.0001
-        db.execute("PRAGMA busy_timeout = 0")
-        try:
-            while True:
-                try:
-                    db.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as error:
-                    if "locked" not in str(error) or time.monotonic() + pause > deadline:
-                        raise
-                time.sleep(pause)
-                pause = min(pause * 2, 0.001)
-        finally:
-            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
 
     # -- schema -------------------------------------------------------------------------------
     def upgrade(self) -> list[str]:
