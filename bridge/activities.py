@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 from datetime import datetime
 
 from flask import Blueprint, current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from bridge.api_auth import UNAUTHORIZED, bearer_ok
 from bridge.errors import WebhookInvalid, WebhookUnauthorized
 from bridge.webhooks import ingest
 from connectors.base import InboxEvent, WebhookReply, WebhookRequest, load_schema, parse_json
@@ -57,9 +57,8 @@ class ActivitySource:
         return None if self.api_token else "the activities API is not configured: set BRIDGE_API_TOKEN"
 
     def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.api_token}".encode()):
-            raise WebhookUnauthorized("missing or wrong `Authorization: Bearer <BRIDGE_API_TOKEN>` header")
+        if not bearer_ok(request.headers.get("Authorization"), self.api_token):
+            raise WebhookUnauthorized(UNAUTHORIZED)
 
     def parse_webhook(self, request: WebhookRequest, received_at: datetime) -> list[InboxEvent]:
         data = parse_json(request.body)

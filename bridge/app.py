@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from bridge import activities, health, webhooks
+from bridge import activities, health, leads_api, webhooks
 from bridge.config import Settings, load_settings
 from bridge.handoff.load import load_rules
 from bridge.handoff.rules import Rules
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(activities.bp)
+    app.register_blueprint(leads_api.bp)
     from bridge.admin import init_admin  # admin pages + API, and the session cookie they use
     init_admin(app, settings)
 

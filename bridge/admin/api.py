@@ -21,6 +21,7 @@ from bridge.admin.editor import (
     normalise_newlines,
 )
 from bridge.admin.samples import RecordProblem
+from bridge.api_auth import refuse_without_token
 from bridge.mapping.model import TO_TARGET
 from bridge.mapping.problems import Problem
 
@@ -53,14 +54,7 @@ def _fail(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 
 @bp.before_request
 def require_token() -> tuple[Response, int] | None:
-    access = _access()
-    if not access.api_token:
-        return _fail(503, "the admin API is off: set BRIDGE_API_TOKEN (at least 16 characters) and restart")
-    if not access.bearer_ok(request.headers.get("Authorization")):
-        response, status = _fail(401, "missing or wrong `Authorization: Bearer <BRIDGE_API_TOKEN>` header")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="bridge-admin"'
-        return response, status
-    return None
+    return refuse_without_token("admin", _access().api_token)
 
 
 @bp.errorhandler(BadRequest)

@@ -87,11 +87,6 @@ class AdminAccess:
     def window_start(self) -> datetime:
         return self.clock() - FAILED_LOGIN_WINDOW
 
-    # -- API --------------------------------------------------------------------------------
-    def bearer_ok(self, header: str | None) -> bool:
-        if not self.api_token or not header:
-            return False
-        return hmac.compare_digest(header.encode(), f"Bearer {self.api_token}".encode())
 
 
 def client_address(request: Request) -> str:

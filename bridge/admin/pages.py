@@ -1,9 +1,11 @@
-"""The admin pages: login, mapping files (edit, check, preview, save), history and restore, audit log."""
+"""The admin pages: login, mapping files (edit, check, preview, save), history and restore, audit log,
+leads with their timelines, and the outbox's dead letters (replayable)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -42,6 +44,7 @@ from bridge.admin.editor import (
 from bridge.admin.i18n import Translator, choose_language
 from bridge.admin.samples import RecordProblem, load_json
 from bridge.clock import parse_iso
+from bridge.handoff.timeline import lead_summary, timeline, write_view
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
                static_folder="static")
@@ -51,6 +54,8 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 # The admins work in Tokyo; times are stored in UTC and shown in Japan time.
 DISPLAY_ZONE = ZoneInfo("Asia/Tokyo")
 AUDIT_ROWS = 200
+LEADS_PER_PAGE = 50
+DEAD_LETTER_ROWS = 200
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -319,3 +324,69 @@ def restore(name: str, version: int):
 def audit():
     entries = current_app.extensions["bridge"].store.audit_log(AUDIT_ROWS)
     return _page("audit.html", entries=entries, limit=AUDIT_ROWS)
+
+
+# -- leads and their timelines -------------------------------------------------------------
+@bp.get("/leads")
+def leads():
+    """Leads, newest first; filter by handoff, or find one by its email address or HubSpot id."""
+    store = current_app.extensions["bridge"].store
+    query = request.args.get("q", "").strip()
+    handed = request.args.get("handed_off", "")
+    handed_off = {"yes": True, "no": False}.get(handed)
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    search_problem = None
+    if query:
+        if "@" in query:
+            row = store.find_lead(email=query)
+        elif query.isdecimal():
+            row = store.find_lead(hubspot_id=query)
+        else:
+            row, search_problem = None, "leads.search_help"
+        rows, total = ([row] if row is not None else []), int(row is not None)
+    else:
+        rows = store.leads(handed_off, LEADS_PER_PAGE, (page - 1) * LEADS_PER_PAGE)
+        total = store.lead_count(handed_off)
+    return _page("leads.html", leads=[lead_summary(row) for row in rows], query=query, handed=handed, page=page,
+                 pages=max(1, math.ceil(total / LEADS_PER_PAGE)), total=total, search_problem=search_problem)
+
+
+@bp.get("/leads/<int:lead_id>")
+def lead(lead_id: int):
+    found = timeline(current_app.extensions["bridge"].store, lead_id)
+    if found is None:
+        return _error(404, "error.not_found.title", "error.no_lead", id=lead_id)
+    return _page("lead.html", lead=found["lead"], entries=found["entries"])
+
+
+# -- outbox dead letters -------------------------------------------------------------------
+@bp.get("/outbox")
+def outbox():
+    """Writes that failed for good, with the reason and the fields named; each can be replayed."""
+    store = current_app.extensions["bridge"].store
+    rows = store.outbox_items(status="dead", limit=DEAD_LETTER_ROWS)
+    by_id = store.leads_by_id(row["lead_id"] for row in rows)
+    items = [write_view(row, by_id.get(row["lead_id"], {"id": row["lead_id"]})) for row in rows]
+    return _page("outbox.html", items=items, counts=store.outbox_counts(), limit=DEAD_LETTER_ROWS)
+
+
+@bp.post("/outbox/replay")
+def replay_outbox():
+    """Queue one dead letter (`id`) or all of them (`all`) again; audit-logged."""
+    store, t = current_app.extensions["bridge"].store, g.t
+    if request.form.get("all"):
+        ids, target = None, "outbox (all dead letters)"
+    else:
+        given = request.form.get("id", "")
+        if not given.isdecimal():
+            return _error(400, "error.http.title", "error.http", code=400, name="Bad Request",
+                          description="press Replay next to a dead letter, or Replay all")
+        ids, target = [int(given)], f"outbox {given}"
+    replayed = store.replay_outbox(ids, _now())
+    store.audit(PAGE_ACTOR, "outbox_replay", target, f"{replayed} replayed", _now())
+    flash(t("flash.replayed", n=replayed) if replayed else t("flash.nothing_replayed"))
+    back = request.form.get("next")
+    return redirect(_safe_next(back) if back else url_for(".outbox"), 303)

@@ -1,0 +1,223 @@
+"""A lead's story in one time-ordered list: the events received about it, its activities, every
+decision with its explanation, and the writes made for it (shown by the admin pages and /api/leads)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.clock import parse_iso
+from bridge.store import Store
+
+# How much history one timeline shows: the newest of each kind (a lead opening every newsletter
+# would otherwise make the page unreadable).
+MAX_EVENTS = 500
+MAX_ACTIVITIES = 1000
+MAX_DECISIONS = 200
+MAX_WRITES = 200
+# Within the same instant the story reads: something arrived, it was evaluated, then written.
+_KIND_ORDER = {"event": 0, "activity": 1, "decision": 2, "write": 3}
+SOURCE_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "kintone": "kintone"}
+# A criterion check as evaluate.py words it: "score 85 < 100", "stage interest ≥ interest", "seminar_attended 0 < 1".
+_CHECK = re.compile(r"^(?P<subject>\S+) (?P<value>\S+) (?P<op>≥|<) (?P<required>\S+)$")
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+# -- leads -------------------------------------------------------------------------------------
+def _json(text: str | None, default: Any = None) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+def display_name(properties: Mapping[str, Any]) -> str:
+    """Family name first, as Japanese names are written: 山田 太郎."""
+    return " ".join(str(p) for p in (properties.get("lastname"), properties.get("firstname")) if p)
+
+
+def lead_summary(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A lead for lists: who it is, where it stands, whether and where it was handed off."""
+    properties = _json(row.get("properties"), {})
+    if not isinstance(properties, dict):
+        properties = {}
+    return {
+        "id": row["id"], "email": row.get("email"), "hubspot_id": row.get("hubspot_id"),
+        "name": display_name(properties) or None, "company": properties.get("company") or None,
+        "score": row.get("score"), "stage": row.get("stage"), "temperature": row.get("temperature"),
+        "excluded": row.get("excluded"), "handed_off": row.get("handed_off_at") is not None,
+        "handed_off_at": row.get("handed_off_at"), "handoff_criterion": row.get("handoff_criterion"),
+        "salesforce_id": row.get("salesforce_id"), "kintone_id": row.get("kintone_id"),
+        "evaluated_at": row.get("evaluated_at"), "created_at": row.get("created_at"),
+    }
+
+
+def lead_detail(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A lead with the latest decision in words and its HubSpot properties as last read."""
+    properties = _json(row.get("properties"), {})
+    return {**lead_summary(row), "handoff_reason": row.get("handoff_reason"), "summary": row.get("summary"),
+            "read_at": row.get("read_at"), "properties": properties if isinstance(properties, dict) else {}}
+
+
+# -- decisions ---------------------------------------------------------------------------------
+def _check(text: str) -> dict[str, Any]:
+    """One condition of a criterion, split so pages can word it in either language."""
+    match = _CHECK.match(text)
+    if match is None:
+        return {"text": text, "passed": "≥" in text, "subject": None, "value": None, "required": None}
+    return {"text": text, "passed": match["op"] == "≥", "subject": match["subject"], "value": match["value"],
+            "required": match["required"]}
+
+
+def explain(explanation: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """A stored decision's explanation: the rules that fired (points, evidence), each criterion with
+    its checks and the ones it missed, and `why` in one line."""
+    data = _json(explanation, {}) if isinstance(explanation, str | None) else dict(explanation)
+    if not isinstance(data, dict):
+        data = {}
+    fired = [{"rule": f.get("rule"), "points": f.get("points"), "because": f.get("because")}
+             for f in data.get("fired") or [] if isinstance(f, dict)]
+    criteria = []
+    for c in data.get("criteria") or []:
+        if not isinstance(c, dict):
+            continue
+        checks = [_check(str(x)) for x in c.get("checks") or []]
+        criteria.append({"name": c.get("name"), "matched": bool(c.get("matched")), "checks": checks,
+                         "missing": [x["text"] for x in checks if not x["passed"]]})
+    criterion, excluded = data.get("criterion"), data.get("excluded")
+    if excluded:
+        why = f"excluded: {excluded}"
+    elif criterion:
+        checks = next((c["checks"] for c in criteria if c["name"] == criterion), [])
+        why = f"criterion {criterion} matched: " + ", ".join(x["text"] for x in checks)
+    elif criteria:
+        why = "no criterion matched: " + "; ".join(f"{c['name']} missed {', '.join(c['missing'])}"
+                                                   for c in criteria)
+    else:
+        why = "no handoff criteria are configured"
+    return {"attribute_score": data.get("attribute_score"), "behaviour_score": data.get("behaviour_score"),
+            "excluded": excluded, "criterion": criterion, "qualifies": bool(data.get("qualifies")),
+            "fired": fired, "criteria": criteria, "why": why}
+
+
+# -- writes ------------------------------------------------------------------------------------
+def write_view(row: Mapping[str, Any], lead: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An outbox item with its JSON columns parsed (and, for lists, who the lead is)."""
+    item = {
+        "id": row["id"], "lead_id": row["lead_id"], "kind": row["kind"], "target": row["target"],
+        "status": row["status"], "attempts": row["attempts"], "last_error": row.get("last_error"),
+        "fields": _json(row.get("fields"), []), "result": _json(row.get("result")),
+        "created_at": row["created_at"], "next_attempt_at": row.get("next_attempt_at"),
+        "finished_at": row.get("finished_at"),
+    }
+    if lead is not None:
+        summary = lead_summary(lead)
+        item["lead"] = {key: summary[key] for key in ("email", "hubspot_id", "name", "company")}
+    return item
+
+
+def write_text(item: Mapping[str, Any]) -> str:
+    head = f"{item['kind']} → {item['target']}: {item['status']}"
+    result = item.get("result") if isinstance(item.get("result"), dict) else {}
+    fields = f" [fields: {', '.join(map(str, item['fields']))}]" if item.get("fields") else ""
+    if item["status"] == "done":
+        if result.get("outcome"):
+            words = [str(result[key]) for key in ("outcome", "system", "object", "id") if result.get(key)]
+            return f"{head} ({' '.join(words)})"
+        if result.get("sent_to"):
+            return f"{head} (sent to {result['sent_to']})"
+        if result:
+            return f"{head} (wrote {', '.join(f'{k} = {v}' for k, v in result.items())})"
+        return head
+    if item["status"] == "dead":
+        return f"{head} after {item['attempts']} attempt(s): {item.get('last_error') or 'no reason kept'}{fields}"
+    if item.get("last_error"):
+        return f"{head}, attempt {item['attempts']} failed ({item['last_error']}){fields}; " \
+               f"next try {item.get('next_attempt_at')}"
+    return head
+
+
+# -- the timeline ------------------------------------------------------------------------------
+def _record_keys(lead: Mapping[str, Any], writes: list[dict[str, Any]]) -> list[str]:
+    """The inbox record keys whose events are about this lead: its HubSpot contact, and the records
+    the upserts created in Salesforce (`Lead:00Q…`) and kintone (`app7:123`)."""
+    keys = [f"contact:{lead['hubspot_id']}"] if lead.get("hubspot_id") else []
+    for item in writes:
+        result = item["result"] if isinstance(item["result"], dict) else {}
+        if item["kind"] != "upsert" or not result.get("id"):
+            continue
+        if result.get("system") == "salesforce":
+            keys.append(f"{result.get('object')}:{result['id']}")
+        elif result.get("system") == "kintone":
+            keys.append(f"app{result.get('object')}:{result['id']}")
+    return list(dict.fromkeys(keys))
+
+
+def _event_entry(change: Mapping[str, Any]) -> dict[str, Any]:
+    fields = _json(change["fields"], {})
+    echo = change["change_type"] == "echo"
+    source = SOURCE_NAMES.get(change["source"], change["source"])
+    shown = ", ".join(f"{name} = {value}" for name, value in fields.items()) if isinstance(fields, dict) else ""
+    if echo:
+        text = f"{source} change ignored: echo of our own write-back" + (f" ({shown})" if shown else "")
+    else:
+        text = f"{source} {change['change_type']}" + (f": {shown}" if shown else "")
+    return {"at": change["occurred_at"], "kind": "event", "text": text,
+            "event": {"id": change["id"], "inbox_id": change["inbox_id"], "source": change["source"],
+                      "source_name": source, "record_key": change["record_key"], "change_type": change["change_type"],
+                      "fields": fields, "echo": echo, "ignored": echo, "recorded_at": change["recorded_at"]}}
+
+
+def _activity_entry(activity: Mapping[str, Any]) -> dict[str, Any]:
+    properties = _json(activity["properties"], {})
+    details = ", ".join(f"{k} = {v}" for k, v in list(properties.items())[:3]) if isinstance(properties, dict) else ""
+    return {"at": activity["occurred_at"], "kind": "activity",
+            "text": f"activity {activity['type']}" + (f" ({details})" if details else ""),
+            "activity": {"id": activity["id"], "type": activity["type"], "occurred_at": activity["occurred_at"],
+                         "received_at": activity["received_at"], "properties": properties}}
+
+
+def _decision_entry(decision: Mapping[str, Any], handed_off_at: str | None) -> dict[str, Any]:
+    handoff = bool(decision["qualifies"]) and decision["evaluated_at"] == handed_off_at
+    return {"at": decision["evaluated_at"], "kind": "decision",
+            "text": ("handed off — " if handoff else "evaluated — ") + decision["summary"],
+            "decision": {"id": decision["id"], "score": decision["score"], "stage": decision["stage"],
+                         "temperature": decision["temperature"], "qualifies": bool(decision["qualifies"]),
+                         "excluded": decision["excluded"], "criterion": decision["criterion"],
+                         "summary": decision["summary"], "handed_off": handoff,
+                         "explanation": explain(decision["explanation"])}}
+
+
+def _sort_key(entry: Mapping[str, Any]) -> tuple:
+    try:
+        moment = parse_iso(entry["at"])
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        moment = _NEVER
+    return moment, _KIND_ORDER[entry["kind"]], entry[entry["kind"]]["id"]  # ids compare within one kind
+
+
+def timeline(store: Store, lead_id: int) -> dict[str, Any] | None:
+    """The lead and its entries, oldest first; None when there is no such lead.
+
+    Each entry has `at` (UTC, ISO 8601), `kind` (event, activity, decision or write), a one-line `text`
+    and the details under a key named like its kind.
+    """
+    row = store.lead(lead_id)
+    if row is None:
+        return None
+    writes = [write_view(item) for item in store.outbox_items(lead_id=lead_id, limit=MAX_WRITES)]
+    activities = store.lead_activities(lead_id)[-MAX_ACTIVITIES:]
+    entries = [_event_entry(change) for change in store.changes_of(_record_keys(row, writes), MAX_EVENTS)]
+    entries += [_activity_entry(activity) for activity in activities]
+    entries += [_decision_entry(decision, row["handed_off_at"])
+                for decision in store.decisions(lead_id, limit=MAX_DECISIONS)]
+    entries += [{"at": item["created_at"], "kind": "write", "text": write_text(item), "write": item}
+                for item in writes]
+    entries.sort(key=_sort_key)
+    return {"lead": lead_detail(row), "entries": entries}
