@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge import activities, health, leads_api, webhooks
 from bridge.config import Settings, load_settings
@@ -24,8 +25,6 @@ class Services:
 
     settings: Settings
     store: Store
-    routes: dict[str, Route]
-    rules: Rules
 
 
 def load_mappings(settings: Settings) -> tuple[dict[str, Route], Rules]:
@@ -40,13 +39,17 @@ def configure_logging(level: str) -> None:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
-    routes, rules = load_mappings(settings)
+    load_mappings(settings)  # refuse to start with a broken mapping; the worker keeps them current (LiveMappings)
     store = Store(settings.db_path, settings.db_busy_timeout_ms)
     store.upgrade()
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.extensions["bridge"] = Services(settings=settings, store=store, routes=routes, rules=rules)
+    if settings.proxies:
+        # Behind N reverse proxies the client is N hops back in X-Forwarded-For: login throttling
+        # counts per client, not per proxy. https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies)
+    app.extensions["bridge"] = Services(settings=settings, store=store)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(activities.bp)

@@ -128,6 +128,7 @@ class Settings:
     environment: str
     log_level: str
     worker: WorkerSettings
+    proxies: int = 0  # reverse proxies in front of Bridge whose X-Forwarded-For is trusted
     admin_password: str | None = field(default=None, repr=False)  # admin pages off when unset
     secret_key: str | None = field(default=None, repr=False)  # signs admin session cookies
     connectors: dict[str, Any] = field(default_factory=dict)
@@ -169,6 +170,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
             linger_seconds=read.integer("BRIDGE_BATCH_LINGER_MS", 300, minimum=0, maximum=60_000) / 1000,
             slack_webhook_url=read.url("SLACK_WEBHOOK_URL"),
         ),
+        proxies=read.integer("BRIDGE_PROXIES", 0, minimum=0, maximum=5),
         admin_password=read.secret("BRIDGE_ADMIN_PASSWORD"),
         secret_key=read.secret("BRIDGE_SECRET_KEY"),
         env=env,

@@ -90,11 +90,8 @@ class AdminAccess:
 
 
 def client_address(request: Request) -> str:
-    """The address failed logins are counted against.
-
-    Behind a reverse proxy every request comes from the proxy; wrap the app in werkzeug's
-    ProxyFix there, or the limit applies to everyone at once.
-    """
+    """The address failed logins are counted against: the client's, once BRIDGE_PROXIES says how many
+    reverse proxies stand in front (otherwise every request seems to come from the proxy)."""
     return request.remote_addr or "unknown"
 
 

@@ -72,3 +72,23 @@ def test_a_successful_login_clears_the_failures(admin_app, anonymous):
     for _ in range(4):
         assert login(again, "wrong-password-guess").status_code == 401
     assert login(again).status_code == 303
+
+
+def test_behind_a_proxy_failures_count_per_forwarded_client(make_settings, clock):
+    from bridge.app import create_app
+    from tests.admin.conftest import ADMIN_ENV
+
+    app = create_app(make_settings(**ADMIN_ENV, BRIDGE_PROXIES="1"))
+    app.extensions["bridge_admin"].clock = clock
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}  # every request arrives from the proxy
+    attacker, colleague = app.test_client(), app.test_client()
+    for _ in range(5):
+        token = csrf_from(attacker.get("/admin/login", environ_base=proxy,
+                                       headers={"X-Forwarded-For": "203.0.113.9"}).text)
+        attacker.post("/admin/login", data={"csrf_token": token, "password": "wrong-password-guess"},
+                      environ_base=proxy, headers={"X-Forwarded-For": "203.0.113.9"})
+    forwarded = {"X-Forwarded-For": "198.51.100.7"}
+    token = csrf_from(colleague.get("/admin/login", environ_base=proxy, headers=forwarded).text)
+    response = colleague.post("/admin/login", data={"csrf_token": token, "password": PASSWORD}, environ_base=proxy,
+                              headers=forwarded)
+    assert response.status_code == 303
