@@ -34,5 +34,5 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    body, content_type = exposition()
+    body, content_type = exposition(current_app.extensions["bridge"].store)
     return current_app.response_class(body, content_type=content_type)

@@ -1,8 +1,12 @@
-"""Prometheus counters; under gunicorn the workers share them through PROMETHEUS_MULTIPROC_DIR."""
+"""Prometheus metrics: counters shared by gunicorn workers through PROMETHEUS_MULTIPROC_DIR, and queue
+gauges read from the database at scrape time (so they are right whichever process did the work)."""
 
 import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from bridge.store import Store
 
 webhook_requests = Counter(
     "bridge_webhook_requests", "Webhook deliveries by source and outcome", ["source", "outcome"]
@@ -10,10 +14,33 @@ webhook_requests = Counter(
 webhook_events = Counter("bridge_webhook_events", "Events committed to the inbox (new ones)", ["source"])
 
 
-def exposition() -> tuple[bytes, str]:
-    """The text format for /metrics, merged across processes when running under gunicorn."""
+class QueueCollector:
+    """Inbox and outbox items by status, and leads waiting for evaluation or handed off."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def collect(self):
+        queues = GaugeMetricFamily("bridge_queue_items", "Inbox events and outbox writes by status",
+                                   labels=["queue", "status"])
+        for queue, counts in (("inbox", self.store.inbox_counts()), ("outbox", self.store.outbox_counts())):
+            for status, count in counts.items():
+                queues.add_metric([queue, status], count)
+        yield queues
+        leads = GaugeMetricFamily("bridge_leads", "Leads by state", labels=["state"])
+        for state, count in self.store.lead_states().items():
+            leads.add_metric([state], count)
+        yield leads
+
+
+def exposition(store: Store) -> tuple[bytes, str]:
+    """The text format for /metrics, counters merged across processes when running under gunicorn."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        counters = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counters)
+        body = generate_latest(counters)
+    else:
+        body = generate_latest()
+    queues = CollectorRegistry()
+    queues.register(QueueCollector(store))
+    return body + generate_latest(queues), CONTENT_TYPE_LATEST

@@ -379,6 +379,12 @@ class Store:
         return list((db or self.db).query(
             "SELECT * FROM activities WHERE lead_id = ? ORDER BY occurred_at, id", [lead_id]))
 
+    def lead_states(self) -> dict[str, int]:
+        """How many leads wait for evaluation, were handed off, are excluded: for /metrics."""
+        waiting, handed_off, excluded = self.db.execute(
+            "SELECT COALESCE(SUM(dirty), 0), COUNT(handed_off_at), COUNT(excluded) FROM leads").fetchone()
+        return {"waiting_evaluation": waiting, "handed_off": handed_off, "excluded": excluded}
+
     def dirty_leads(self, limit: int) -> list[dict]:
         return list(self.db.query("SELECT * FROM leads WHERE dirty = 1 ORDER BY dirty_since LIMIT ?", [limit]))
 

@@ -31,6 +31,16 @@ def test_metrics_count_refusals(client):
     assert 'bridge_webhook_requests_total{outcome="401",source="hubspot"}' in body
 
 
+def test_metrics_show_queues_and_leads_from_the_database(client, store):
+    from tests.helpers import hubspot_event, post_hubspot
+
+    post_hubspot(client, [hubspot_event(1), hubspot_event(2)])
+    body = client.get("/metrics").get_data(as_text=True)
+    assert 'bridge_queue_items{queue="inbox",status="pending"} 2.0' in body
+    assert 'bridge_queue_items{queue="outbox",status="dead"} 0.0' in body
+    assert 'bridge_leads{state="handed_off"} 0.0' in body
+
+
 def test_unknown_source_is_404_listing_known_ones(client):
     response = client.post("/webhooks/marketo", data=b"{}")
     assert response.status_code == 404 and "hubspot" in response.json["error"]
