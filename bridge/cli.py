@@ -14,21 +14,24 @@ import click
 
 from bridge import connectors_cli
 from bridge.clock import utcnow
-from bridge.config import Settings, load_settings
+from bridge.config import Settings, settings_or_exit
 from bridge.demo import demo
-from bridge.errors import ConfigError
 from bridge.mapping.cli import mappings
 from bridge.mapping.problems import MappingError
 from bridge.store import Store
 from connectors.sandbox.cli import sandbox
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as error:
-        click.echo(str(error), err=True)
-        sys.exit(2)
+def _ids_or_all(ids: tuple[int, ...], replay_all: bool, noun: str) -> tuple[int, ...] | None:
+    """The ids to replay, or None for all; exactly one of the two must be given."""
+    if bool(ids) == replay_all:
+        raise click.UsageError(f"give {noun} ids or --all (not both)")
+    return None if replay_all else ids
+
+
+def _warn_unmatched(ids: tuple[int, ...], replayed: int, listing: str) -> None:
+    if ids and replayed < len(ids):
+        click.echo(f"some ids were not dead letters (or are covered by a waiting retry); see `{listing}`", err=True)
 
 
 def _store(settings: Settings) -> Store:
@@ -49,7 +52,7 @@ def run_worker(stop: threading.Event | None = None, once: bool = False) -> None:
     from bridge.app import configure_logging
     from bridge.pipeline import Pipeline
 
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     try:
         worker = Pipeline(settings, _store(settings), drain=once)
@@ -76,7 +79,7 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
     from bridge import gunicorn_conf
     from bridge.app import create_app, load_mappings
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         load_mappings(settings)  # refuse to start, before forking anything, when a mapping is broken
     except MappingError as error:
@@ -136,7 +139,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations to BRIDGE_DB."""
-    settings = _settings()
+    settings = settings_or_exit()
     applied = Store(settings.db_path, settings.db_busy_timeout_ms).upgrade()
     click.echo(f"applied: {', '.join(applied)}" if applied else f"{settings.db_path} is up to date")
 
@@ -152,7 +155,7 @@ def inbox(ctx: click.Context) -> None:
 @inbox.command("status")
 def inbox_status() -> None:
     """Count events by status."""
-    counts = _store(_settings()).inbox_counts()
+    counts = _store(settings_or_exit()).inbox_counts()
     for status, count in counts.items():
         click.echo(f"{status:<11}{count:>9}")
 
@@ -162,7 +165,7 @@ def inbox_status() -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def inbox_dead(limit: int, as_json: bool) -> None:
     """List dead letters: events that failed every attempt, with the last error."""
-    rows = _store(_settings()).events("dead", limit)
+    rows = _store(settings_or_exit()).events("dead", limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -177,7 +180,7 @@ def inbox_dead(limit: int, as_json: bool) -> None:
 @click.option("--limit", default=20, show_default=True)
 def inbox_rejected(limit: int) -> None:
     """List deliveries refused as malformed (400) or for an app not allowed (403), newest first."""
-    rows = _store(_settings()).rejected(limit)
+    rows = _store(settings_or_exit()).rejected(limit)
     if not rows:
         click.echo("no rejected deliveries")
     for row in rows:
@@ -189,12 +192,9 @@ def inbox_rejected(limit: int) -> None:
 @click.option("--all", "replay_all", is_flag=True, help="replay every dead letter")
 def inbox_replay(event_ids: tuple[int, ...], replay_all: bool) -> None:
     """Queue dead letters again, by id or --all, with a fresh set of attempts."""
-    if bool(event_ids) == replay_all:
-        raise click.UsageError("give event ids or --all (not both)")
-    count = _store(_settings()).replay(None if replay_all else event_ids, utcnow())
+    count = _store(settings_or_exit()).replay(_ids_or_all(event_ids, replay_all, "event"), utcnow())
     click.echo(f"{count} event(s) queued again")
-    if event_ids and count < len(event_ids):
-        click.echo("some ids were not dead letters; see `bridge inbox dead`", err=True)
+    _warn_unmatched(event_ids, count, "bridge inbox dead")
 
 
 @main.group(invoke_without_command=True)
@@ -208,7 +208,7 @@ def outbox(ctx: click.Context) -> None:
 @outbox.command("status")
 def outbox_status() -> None:
     """Count writes by status."""
-    for status, count in _store(_settings()).outbox_counts().items():
+    for status, count in _store(settings_or_exit()).outbox_counts().items():
         click.echo(f"{status:<11}{count:>9}")
 
 
@@ -217,7 +217,7 @@ def outbox_status() -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def outbox_dead(limit: int, as_json: bool) -> None:
     """List writes that failed for good, with the reason and the fields it names."""
-    rows = _store(_settings()).outbox_items("dead", limit=limit)
+    rows = _store(settings_or_exit()).outbox_items("dead", limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -234,7 +234,6 @@ def outbox_dead(limit: int, as_json: bool) -> None:
 @click.option("--all", "replay_all", is_flag=True, help="replay every dead write")
 def outbox_replay(item_ids: tuple[int, ...], replay_all: bool) -> None:
     """Send dead writes again (after fixing the mapping or the data), by id or --all."""
-    if bool(item_ids) == replay_all:
-        raise click.UsageError("give item ids or --all (not both)")
-    count = _store(_settings()).replay_outbox(None if replay_all else item_ids, utcnow())
+    count = _store(settings_or_exit()).replay_outbox(_ids_or_all(item_ids, replay_all, "item"), utcnow())
     click.echo(f"{count} write(s) queued again; the running worker sends them with the current mappings")
+    _warn_unmatched(item_ids, count, "bridge outbox dead")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +147,15 @@ def read_environment(environ: Mapping[str, str] | None = None, dotenv: str | Pat
         merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
     return merged
+
+
+def settings_or_exit() -> Settings:
+    """The settings for a command; on a problem, print every one and exit with status 2."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        sys.exit(2)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:

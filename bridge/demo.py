@@ -260,7 +260,7 @@ def report(stack: Stack, leads: tuple[DemoLead, ...], ids: list[str], kintone: b
     back = sum(1 for r in written if r and r.get("handed_off_at"))
     lines.append(f"HubSpot write-back: {back} contact(s) set to lifecyclestage=marketingqualifiedlead with "
                  "bridge_score/stage/temperature and the new record ids")
-    echoes = stack.store.db.execute("SELECT COUNT(*) FROM changes WHERE change_type = 'echo'").fetchone()[0]
+    echoes = stack.store.change_count("echo")
     lines.append(f"Echoes ignored: {echoes} webhook event(s) caused by Bridge's own write-back triggered nothing")
     calls = stack.sandbox.sandbox.calls
     minimum = _minimum_calls(len(ids), len(handed), kintone)

@@ -242,8 +242,11 @@ class Store:
 
     # -- inspection and replay ----------------------------------------------------------------
     def inbox_counts(self) -> dict[str, int]:
+        return self._status_counts("inbox")
+
+    def _status_counts(self, table: str) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
-        counts.update(dict(self.db.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall()))
+        counts.update(dict(self.db.execute(f"SELECT status, COUNT(*) FROM {table} GROUP BY status").fetchall()))  # noqa: S608
         return counts
 
     def events(self, status: str, limit: int = 50) -> list[dict]:
@@ -257,16 +260,12 @@ class Store:
 
     def replay(self, event_ids: Iterable[int] | None, now: datetime) -> int:
         """Put dead letters back in the queue with fresh attempts: given ids, or all when None."""
-        where, params = "status = 'dead'", [iso(now)]
-        if event_ids is not None:
-            ids = list(event_ids)
-            where += f" AND id IN ({', '.join('?' * len(ids))})" if ids else " AND 0"
-            params += ids
+        where, params = _dead_with_ids(event_ids)
         with self.transaction() as db:
             return db.execute(
                 f"UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL "  # noqa: S608
                 f"WHERE {where}",
-                params,
+                [iso(now), *params],
             ).rowcount
 
     # -- normalised changes (the worker's default handler) -------------------------------------
@@ -276,6 +275,9 @@ class Store:
             {"inbox_id": inbox_id, "source": source, "record_key": record_key, "change_type": change_type,
              "occurred_at": occurred_at, "fields": fields_json, "recorded_at": iso(now)}
         )
+
+    def change_count(self, change_type: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM changes WHERE change_type = ?", [change_type]).fetchone()[0]
 
     def changes(self, record_key: str | None = None, limit: int = 100) -> list[dict]:
         if record_key is None:
@@ -561,18 +563,12 @@ class Store:
                                   [*params, limit]))
 
     def outbox_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATUSES, 0)
-        counts.update(dict(self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()))
-        return counts
+        return self._status_counts("outbox")
 
     def replay_outbox(self, item_ids: Iterable[int] | None, now: datetime) -> int:
         """Queue dead writes again with fresh attempts (after the mapping or the data was fixed).
         A dead write whose lead already has the same write waiting stays dead (it is covered)."""
-        where, params = "status = 'dead'", []
-        if item_ids is not None:
-            ids = list(item_ids)
-            where += f" AND id IN ({', '.join('?' * len(ids))})" if ids else " AND 0"
-            params += ids
+        where, params = _dead_with_ids(item_ids)
         with self.transaction() as db:
             return db.execute(
                 f"UPDATE OR IGNORE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "  # noqa: S608
@@ -625,3 +621,11 @@ class Store:
         where = "" if handed_off is None else \
             "WHERE handed_off_at IS NOT NULL" if handed_off else "WHERE handed_off_at IS NULL"
         return self.db.execute(f"SELECT COUNT(*) FROM leads {where}").fetchone()[0]  # noqa: S608 (fixed text)
+
+
+def _dead_with_ids(ids: Iterable[int] | None) -> tuple[str, list[int]]:
+    """The WHERE clause for dead letters: the given ids (none matches nothing), or all when None."""
+    if ids is None:
+        return "status = 'dead'", []
+    ids = list(ids)
+    return (f"status = 'dead' AND id IN ({', '.join('?' * len(ids))})" if ids else "0"), ids

@@ -6,8 +6,6 @@ import difflib
 import fcntl
 import hashlib
 import os
-import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -22,7 +20,7 @@ from bridge.handoff.load import RULES_FILE, check_rules_text
 from bridge.handoff.rules import Rules
 from bridge.mapping.apply import Preview, preview_route
 from bridge.mapping.describe import ConnectorDescriptions
-from bridge.mapping.files import load_document, route_files, save_mapping
+from bridge.mapping.files import load_document, route_files, save_mapping, write_atomically
 from bridge.mapping.loader import check_text
 from bridge.mapping.model import TO_SOURCE, TO_TARGET, Route
 from bridge.mapping.problems import MappingError, Problem
@@ -276,7 +274,7 @@ class Editor:
         if file.kind == ROUTE:
             save_mapping(file.path, text, self.settings.env)  # checks once more, then replaces atomically
         else:
-            _write_atomically(file.path, text)
+            write_atomically(file.path, text)
 
     def _reject(self, actor: str, action: str, file: MappingFile, problems: list[Problem]) -> NoReturn:
         first = str(problems[0]) if problems else ""
@@ -314,18 +312,3 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write beside the file, fsync, rename over it: readers see the old file or the new one, whole."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -85,7 +85,7 @@ def _shown_time(value: str | None) -> str:
 
 
 def _shown(value: object, indent: int | None = None) -> str:
-    """Values as JSON, Japanese left readable (Jinja's tojson would escape it to \\uXXXX)."""
+    """Values as JSON with Japanese left readable (Jinja's tojson would write every kana as a \\u escape)."""
     return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
 
 

@@ -86,11 +86,11 @@ class Evaluator:
         return by_id, {email.lower(): record for email, record in by_email.items()}
 
     def _evaluate(self, db: Database, lead_id: int, touches: int, now: datetime) -> None:
-        row = db.execute("SELECT hubspot_id, email, properties, handed_off_at, read_at FROM leads WHERE id = ?",
-                         [lead_id]).fetchone()
-        if row is None:  # merged into another lead earlier in this batch
+        lead = self.store.lead(lead_id)  # the transaction's own connection: sees this batch's changes
+        if lead is None:  # merged into another lead earlier in this batch
             return
-        hubspot_id, email, properties, handed_off_at, read_at = row
+        hubspot_id, email, properties, handed_off_at, read_at = (
+            lead[k] for k in ("hubspot_id", "email", "properties", "handed_off_at", "read_at"))
         record = json.loads(properties) if properties else {}
         record.setdefault("email", email)
         activities = [Activity(a["type"], parse_iso(a["occurred_at"]))

@@ -70,7 +70,7 @@ class Dispatcher:
                                         timedelta(seconds=self.settings.linger_seconds))
         if not items:
             return 0
-        leads = {item["lead_id"]: self.store.lead(item["lead_id"]) for item in items}
+        leads = self.store.leads_by_id(item["lead_id"] for item in items)
         kind, target = items[0]["kind"], items[0]["target"]
         try:
             if kind == "upsert":
@@ -92,16 +92,18 @@ class Dispatcher:
         if route is None or not route.enabled:
             raise Permanent("bridge", f"route {target} is missing or disabled; enable it in mappings/, then replay")
         connector = self._connector(route.target.system)
-        payloads, sendable = [], []
-        with self.store.transaction() as db:
-            now = self.clock()
-            for item in items:
-                try:
-                    payloads.append(apply_route(route, source_record(leads[item["lead_id"]])))
-                    sendable.append(item)
-                except RecordInvalid as invalid:
-                    self.store.settle(db, item["id"], self.owner, now, "dead", error=str(invalid),
-                                      fields=invalid.fields)
+        payloads, sendable, invalid = [], [], []
+        for item in items:
+            try:
+                payloads.append(apply_route(route, source_record(leads[item["lead_id"]])))
+                sendable.append(item)
+            except RecordInvalid as error:
+                invalid.append((item, error))
+        if invalid:  # the mapping cannot build these records: no call can succeed until it is fixed
+            with self.store.transaction() as db:
+                now = self.clock()
+                for item, error in invalid:
+                    self.store.settle(db, item["id"], self.owner, now, "dead", error=str(error), fields=error.fields)
                     self._after_upsert(db, item["lead_id"], now)
         if not sendable:
             return

@@ -10,8 +10,7 @@ from typing import Any, NoReturn
 
 import click
 
-from bridge.config import Settings, load_settings
-from bridge.errors import ConfigError
+from bridge.config import settings_or_exit
 from bridge.handoff.load import RULES_FILE, check_rules_text
 from bridge.mapping.apply import Preview, Row, preview_route
 from bridge.mapping.describe import ConnectorDescriptions
@@ -20,14 +19,6 @@ from bridge.mapping.jsonschema import mapping_json_schema
 from bridge.mapping.loader import check_text
 from bridge.mapping.problems import Problem
 from bridge.mapping.sample import sample_record
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as error:
-        click.echo(str(error), err=True)
-        sys.exit(2)
 
 
 def _show(value: Any) -> str:
@@ -55,7 +46,7 @@ def mappings() -> None:
 )
 def check(live: bool) -> None:
     """Validate every mapping file; exit 1 listing all problems, else print OK per route."""
-    settings = _settings()
+    settings = settings_or_exit()
     described = ConnectorDescriptions(settings.connectors) if live else None
     report = check_folder(settings.mappings_dir, settings.env, described)
     for warning in report.warnings:
@@ -91,7 +82,7 @@ def preview(route: str, record_file: Path | None, sample: bool, as_json: bool) -
     """Show the payload ROUTE would send for a record, field by field, with each transform."""
     if (record_file is None) == (not sample):
         raise click.UsageError("give --record FILE or --sample (one of them)")
-    settings = _settings()
+    settings = settings_or_exit()
     path = _route_path(settings.mappings_dir, route)
     loaded = check_text(path.read_text(encoding="utf-8"), path, settings.env)
     if loaded.route is None:

@@ -111,11 +111,11 @@ def save_mapping(path: str | Path, text: str, env: Mapping[str, str], describe: 
     if loaded.errors:
         raise MappingError(loaded.errors)
     assert loaded.route is not None
-    _write_atomically(path, text)
+    write_atomically(path, text)
     return loaded.route
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write beside the file, flush, rename over it: readers see the old or the new file, whole."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
