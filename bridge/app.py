@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge import activities, health, leads_api, webhooks
+from bridge.clock import utcnow
 from bridge.config import Settings, load_settings
 from bridge.handoff.load import load_rules
 from bridge.handoff.rules import Rules
@@ -25,6 +28,8 @@ class Services:
 
     settings: Settings
     store: Store
+    #: The one source of "now" for request handlers; tests pass a fixed clock (time is an input).
+    clock: Callable[[], datetime] = field(default=utcnow)
 
 
 def load_mappings(settings: Settings) -> tuple[dict[str, Route], Rules]:
@@ -36,7 +41,7 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     load_mappings(settings)  # refuse to start with a broken mapping; the worker keeps them current (LiveMappings)
@@ -49,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Behind N reverse proxies the client is N hops back in X-Forwarded-For: login throttling
         # counts per client, not per proxy. https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies)
-    app.extensions["bridge"] = Services(settings=settings, store=store)
+    app.extensions["bridge"] = Services(settings=settings, store=store, clock=clock)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(activities.bp)

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from bridge.admin.auth import api_actor
 from bridge.api_auth import refuse_without_token
-from bridge.clock import utcnow
 from bridge.handoff.timeline import lead_summary, timeline, write_view
 from bridge.store import STATUSES, Store
 
@@ -151,9 +150,9 @@ def replay_outbox():
     """Queue dead letters again (after the mapping or the data was fixed); answers how many were."""
     data = request.get_json(silent=True) if request.mimetype == "application/json" else None
     ids = _replay_ids(data)
-    store = _store()
-    replayed = store.replay_outbox(ids, utcnow())
+    store, now = _store(), current_app.extensions["bridge"].clock()
+    replayed = store.replay_outbox(ids, now)
     target = "outbox (all dead letters)" if ids is None else f"outbox {', '.join(map(str, ids[:20]))}" \
         + (" …" if len(ids) > 20 else "")
-    store.audit(api_actor(request), "outbox_replay", target, f"{replayed} replayed", utcnow())
+    store.audit(api_actor(request), "outbox_replay", target, f"{replayed} replayed", now)
     return jsonify(replayed=replayed)

@@ -6,7 +6,6 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from bridge.clock import utcnow
 from bridge.errors import StoreUnavailable, WebhookError, WebhookForbidden, WebhookInvalid, WebhookUnauthorized
 from bridge.metrics import webhook_events, webhook_requests
 from connectors.base import WebhookRequest
@@ -43,14 +42,15 @@ def receive(source: str):
 
 def ingest(source: str, sender):
     """Verify, validate and commit one delivery for `sender` (a connector, or the activities API)."""
-    store = current_app.extensions["bridge"].store
+    services = current_app.extensions["bridge"]
+    store = services.store
     problem = sender.webhook_problem()
     if problem:
         webhook_requests.labels(source, "503").inc()
         return jsonify(error=problem, source=source), 503
 
     delivery = _as_webhook_request()
-    received_at = utcnow()
+    received_at = services.clock()
     try:
         sender.verify_webhook(delivery, received_at)
         events = sender.parse_webhook(delivery, received_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import socket
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,23 @@ BASE_ENV = {
     "KINTONE_APP_IDS": "7,8",
     "BRIDGE_API_TOKEN": "api-token-0123456789abcdef",
 }
+
+#: The default "now" of every test app: fixed, so no test depends on today's date.
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock tests move by hand: the app, the worker and the signatures of test deliveries all read it."""
+
+    def __init__(self, now: datetime = T0):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
 
 SHIPPED_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 
@@ -71,8 +89,13 @@ def make_settings(tmp_path: Path):
 
 
 @pytest.fixture
-def app(make_settings):
-    return create_app(make_settings())
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(make_settings, clock):
+    return create_app(make_settings(), clock=clock)
 
 
 @pytest.fixture

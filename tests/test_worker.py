@@ -1,7 +1,6 @@
 """The inbox worker: leases, record order, retries with backoff, dead letters, replay."""
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,24 +9,6 @@ from bridge.config import WorkerSettings
 from bridge.store import LeaseLost
 from bridge.worker import Worker, backoff_seconds
 from tests.helpers import hubspot_event, post_hubspot
-
-T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now=T0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 def worker(store, clock, owner, **settings):

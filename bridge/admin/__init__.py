@@ -21,6 +21,7 @@ def init_admin(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=not settings.development,  # local development runs on plain http
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
-    app.extensions["bridge_admin"] = AdminAccess.from_settings(settings, secret)
+    app.extensions["bridge_admin"] = AdminAccess.from_settings(settings, secret,
+                                                                 app.extensions["bridge"].clock)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -59,7 +59,8 @@ class AdminAccess:
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
-    def from_settings(cls, settings: Settings, secret_key: str | None) -> AdminAccess:
+    def from_settings(cls, settings: Settings, secret_key: str | None,
+                      clock: Callable[[], datetime] = utcnow) -> AdminAccess:
         password, mark = None, None
         if settings.admin_password and secret_key:
             password = PasswordHash.of(settings.admin_password)
@@ -67,7 +68,7 @@ class AdminAccess:
             # gives a new mark, which logs everyone out.
             mark = hmac.new(secret_key.encode(), b"bridge-admin\0" + settings.admin_password.encode(),
                             hashlib.sha256).hexdigest()
-        return cls(password=password, session_mark=mark, api_token=settings.api_token)
+        return cls(password=password, session_mark=mark, api_token=settings.api_token, clock=clock)
 
     # -- pages ------------------------------------------------------------------------------
     def logged_in(self) -> bool:

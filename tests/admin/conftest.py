@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,16 +20,6 @@ ADMIN_ENV = {"BRIDGE_ADMIN_PASSWORD": PASSWORD, "BRIDGE_SECRET_KEY": SECRET_KEY,
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class Clock:
-    """A clock the tests move by hand, for the login-throttling window."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 21, 9, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def csrf_from(html: str) -> str:
     match = _TOKEN.search(html)
     assert match, "the page has no form with a CSRF token"
@@ -43,15 +32,8 @@ def login(client: FlaskClient, password: str = PASSWORD):
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def admin_app(make_settings, clock) -> Flask:
-    app = create_app(make_settings(**ADMIN_ENV))
-    app.extensions["bridge_admin"].clock = clock
-    return app
+    return create_app(make_settings(**ADMIN_ENV), clock=clock)
 
 
 @pytest.fixture
