@@ -58,8 +58,9 @@ def run_load(host: str, port: int, make_requests: Callable[[int, int], list[Requ
     """Send from `clients` processes for `duration` seconds, flat out or at `rate` requests/s in total."""
     interval = clients / rate if rate else 0.0
     per_client = min(per_client, int(duration / interval) + 1) if interval else per_client
-    start_at = time.time() + 0.5
-    jobs = [(host, port, make_requests(c, per_client), duration, interval, start_at) for c in range(clients)]
+    requests = [make_requests(c, per_client) for c in range(clients)]  # before the clock starts: 100-event
+    start_at = time.time() + 0.5  # bodies take a while to build and sign
+    jobs = [(host, port, requests[c], duration, interval, start_at) for c in range(clients)]
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         t0 = time.time()
         outcomes = pool.map(_client, jobs)

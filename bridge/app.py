@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,12 +10,10 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bridge import activities, health, leads_api, webhooks
+from bridge import activities, health, leads_api, logs, webhooks
 from bridge.clock import utcnow
 from bridge.config import Settings, load_settings
-from bridge.handoff.load import load_rules
-from bridge.handoff.rules import Rules
-from bridge.mapping import Route, load_routes
+from bridge.live_mappings import LiveMappings
 from bridge.store import Store
 
 MAX_BODY_BYTES = 1024 * 1024  # HubSpot sends at most 100 events, kintone at most 1 MB
@@ -30,21 +27,26 @@ class Services:
     store: Store
     #: The one source of "now" for request handlers; tests pass a fixed clock (time is an input).
     clock: Callable[[], datetime] = field(default=utcnow)
+    #: The routes and handoff rules in force, loaded at start-up and reloaded when a file changes.
+    mappings: LiveMappings | None = None
+
+    def activity_types(self) -> frozenset[str] | None:
+        """The activity types the handoff rules in force score or count; None when no rules are loaded."""
+        if self.mappings is None:
+            return None
+        self.mappings.refresh()  # a few stat() calls; the YAML is parsed again only when a file changed
+        return self.mappings.rules.activity_types
 
 
-def load_mappings(settings: Settings) -> tuple[dict[str, Route], Rules]:
-    """The field mappings and handoff rules; raise MappingError listing every problem (start-up refuses)."""
-    return load_routes(settings.mappings_dir, settings.env), load_rules(settings.mappings_dir)
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Every record on one line with control characters escaped (bridge/logs.py), as text or JSON."""
+    logs.configure(level, log_format)
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
-    load_mappings(settings)  # refuse to start with a broken mapping; the worker keeps them current (LiveMappings)
+    configure_logging(settings.log_level, settings.log_format)
+    mappings = LiveMappings(settings)  # refuses to start with a broken mapping (MappingError)
     store = Store(settings.db_path, settings.db_busy_timeout_ms)
     store.upgrade()
 
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         # Behind N reverse proxies the client is N hops back in X-Forwarded-For: login throttling
         # counts per client, not per proxy. https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies)
-    app.extensions["bridge"] = Services(settings=settings, store=store, clock=clock)
+    app.extensions["bridge"] = Services(settings=settings, store=store, clock=clock, mappings=mappings)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(activities.bp)

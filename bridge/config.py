@@ -16,6 +16,26 @@ from bridge.errors import ConfigError
 TOKEN_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
 MIN_SECRET_LENGTH = 16
 
+#: One bearer token per API, each its own value: the website tag's token (public by nature) can neither
+#: read lead data nor edit mappings, and a script that reads leads cannot change what Bridge sends.
+API_TOKENS = {
+    "activities": "BRIDGE_ACTIVITIES_TOKEN",  # POST /api/activities: website tag, webinar tool
+    "leads": "BRIDGE_LEADS_TOKEN",  # /api/leads, /api/outbox (replay included): lead data
+    "admin": "BRIDGE_ADMIN_TOKEN",  # /api/admin/...: mappings and the audit log
+}
+#: The one token every API used to share; refused at start-up so no deployment keeps an all-powerful token.
+RETIRED_API_TOKEN = "BRIDGE_API_TOKEN"  # noqa: S105
+#: Every setting that holds a credential, a password or a key: never echoed, never a mapping placeholder.
+SECRET_SETTINGS = (
+    *API_TOKENS.values(), "BRIDGE_ADMIN_PASSWORD", "BRIDGE_SECRET_KEY", "SLACK_WEBHOOK_URL",
+    "HUBSPOT_CLIENT_SECRET", "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_REFRESH_TOKEN",
+    "SALESFORCE_CLIENT_SECRET", "SALESFORCE_WEBHOOK_TOKEN", "KINTONE_API_TOKEN", "KINTONE_WEBHOOK_TOKEN",
+)
+#: The default mappings inside the installed package: bridge/default_mappings links to the top-level mappings/
+#: folder of the source tree, so a wheel ships them and there is one copy to keep. Read-only: `bridge init`
+#: copies them to a folder an admin may edit.
+SHIPPED_MAPPINGS = Path(__file__).resolve().parent / "default_mappings"
+
 
 class EnvReader:
     """Reads typed settings from a mapping and collects problems instead of stopping at the first."""
@@ -66,10 +86,12 @@ class EnvReader:
             return default
         return value
 
-    def url(self, name: str, default: str | None = None) -> str | None:
+    def url(self, name: str, default: str | None = None, secret: bool = False) -> str | None:
+        """A URL; `secret` for one that is itself a credential (a Slack webhook): a problem never shows it."""
         value = self.text(name, default)
         if value is not None and not value.startswith(("https://", "http://")):
-            self.problems.append(f"{name}={value!r} must be a full URL starting with https://")
+            shown = name if secret else f"{name}={value!r}"
+            self.problems.append(f"{shown} must be a full URL starting with https://")
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -98,6 +120,26 @@ class EnvReader:
             self.problems.append(f"{name} must be comma-separated numeric ids; not ids: {', '.join(bad)}")
         return frozenset(i for i in ids if i.isdigit())
 
+    def bind(self, name: str, default: str) -> str:
+        """A gunicorn listen address: HOST:PORT ([::1]:PORT for IPv6) or unix:PATH."""
+        value = self.text(name, default)
+        host, _, port = value.rpartition(":")
+        if value.startswith("unix:") and len(value) > 5:
+            return value
+        if not host or not port.isdigit() or int(port) > 65535:
+            self.problems.append(f"{name}={value!r} must be HOST:PORT (e.g. 127.0.0.1:8000, 0.0.0.0:8000) "
+                                 "or unix:/path/to/socket")
+            return default
+        return value
+
+    def retention_days(self, name: str, default: int, minimum: int) -> int:
+        """Days to keep finished rows: 0 keeps them forever, otherwise at least `minimum`."""
+        days = self.integer(name, default, minimum=0, maximum=36_500)
+        if 0 < days < minimum:
+            self.problems.append(f"{name}={days}: use 0 (keep forever) or at least {minimum} days")
+            return default
+        return days
+
     def require_together(self, *names: str) -> None:
         """Settings that only make sense as a group: all set or none."""
         given = [n for n in names if self.text(n)]
@@ -121,19 +163,57 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """How `bridge serve` and `gunicorn -c python:bridge.gunicorn_conf` listen (BRIDGE_BIND, BRIDGE_WEB_*)."""
+
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    #: Threads per process. A stalled upload holds one until the read timeout: 64 keep 50 stalled clients
+    #: on one process from starving webhooks. Idle threads cost little (README: Slow clients).
+    threads: int = 64
+    #: Seconds a client has to send its request head, and then its body, before it is answered 408.
+    read_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long finished rows are kept before `bridge db prune` (run daily by the worker) removes them; 0: forever."""
+
+    inbox_days: int = 30  # done inbox events, with their normalised changes
+    rejected_days: int = 90  # bodies of refused deliveries
+
+
+@dataclass(frozen=True)
+class ReadinessSettings:
+    """What /readyz asks for beyond a reachable database (BRIDGE_MIN_FREE_MB, BRIDGE_WORKER_STALE_SECONDS)."""
+
+    min_free_mb: int = 100  # free space on the disk holding BRIDGE_DB
+    #: The newest worker heartbeat must be younger than this; 0 turns the check off. A worker loop that
+    #: waits on a slow remote (60 s read timeout, retries) can take minutes, so not much less than 120.
+    worker_stale_seconds: int = 120
+
+
+@dataclass(frozen=True)
 class Settings:
     db_path: Path
     db_busy_timeout_ms: int
     mappings_dir: Path
-    api_token: str | None
     environment: str
     log_level: str
     worker: WorkerSettings
     proxies: int = 0  # reverse proxies in front of Bridge whose X-Forwarded-For is trusted
+    log_format: str = "text"  # or "json": one JSON object per line, for log shippers
     admin_password: str | None = field(default=None, repr=False)  # admin pages off when unset
     secret_key: str | None = field(default=None, repr=False)  # signs admin session cookies
+    #: The bearer token of each API in API_TOKENS ("activities", "leads", "admin"); an API is off without one.
+    api_tokens: Mapping[str, str | None] = field(default_factory=dict, repr=False)
     connectors: dict[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: True when no mappings folder was configured or found, so the shipped defaults are used (read-only).
+    mappings_shipped: bool = False
+    web: WebSettings = field(default_factory=WebSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    readiness: ReadinessSettings = field(default_factory=ReadinessSettings)
 
     @property
     def development(self) -> bool:
@@ -158,19 +238,53 @@ def settings_or_exit() -> Settings:
         sys.exit(2)
 
 
+def check_credentials(read: EnvReader) -> None:
+    """Each credential serves one purpose: refuse the retired all-API token, and an API token whose value is
+    also another token, the admin password or any other secret setting (the problem names settings, never values)."""
+    if read.text(RETIRED_API_TOKEN):
+        replacements = ", ".join(f"{name} for /api/{api}" for api, name in API_TOKENS.items())
+        read.problems.append(
+            f"{RETIRED_API_TOKEN} is no longer used: one token for every API let the website tag read leads and "
+            f"edit mappings. Remove it and set one token per purpose, each its own value: {replacements} "
+            f"({TOKEN_HINT})"
+        )
+    tokens = tuple(API_TOKENS.values())
+    for index, name in enumerate(SECRET_SETTINGS):
+        value = read.text(name)
+        for other in SECRET_SETTINGS[index + 1:]:
+            if value and (name in tokens or other in tokens) and read.text(other) == value:
+                read.problems.append(
+                    f"{name} and {other} hold the same value; each credential serves one purpose, so give "
+                    f"{other if other in tokens else name} its own ({TOKEN_HINT})"
+                )
+
+
+def mappings_folder(configured: str | None) -> tuple[Path, bool]:
+    """Where the mappings are read from, and whether that is the shipped defaults. In order: BRIDGE_MAPPINGS
+    when set; else ./mappings when that folder exists; else the defaults inside the package (read-only)."""
+    if configured:
+        return Path(configured), False
+    if Path("mappings").is_dir():
+        return Path("mappings"), False
+    return SHIPPED_MAPPINGS, True
+
+
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
     """Build and validate the settings; raise ConfigError listing every problem at once."""
     from connectors.registry import load_connectors  # connectors validate their own settings
 
     env = read_environment(environ, dotenv)
     read = EnvReader(env)
+    mappings_dir, mappings_shipped = mappings_folder(read.text("BRIDGE_MAPPINGS"))
     settings = Settings(
         db_path=Path(read.text("BRIDGE_DB", "bridge.db")),
         db_busy_timeout_ms=read.integer("BRIDGE_DB_BUSY_TIMEOUT_MS", 5000, minimum=1),
-        mappings_dir=Path(read.text("BRIDGE_MAPPINGS", "mappings")),
-        api_token=read.secret("BRIDGE_API_TOKEN"),
+        mappings_dir=mappings_dir,
+        mappings_shipped=mappings_shipped,
+        api_tokens={api: read.secret(name) for api, name in API_TOKENS.items()},
         environment=read.choice("BRIDGE_ENV", "production", ("production", "development")),
         log_level=read.choice("BRIDGE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        log_format=read.choice("BRIDGE_LOG_FORMAT", "text", ("text", "json")),
         worker=WorkerSettings(
             max_attempts=read.integer("BRIDGE_MAX_ATTEMPTS", 10, minimum=1, maximum=100),
             lease_seconds=read.integer("BRIDGE_LEASE_SECONDS", 60, minimum=5),
@@ -178,13 +292,32 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
             retry_max_seconds=read.number("BRIDGE_RETRY_MAX_SECONDS", 3600.0, minimum=1.0),
             poll_seconds=read.number("BRIDGE_POLL_SECONDS", 0.2, minimum=0.01),
             linger_seconds=read.integer("BRIDGE_BATCH_LINGER_MS", 300, minimum=0, maximum=60_000) / 1000,
-            slack_webhook_url=read.url("SLACK_WEBHOOK_URL"),
+            slack_webhook_url=read.url("SLACK_WEBHOOK_URL", secret=True),
         ),
         proxies=read.integer("BRIDGE_PROXIES", 0, minimum=0, maximum=5),
         admin_password=read.secret("BRIDGE_ADMIN_PASSWORD"),
         secret_key=read.secret("BRIDGE_SECRET_KEY"),
         env=env,
+        web=WebSettings(
+            bind=read.bind("BRIDGE_BIND", WebSettings.bind),
+            workers=read.integer("BRIDGE_WEB_WORKERS", WebSettings.workers, minimum=1, maximum=64),
+            threads=read.integer("BRIDGE_WEB_THREADS", WebSettings.threads, minimum=1, maximum=256),
+            read_timeout=read.number("BRIDGE_READ_TIMEOUT_SECONDS", WebSettings.read_timeout, minimum=1.0),
+        ),
+        # Senders retry for up to 24 h (HubSpot, Salesforce): a done event is kept past that, so a late
+        # retry is still recognised as a duplicate.
+        retention=RetentionSettings(
+            inbox_days=read.retention_days("BRIDGE_RETAIN_INBOX_DAYS", RetentionSettings.inbox_days, minimum=2),
+            rejected_days=read.retention_days("BRIDGE_RETAIN_REJECTED_DAYS", RetentionSettings.rejected_days,
+                                              minimum=1),
+        ),
+        readiness=ReadinessSettings(
+            min_free_mb=read.integer("BRIDGE_MIN_FREE_MB", ReadinessSettings.min_free_mb, minimum=0),
+            worker_stale_seconds=read.integer("BRIDGE_WORKER_STALE_SECONDS", ReadinessSettings.worker_stale_seconds,
+                                              minimum=0),
+        ),
     )
+    check_credentials(read)
     connectors, connector_problems = load_connectors(env)
     problems = read.problems + connector_problems
     parent = settings.db_path.resolve().parent

@@ -8,11 +8,13 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +26,11 @@ import click
 import requests
 
 from bridge.clock import parse_iso
+from bridge.config import API_TOKENS, SHIPPED_MAPPINGS
+from bridge.mapping.names import join_name
 from bridge.store import Store
 from connectors.sandbox import RunningSandbox, Sandbox, serve
 
-SHIPPED_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 #: Settings of the user's shell that must not leak into the demo's service.
 OWN_PREFIXES = ("BRIDGE_", "HUBSPOT_", "SALESFORCE_", "KINTONE_", "SLACK_")
 
@@ -109,7 +112,7 @@ class Stack:
     sandbox: RunningSandbox
     url: str
     folder: Path
-    api_token: str
+    api_tokens: dict[str, str]  # one per API: "activities", "leads", "admin"
     admin_password: str
     store: Store
     log_path: Path
@@ -126,7 +129,7 @@ class Stack:
         for start in range(0, len(items), 1000):
             batch = items[start:start + 1000]
             reply = requests.post(f"{self.url}/api/activities", json=batch, timeout=30,
-                                  headers={"Authorization": f"Bearer {self.api_token}"})
+                                  headers={"Authorization": f"Bearer {self.api_tokens['activities']}"})
             if reply.status_code != 202:
                 raise RuntimeError(f"/api/activities answered {reply.status_code}: {reply.text[:300]}")
             accepted = datetime.now(UTC)
@@ -163,18 +166,15 @@ def _mappings(folder: Path, kintone: bool) -> Path:
 def running_stack(folder: Path, kintone: bool = True, extra_env: dict[str, str] | None = None,
                   port: int | None = None) -> Iterator[Stack]:
     """Start the sandbox in this process and `bridge serve` as a child process, both on loopback."""
-    if not SHIPPED_MAPPINGS.is_dir():
-        raise click.ClickException(f"the shipped mappings folder {SHIPPED_MAPPINGS} is missing; run from a checkout "
-                                   "installed with `pip install -e .`")
     with serve(Sandbox()) as sandbox:
         port = port or free_port()
         url = f"http://127.0.0.1:{port}"
-        api_token, admin_password = secrets.token_urlsafe(24), secrets.token_urlsafe(12)
+        api_tokens, admin_password = {api: secrets.token_urlsafe(24) for api in API_TOKENS}, secrets.token_urlsafe(12)
         env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
         env.update(sandbox.sandbox.env())
         env.update({
             "BRIDGE_DB": str(folder / "bridge.db"), "BRIDGE_MAPPINGS": str(_mappings(folder, kintone)),
-            "BRIDGE_API_TOKEN": api_token, "BRIDGE_ADMIN_PASSWORD": admin_password,
+            **{API_TOKENS[api]: token for api, token in api_tokens.items()}, "BRIDGE_ADMIN_PASSWORD": admin_password,
             "HUBSPOT_WEBHOOK_URL": f"{url}/webhooks/hubspot", "BRIDGE_LOG_LEVEL": "INFO",
             **(extra_env or {}),
         })
@@ -185,7 +185,7 @@ def running_stack(folder: Path, kintone: bool = True, extra_env: dict[str, str] 
         try:
             _wait_ready(url, child, log_path)
             sandbox.sandbox.send_webhooks_to(url)
-            yield Stack(sandbox, url, folder, api_token, admin_password, Store(folder / "bridge.db"), log_path)
+            yield Stack(sandbox, url, folder, api_tokens, admin_password, Store(folder / "bridge.db"), log_path)
         finally:
             child.terminate()
             try:
@@ -202,7 +202,7 @@ def _wait_ready(url: str, child: subprocess.Popen, log_path: Path, timeout: floa
         try:
             if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still booting
             pass
         time.sleep(0.1)
     raise click.ClickException(f"bridge serve was not ready within {timeout:.0f} s; see {log_path}")
@@ -237,11 +237,11 @@ def report(stack: Stack, leads: tuple[DemoLead, ...], ids: list[str], kintone: b
         row = stack.store.find_lead(hubspot_id=contact_id) or {}
         outcome = "excluded" if row.get("excluded") else "handoff" if row.get("handed_off_at") else "not yet"
         if outcome != lead.expect:
-            mismatches.append(f"{lead.lastname} {lead.firstname}: expected {lead.expect}, got {outcome}")
+            mismatches.append(f"{join_name(lead.lastname, lead.firstname)}: expected {lead.expect}, got {outcome}")
         if outcome == "handoff":
             handed.append((lead, row))
         mark = {"handoff": "→ SFA", "not yet": "  wait", "excluded": "  excl"}[outcome]
-        rows.append(f"  {mark}  {lead.lastname} {lead.firstname} ({lead.company}) {row.get('score', '?')} "
+        rows.append(f"  {mark}  {join_name(lead.lastname, lead.firstname)} ({lead.company}) {row.get('score', '?')} "
                     f"{row.get('stage', '?')}/{row.get('temperature', '?')} — {lead.note}\n"
                     f"          {row.get('handoff_reason') or row.get('summary') or '(not evaluated)'}")
     lines.append(f"Leads: {len(leads)} — handed off {len(handed)}, not yet "
@@ -250,7 +250,7 @@ def report(stack: Stack, leads: tuple[DemoLead, ...], ids: list[str], kintone: b
     sf = list(stack.sandbox.sandbox.salesforce.store.all())
     lines.append(f"\nSalesforce sandbox: {len(sf)} Lead(s) created, upserted on HubSpot_Contact_Id__c")
     for record in sf[:3]:
-        lines.append(f"  {record['Id']}  {record.get('LastName')} {record.get('FirstName') or ''} / "
+        lines.append(f"  {record['Id']}  {join_name(record.get('LastName') or '', record.get('FirstName') or '')} / "
                      f"{record.get('Company')}  score {record.get('Bridge_Score__c')}")
     if kintone:
         records = requests.get(f"{stack.sandbox.base_url}/_sandbox/kintone/apps/1/records", timeout=10).json()
@@ -282,37 +282,58 @@ def report(stack: Stack, leads: tuple[DemoLead, ...], ids: list[str], kintone: b
     return lines
 
 
+@contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """The demo's temporary folder (database, mappings, log): removed when the demo ends, by Ctrl-C or SIGTERM
+    too; kept and named when the demo fails, since its bridge.log says why."""
+    folder = Path(tempfile.mkdtemp(prefix="bridge-demo-"))
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the demo like Ctrl-C, through the clean-up below
+
+    previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
+    try:
+        yield folder
+    except Exception:
+        click.echo(f"the demo failed; its files are kept in {folder} (see bridge.log there)", err=True)
+        raise
+    except BaseException:  # Ctrl-C, SIGTERM, exit: nothing worth keeping
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 @click.command()
 @click.option("--keep", is_flag=True, help="keep the sandbox and the service running to explore (Ctrl-C stops)")
 @click.option("--no-kintone", is_flag=True, help="hand off to Salesforce only")
 def demo(keep: bool, no_kintone: bool) -> None:
     """Run Bridge end to end against the local sandbox: no accounts, nothing left behind."""
     kintone = not no_kintone
-    folder = Path(tempfile.mkdtemp(prefix="bridge-demo-"))
-    try:
-        with running_stack(folder, kintone=kintone) as stack:
-            click.echo(f"sandbox {stack.sandbox.base_url} · bridge serve {stack.url} · {folder}")
-            leads = DEMO_LEADS
-            ids = stack.create_contacts([
-                {k: v for k, v in {"lastname": lead.lastname, "firstname": lead.firstname, "company": lead.company,
-                                   "jobtitle": lead.jobtitle, "industry": lead.industry,
-                                   "numemployees": lead.numemployees, "email": lead.email}.items() if v}
-                for lead in leads])
-            click.echo(f"created {len(ids)} HubSpot contacts; the sandbox sends signed webhooks …")
-            stack.settle()
-            stack.post_activities(activities_of(leads, ids, datetime.now(UTC)))
-            click.echo("posted their activities to /api/activities …")
-            stack.settle()
-            click.echo("\n".join(["", *report(stack, leads, ids, kintone)]))
-            if keep:
-                click.echo(f"\nStill running. Admin pages: {stack.url}/admin (password {stack.admin_password})\n"
-                           f"API token: {stack.api_token}   Sandbox control API: {stack.sandbox.base_url}/_sandbox\n"
-                           "Ctrl-C stops both.")
-                try:
-                    while True:
-                        time.sleep(1)
-                except KeyboardInterrupt:
-                    pass
-    finally:
-        if not keep:
-            shutil.rmtree(folder, ignore_errors=True)
+    with scratch_folder() as folder, running_stack(folder, kintone=kintone) as stack:
+        click.echo(f"sandbox {stack.sandbox.base_url} · bridge serve {stack.url} · {folder}")
+        leads = DEMO_LEADS
+        ids = stack.create_contacts([
+            {k: v for k, v in {"lastname": lead.lastname, "firstname": lead.firstname, "company": lead.company,
+                               "jobtitle": lead.jobtitle, "industry": lead.industry,
+                               "numemployees": lead.numemployees, "email": lead.email}.items() if v}
+            for lead in leads])
+        click.echo(f"created {len(ids)} HubSpot contacts; the sandbox sends signed webhooks …")
+        stack.settle()
+        stack.post_activities(activities_of(leads, ids, datetime.now(UTC)))
+        click.echo("posted their activities to /api/activities …")
+        stack.settle()
+        click.echo("\n".join(["", *report(stack, leads, ids, kintone)]))
+        if keep:
+            click.echo(f"\nStill running. Admin pages: {stack.url}/admin (password {stack.admin_password})\n"
+                       + "".join(f"{API_TOKENS[api]}={token}\n" for api, token in stack.api_tokens.items())
+                       + f"Sandbox control API: {stack.sandbox.base_url}/_sandbox\n"
+                       f"Ctrl-C stops both and removes {folder}.")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                click.echo(f"\nstopped; removing {folder}")

@@ -1,14 +1,46 @@
 """Gunicorn settings for production and for `bridge serve`: `gunicorn -c python:bridge.gunicorn_conf wsgi:app`."""
 
-import os
+import signal as _signal
 
-bind = os.environ.get("BRIDGE_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("BRIDGE_WEB_WORKERS", "2"))
-threads = int(os.environ.get("BRIDGE_WEB_THREADS", "4"))
-worker_class = "gthread"
+from bridge.config import settings_or_exit as _settings_or_exit
+
+# Read through Settings, so `.env` counts and a bad value is listed with every other problem (exit 2).
+_web = _settings_or_exit().web
+bind = _web.bind
+workers = _web.workers
+threads = _web.threads
+# gthread, not gevent: SQLite waits for its lock and syncs to disk inside C calls, which under gevent freeze
+# every request of the process (measured: /healthz 10 s while another process held the lock). Threads keep
+# those waits to the request that has them; the deadlines cut stalled uploads (README: Slow clients).
+worker_class = "bridge.web_worker.DeadlineThreadWorker"
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 # %(U)s is the path without the query string: webhook URLs carry secret tokens in ?token=.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# gunicorn logs the path URL-decoded, so `GET /x%0AINFO…` would write a forged line: its access and error
+# logs go through the same escaping formatter as Bridge's own (bridge/logs.py).
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "escaped": {"()": "bridge.logs.TextFormatter", "format": "%(asctime)s [%(process)d] %(levelname)s %(message)s"},
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "escaped", "stream": "ext://sys.stderr"},
+        "stdout": {"class": "logging.StreamHandler", "formatter": "escaped", "stream": "ext://sys.stdout"},
+    },
+    "root": {"level": "INFO", "handlers": []},  # Bridge's own handler joins in create_app (bridge/logs.py)
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+    },
+}
+
+
+def post_fork(server, worker):
+    """In each web worker: end with the master, even when it is killed with -9, so no orphan keeps the port."""
+    from bridge.supervisor import die_with_parent
+
+    die_with_parent(server.pid, _signal.SIGKILL)  # SIGKILL: a graceful stop would hold the port for seconds

@@ -1,5 +1,5 @@
 """GET /api/leads, /api/leads/<id> (the timeline), /api/outbox and POST /api/outbox/replay, behind
-the bearer token BRIDGE_API_TOKEN (like /api/activities)."""
+their own bearer token BRIDGE_LEADS_TOKEN (lead data: not the activities or admin token)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _fail(status: int, message: str) -> tuple[Response, int]:
 
 @bp.before_request
 def require_token() -> tuple[Response, int] | None:
-    return refuse_without_token("leads", current_app.extensions["bridge"].settings.api_token)
+    return refuse_without_token("leads", current_app.extensions["bridge"].settings)
 
 
 @bp.errorhandler(BadRequest)
@@ -97,7 +97,8 @@ def list_leads():
 @bp.get("/leads/<lead_id>")
 def get_lead(lead_id: str):
     """The lead and its timeline: events received, activities, decisions explained, writes made."""
-    found = timeline(_store(), int(lead_id)) if lead_id.isdecimal() and len(lead_id) < 19 else None
+    known_types = current_app.extensions["bridge"].activity_types()
+    found = timeline(_store(), int(lead_id), known_types) if lead_id.isdecimal() and len(lead_id) < 19 else None
     if found is None:
         return _fail(404, f"no lead with id {lead_id!r}; find a lead's id with GET /api/leads?email=… "
                           "or ?hubspot_id=…")

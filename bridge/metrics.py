@@ -12,6 +12,10 @@ webhook_requests = Counter(
     "bridge_webhook_requests", "Webhook deliveries by source and outcome", ["source", "outcome"]
 )
 webhook_events = Counter("bridge_webhook_events", "Events committed to the inbox (new ones)", ["source"])
+# Kept, but no handoff rule scores them: usually a sender's typo. Senders are authenticated and types are
+# lower_snake_case of at most 64 characters, so the label set stays what the senders use.
+activities_unknown_type = Counter("bridge_activities_unknown_type",
+                                  "Activities accepted whose type no rule in handoff.yaml scores", ["type"])
 
 
 class QueueCollector:

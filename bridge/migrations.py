@@ -149,3 +149,59 @@ def evaluation_outbox(db: Database) -> None:
     )
     db["own_writes"].create_index(["system", "record_id", "property"])
     db["own_writes"].create_index(["written_at"])
+
+
+@migrations(name="0005_worker_heartbeat")
+def worker_heartbeat(db: Database) -> None:
+    # One row per worker process (its lease owner), stamped every few seconds by its loop: /readyz reads
+    # the newest stamp to tell whether anyone is processing the inbox.
+    db["worker_heartbeats"].create(
+        {"owner": str, "started_at": str, "beat_at": str},
+        pk="owner",
+        not_null={"started_at", "beat_at"},
+    )
+    db["worker_heartbeats"].create_index(["beat_at"])
+
+
+@migrations(name="0006_alerts")
+def alerts(db: Database) -> None:
+    # One row per failure episode of an outbox target: opened by its first dead letter, counted while it
+    # lasts, recovered by the next clean write. The alert and the recovery notice are each sent once;
+    # the state is here so it survives restarts and several workers agree on it.
+    db["alerts"].create(
+        {
+            "id": int,
+            "target": str,  # the outbox target: a route name, hubspot, slack
+            "kind": str,  # the outbox kind of the first dead letter: upsert | writeback | notify
+            "state": str,  # open | recovered
+            "first_at": str,
+            "last_at": str,  # the episode's latest dead letter
+            "count": int,  # dead letters in this episode
+            "last_reason": str,
+            "fields": str,  # JSON list: every field the episode's dead letters named
+            "notified_at": str,  # the alert was delivered (NULL: pending)
+            "recovered_at": str,
+            "recovered_notified_at": str,  # the recovery notice was delivered (NULL: pending or not yet due)
+            "next_try_at": str,  # when a pending notice may be sent: back-off after a failed send, or a lease
+            "tries": int,  # failed sends of the pending notice
+            "send_error": str,  # why the last send failed
+        },
+        pk="id",
+        not_null={"target", "kind", "state", "first_at", "last_at", "count", "last_reason", "next_try_at", "tries"},
+        defaults={"state": "open", "count": 1, "tries": 0},
+    )
+    # At most one unfinished episode per target: a new dead letter joins it instead of alerting again.
+    db.execute("CREATE UNIQUE INDEX alerts_unfinished ON alerts(target) WHERE recovered_notified_at IS NULL")
+
+
+@migrations(name="0007_admin_sessions")
+def admin_sessions(db: Database) -> None:
+    # Server-side admin sessions: the cookie holds a random id, this table its SHA-256 (so reading the
+    # database yields no usable cookie) and the password generation, which never leaves the server.
+    db["admin_sessions"].create(
+        {"key": str, "generation": str, "client": str, "created_at": str, "last_seen_at": str, "expires_at": str},
+        pk="key",
+        not_null={"generation", "client", "created_at", "last_seen_at", "expires_at"},
+    )
+    # The login throttle also counts failures from all clients together within the window.
+    db["login_failures"].create_index(["at"])

@@ -13,7 +13,9 @@ from bridge.config import Settings
 from bridge.handlers import HandlerContext
 from bridge.handoff.evaluator import Evaluator
 from bridge.handoff.outbox import Dispatcher
+from bridge.heartbeat import Heartbeat
 from bridge.live_mappings import LiveMappings
+from bridge.retention import DailyPrune
 from bridge.store import Store
 from bridge.worker import Worker
 from connectors.base import Connector
@@ -36,10 +38,14 @@ class Pipeline:
         self.inbox = Worker(store, worker_settings, clock, owner, context)
         self.evaluator = Evaluator(store, worker_settings, self.mappings, connectors.get("hubspot"), clock)
         self.outbox = Dispatcher(store, worker_settings, self.mappings, connectors, clock, self.inbox.owner)
+        # Housekeeping beside the three stages: finished rows past their retention go once a day.
+        self.prune = DailyPrune(store, settings.retention, clock)
+        self.heartbeat = Heartbeat(store, self.inbox.owner, clock)  # /readyz: is anyone processing the inbox?
 
     def run_once(self) -> int:
         """One pass over the three stages; returns how much work was taken (0: idle)."""
         self.mappings.refresh()
+        self.prune.run_if_due()  # not counted as work: it must not keep a draining worker looping
         return self.inbox.run_once() + self.evaluator.run_once() + self.outbox.run_once()
 
     def drain(self) -> None:
@@ -51,7 +57,9 @@ class Pipeline:
         log.info("worker %s started", self.inbox.owner)
         while not stop.is_set():
             try:
-                if self.run_once() == 0:
+                work = self.run_once()
+                self.heartbeat.beat()  # only after a pass that did not fail: a stuck or failing loop stops beating
+                if work == 0:
                     stop.wait(self.settings.poll_seconds)
             except Exception:  # the loop must survive a bad moment (e.g. a locked database)
                 log.exception("worker loop failed; retrying in %.1f s", self.settings.poll_seconds * 10)

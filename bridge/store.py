@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import json
 import os
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
-from bridge.clock import iso
+from bridge.clock import iso, parse_iso
 from bridge.errors import StoreUnavailable
 from bridge.migrations import migrations
 from connectors.base import InboxEvent
@@ -23,6 +27,14 @@ from connectors.base import InboxEvent
 STATUSES = ("pending", "processing", "done", "dead")
 # How long a write of ours is remembered: HubSpot sends its webhooks within minutes, retries within 24 h.
 OWN_WRITE_MEMORY = timedelta(hours=24)
+
+
+class LoginAttempt(NamedTuple):
+    """A login attempt as the throttle saw it: reserved (the password may be checked), and the failures counted."""
+
+    reserved: bool
+    client_failures: int
+    all_failures: int
 
 
 class LeaseLost(Exception):
@@ -42,12 +54,16 @@ class ClaimedEvent:
 
 @dataclass
 class _PendingBatch:
-    """One delivery's rows waiting for a group commit, and what became of them."""
+    """One delivery's rows waiting for a group commit, and what became of them: `new` once committed,
+    `error` once it is known that they were not."""
 
     rows: list[tuple]
-    settled: bool = False
-    new: int = 0
-    error: sqlite3.Error | None = None
+    new: int | None = None
+    error: BaseException | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.new is not None or self.error is not None
 
 
 class Store:
@@ -63,12 +79,14 @@ class Store:
         self._write_lock = threading.Lock()
         self._pending_mutex = threading.Lock()
         self._pending: list[_PendingBatch] = []
+        self._lock_fd: tuple[int, int] | None = None  # (pid, descriptor) of the write-lock file
 
     @property
     def db(self) -> Database:
         cached = getattr(self._local, "db", None)
         if cached is not None and self._local.pid == os.getpid():
             return cached
+        _create_private(self.path)
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -91,14 +109,62 @@ class Store:
 
     @contextmanager
     def _begin_immediate(self) -> Iterator[Database]:
+        with self._writers_turn(), self._immediate_transaction() as db:
+            yield db
+
+    @contextmanager
+    def _immediate_transaction(self) -> Iterator[Database]:
+        """BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any exception; the caller has its writer's turn."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for another process's writer
+        db.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for a writer outside Bridge (a backup, sqlite3)
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            db.conn.rollback()
+            if db.conn.in_transaction:  # a failed COMMIT can leave it open, and the thread's next BEGIN would fail
+                db.conn.rollback()
             raise
-        db.execute("COMMIT")
+
+    @contextmanager
+    def _writers_turn(self) -> Iterator[None]:
+        """Writers of every Bridge process on this database (web workers, the worker, commands) take turns on an
+        flock of `<database>-write.lock` before BEGIN IMMEDIATE, within busy_timeout.
+
+        SQLite's own busy handler makes a process that finds the database locked sleep 1, 2, 5 ... 100 ms
+        between tries, so under load it wakes late and loses the lock to the other process again and again:
+        measured as 80-230 ms in BEGIN IMMEDIATE (the ingest p99). Here a waiter looks every 0.1 ms.
+        Threads of one process already queue on `_write_lock`, so one descriptor per process is enough.
+        """
+        fd = self._write_lock_file()
+        if fd is None:
+            yield
+            return
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"database is locked: another Bridge process kept the write lock for {self.busy_timeout_ms} ms"
+                    ) from None
+                time.sleep(0.0001)  # a commit takes about a millisecond: look again well within one
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _write_lock_file(self) -> int | None:
+        """This process's descriptor of the write-lock file (a forked child opens its own: an inherited one
+        would share the parent's lock); None for an in-memory database."""
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            return None
+        if self._lock_fd is None or self._lock_fd[0] != os.getpid():
+            fd = os.open(f"{self.path}-write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            weakref.finalize(self, os.close, fd)
+            self._lock_fd = (os.getpid(), fd)
+        return self._lock_fd[1]
 
     # -- schema -------------------------------------------------------------------------------
     def upgrade(self) -> list[str]:
@@ -114,13 +180,48 @@ class Store:
     def ping(self) -> None:
         self.db.execute("SELECT 1").fetchone()
 
+    # -- worker heartbeats and write check (readiness) ----------------------------------------
+    def beat(self, owner: str, started_at: datetime, now: datetime) -> None:
+        """Stamp a worker's heartbeat; workers silent for a day are forgotten."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO worker_heartbeats (owner, started_at, beat_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(owner) DO UPDATE SET beat_at = excluded.beat_at",
+                [owner, iso(started_at), iso(now)],
+            )
+            db.execute("DELETE FROM worker_heartbeats WHERE beat_at < ?", [iso(now - timedelta(days=1))])
+
+    def last_heartbeat(self) -> datetime | None:
+        """The newest stamp of any worker on this database; None when none has beaten yet."""
+        stamp = self.db.execute("SELECT MAX(beat_at) FROM worker_heartbeats").fetchone()[0]
+        return parse_iso(stamp) if stamp else None
+
+    def check_writable(self, timeout_ms: int) -> None:
+        """Take the write lock and give it back (BEGIN IMMEDIATE, rolled back) within about `timeout_ms`;
+        raise StoreUnavailable saying why not."""
+        if not self._write_lock.acquire(timeout=timeout_ms / 1000):
+            raise StoreUnavailable(f"writers in this process held the write lock for over {timeout_ms} ms")
+        try:
+            db = self.db
+            db.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.conn.rollback()
+            except sqlite3.Error as error:
+                raise StoreUnavailable(f"{error} (waited {timeout_ms} ms for the write lock)") from error
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        finally:
+            self._write_lock.release()
+
     # -- ingest -------------------------------------------------------------------------------
     def add_events(self, events: list[InboxEvent], received_at: datetime) -> int:
         """Commit a delivery's events; duplicates are ignored. Returns how many were new.
 
         Group commit: concurrent deliveries in this process queue up, and whichever thread gets the
         write lock commits all queued ones in one transaction, so one fsync covers many requests.
-        Each caller still returns only after the commit that holds its events.
+        Each caller still returns only after the commit that holds its events, and raises
+        StoreUnavailable (answer 503) when its own events were not committed, whatever the reason.
         """
         now = iso(received_at)
         batch = _PendingBatch(
@@ -131,44 +232,91 @@ class Store:
             self._pending.append(batch)
         with self._write_lock:
             if not batch.settled:
+                self._commit_pending()
+        if batch.error is not None:
+            raise StoreUnavailable(f"could not commit {len(batch.rows)} event(s): {batch.error!r}") from batch.error
+        return batch.new
+
+    def _commit_pending(self) -> None:
+        """Commit every delivery queued in this process (the caller holds the write lock), taking the queue
+        only once this process's turn to write has come: deliveries that arrive while another process
+        writes join this commit and share its fsync, instead of waiting for one more turn each."""
+        group: list[_PendingBatch] = []
+        try:
+            with self._writers_turn():
                 with self._pending_mutex:
                     group, self._pending = self._pending, []
                 self._commit_group(group)
-        if batch.error is not None:
-            raise StoreUnavailable(f"could not commit {len(batch.rows)} event(s): {batch.error}") from batch.error
-        return batch.new
+        except Exception as error:  # no turn within busy_timeout: nothing queued was committed
+            if not group:
+                with self._pending_mutex:
+                    group, self._pending = self._pending, []
+            for batch in group:
+                if not batch.settled:
+                    batch.error = error
 
     def _commit_group(self, group: list[_PendingBatch]) -> None:
-        """Insert every queued delivery in one transaction (the caller holds the write lock)."""
-        new_counts = []
+        """Insert every queued delivery in one transaction (the caller has the writer's turn), and settle each.
+
+        Nothing one delivery holds may cost another its answer: when the shared transaction fails for a
+        reason that may be one delivery's own (an exception of any type other than the database being busy,
+        full or unreadable), each delivery is committed alone, so the healthy ones are stored and only the
+        one that cannot be stored fails. Every batch leaves settled, with its own count or its own error.
+        """
         try:
-            with self._begin_immediate() as db:
-                for batch in group:
-                    before = db.conn.total_changes
-                    db.conn.executemany(
-                        "INSERT OR IGNORE INTO inbox (source, event_type, dedupe_key, record_key, occurred_at,"
-                        " received_at, body, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        batch.rows,
-                    )
-                    new_counts.append(db.conn.total_changes - before)
-        except sqlite3.Error as error:
+            for batch, new in zip(group, self._insert(group), strict=True):
+                batch.new = new
+        except sqlite3.OperationalError as error:  # locked, disk full, I/O: no delivery would commit alone
             for batch in group:
-                batch.error, batch.settled = error, True
-            return
-        for batch, new in zip(group, new_counts, strict=True):
-            batch.new, batch.settled = new, True
+                batch.error = error
+        except Exception as error:
+            if len(group) == 1:
+                group[0].error = error
+            else:
+                for batch in group:
+                    try:
+                        (batch.new,) = self._insert([batch])
+                    except Exception as own:
+                        batch.error = own
+        finally:
+            for batch in group:  # interrupted (a BaseException): whoever has no answer was not committed
+                if not batch.settled:
+                    batch.error = RuntimeError("the group commit was interrupted")
+
+    def _insert(self, group: list[_PendingBatch]) -> list[int]:
+        """Insert the batches' rows in one transaction; how many of each batch's rows were new.
+
+        Many rows per statement, not executemany: sqlite3 lets go of the GIL for every statement step, and
+        while other request threads parse JSON, taking it back can wait a whole switch interval (5 ms). Row
+        by row, a 100-event delivery took up to 500 ms that way while every queued delivery waited for it
+        (the ingest p99); one statement per 100 rows takes the GIL back a few times per commit.
+        """
+        new_counts = []
+        with self._immediate_transaction() as db:
+            for batch in group:
+                before = db.conn.total_changes
+                for start in range(0, len(batch.rows), _ROWS_PER_INSERT):
+                    rows = batch.rows[start:start + _ROWS_PER_INSERT]
+                    db.conn.execute(_insert_inbox_sql(len(rows)), [value for row in rows for value in row])
+                new_counts.append(db.conn.total_changes - before)
+        return new_counts
 
     def add_rejected(self, source: str, reason: str, body: bytes, content_type: str | None,
                      received_at: datetime) -> int:
+        """Keep a refused delivery's raw body (bytes, stored as they came) with the reason; StoreUnavailable
+        when it cannot be kept. Text that UTF-8 cannot encode is kept with \\u escapes instead."""
+        def text(value: str | None) -> str | None:
+            return None if value is None else value.encode("utf-8", "backslashreplace").decode("utf-8")
+
         try:
             with self.transaction() as db:
                 db["rejected"].insert(
-                    {"source": source, "received_at": iso(received_at), "reason": reason,
-                     "content_type": content_type, "body": body}
+                    {"source": source, "received_at": iso(received_at), "reason": text(reason),
+                     "content_type": text(content_type), "body": bytes(body)}
                 )
                 return db["rejected"].last_pk
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"could not keep the rejected delivery: {error}") from error
+        except Exception as error:
+            raise StoreUnavailable(f"could not keep the rejected delivery: {error!r}") from error
 
     def rejected(self, limit: int = 50) -> list[dict]:
         return list(self.db.query("SELECT * FROM rejected ORDER BY id DESC LIMIT ?", [limit]))
@@ -317,8 +465,22 @@ class Store:
 
     def record_login_failure(self, client: str, now: datetime) -> None:
         with self.transaction() as db:
-            db["login_failures"].insert({"client": client, "at": iso(now)})
-            db.execute("DELETE FROM login_failures WHERE at < ?", [iso(now - timedelta(days=1))])
+            _insert_login_failure(db, client, now)
+
+    def reserve_login_attempt(self, client: str, now: datetime, since: datetime, per_client: int,
+                              overall: int) -> LoginAttempt:
+        """Count the failures since `since` and, under both limits, record this attempt as a failure, in one
+        write transaction: parallel attempts (threads or processes) queue on the lock, so each sees the others'
+        reservations and no more than the limit ever reach the password check. The caller clears the
+        client's failures when the password was right."""
+        with self.transaction() as db:
+            mine = db.execute("SELECT COUNT(*) FROM login_failures WHERE client = ? AND at >= ?",
+                              [client, iso(since)]).fetchone()[0]
+            everyone = db.execute("SELECT COUNT(*) FROM login_failures WHERE at >= ?", [iso(since)]).fetchone()[0]
+            reserved = mine < per_client and everyone < overall
+            if reserved:
+                _insert_login_failure(db, client, now)
+            return LoginAttempt(reserved, mine, everyone)
 
     def login_failures_since(self, client: str, since: datetime) -> int:
         return self.db.execute("SELECT COUNT(*) FROM login_failures WHERE client = ? AND at >= ?",
@@ -327,6 +489,31 @@ class Store:
     def clear_login_failures(self, client: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM login_failures WHERE client = ?", [client])
+
+    # -- admin sessions (the cookie holds a random id; `key` is its hash) ----------------------
+    def add_admin_session(self, key: str, generation: str, client: str, now: datetime, expires_at: datetime,
+                          idle_since: datetime) -> None:
+        """Store a new session; on the way, delete sessions past their end or unused since `idle_since`."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM admin_sessions WHERE expires_at <= ? OR last_seen_at < ?",
+                       [iso(now), iso(idle_since)])
+            db["admin_sessions"].insert({"key": key, "generation": generation, "client": client,
+                                         "created_at": iso(now), "last_seen_at": iso(now),
+                                         "expires_at": iso(expires_at)})
+
+    def admin_session(self, key: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM admin_sessions WHERE key = ?", [key]))
+        return rows[0] if rows else None
+
+    def touch_admin_session(self, key: str, now: datetime) -> None:
+        """Best effort: with the database busy or the disk full, the pages stay readable; a missed touch only
+        makes the session look idle a minute longer."""
+        with suppress(sqlite3.OperationalError), self.transaction() as db:
+            db.execute("UPDATE admin_sessions SET last_seen_at = ? WHERE key = ?", [iso(now), key])
+
+    def end_admin_session(self, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM admin_sessions WHERE key = ?", [key])
 
     # -- leads and activities (handoff) --------------------------------------------------------
     def touch_lead(self, db: Database, now: datetime, hubspot_id: str | None = None,
@@ -576,6 +763,69 @@ class Store:
                 [iso(now), *params],
             ).rowcount
 
+    # -- failed-write alerts (one per target and failure episode, then one on recovery) -----------
+    def note_dead_letter(self, db: Database, target: str, kind: str, reason: str, fields: Iterable[str],
+                         now: datetime) -> None:
+        """Count a dead letter in its target's unfinished episode, or open one (its alert is then due).
+        An episode whose recovery was not announced yet is reopened: the failure goes on, no new alert."""
+        row = db.execute("SELECT id, fields FROM alerts WHERE target = ? AND recovered_notified_at IS NULL",
+                         [target]).fetchone()
+        if row is None:
+            db["alerts"].insert({"target": target, "kind": kind, "state": "open", "first_at": iso(now),
+                                 "last_at": iso(now), "count": 1, "last_reason": reason[:2000],
+                                 "fields": json.dumps(sorted(set(fields))), "next_try_at": iso(now), "tries": 0})
+            return
+        named = sorted(set(json.loads(row[1] or "[]")) | set(fields))
+        db.execute("UPDATE alerts SET state = 'open', recovered_at = NULL, count = count + 1, last_at = ?, "
+                   "last_reason = ?, fields = ? WHERE id = ?", [iso(now), reason[:2000], json.dumps(named), row[0]])
+
+    def note_clean_write(self, db: Database, target: str, now: datetime) -> None:
+        """A batch to `target` succeeded without a dead letter: its open episode has recovered."""
+        db.execute("UPDATE alerts SET state = 'recovered', recovered_at = ? "
+                   "WHERE target = ? AND recovered_notified_at IS NULL AND state = 'open'", [iso(now), target])
+
+    def claim_alert(self, now: datetime, lease: timedelta) -> dict | None:
+        """Lease the oldest episode with a notice due (its alert, or its recovery once the alert was sent),
+        so that one worker sends it; the lease is also the pause before another try if this one dies."""
+        due = ("recovered_notified_at IS NULL AND (notified_at IS NULL OR state = 'recovered') "
+               "AND next_try_at <= ?")
+        # Asked on every worker loop: a plain read first, so an idle loop never takes the write lock.
+        if self.db.execute(f"SELECT 1 FROM alerts WHERE {due} LIMIT 1", [iso(now)]).fetchone() is None:  # noqa: S608
+            return None
+        with self.transaction() as db:
+            rows = db.execute(
+                f"UPDATE alerts SET next_try_at = ? WHERE id = (SELECT id FROM alerts WHERE {due} "  # noqa: S608
+                "ORDER BY id LIMIT 1) RETURNING *", [iso(now + lease), iso(now)])
+            names = [d[0] for d in rows.description]
+            row = rows.fetchone()
+        return dict(zip(names, row, strict=True)) if row else None
+
+    def alert_sent(self, alert_id: int, recovery: bool, now: datetime) -> None:
+        """The alert (or the recovery notice) was delivered. A recovery notice for an episode that failed again
+        while it was being sent does not close it: the alert becomes due again instead."""
+        with self.transaction() as db:
+            if not recovery:
+                db.execute("UPDATE alerts SET notified_at = ?, tries = 0, send_error = NULL, next_try_at = ? "
+                           "WHERE id = ?", [iso(now), iso(now), alert_id])
+                return
+            db.execute("UPDATE alerts SET recovered_notified_at = CASE WHEN state = 'recovered' THEN ? END, "
+                       "notified_at = CASE WHEN state = 'recovered' THEN notified_at END, tries = 0, "
+                       "send_error = NULL, next_try_at = ? WHERE id = ?", [iso(now), iso(now), alert_id])
+
+    def alert_failed(self, alert_id: int, error: str, retry_at: datetime) -> None:
+        """The notice could not be sent: it stays due, from `retry_at` on."""
+        with self.transaction() as db:
+            db.execute("UPDATE alerts SET tries = tries + 1, send_error = ?, next_try_at = ? WHERE id = ?",
+                       [error[:500], iso(retry_at), alert_id])
+
+    def alerts(self, limit: int = 50) -> list[dict]:
+        """Failure episodes, newest first."""
+        return list(self.db.query("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", [limit]))
+
+    def dead_letter_count(self, target: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'dead' AND target = ?",
+                               [target]).fetchone()[0]
+
     # -- own writes (echo suppression) ---------------------------------------------------------
     def remember_writes(self, system: str, writes: dict[str, dict[str, Any]], now: datetime) -> None:
         """Remember what this service is about to write (record id -> properties), before writing it:
@@ -621,6 +871,77 @@ class Store:
         where = "" if handed_off is None else \
             "WHERE handed_off_at IS NOT NULL" if handed_off else "WHERE handed_off_at IS NULL"
         return self.db.execute(f"SELECT COUNT(*) FROM leads {where}").fetchone()[0]  # noqa: S608 (fixed text)
+
+    # -- retention (bridge/retention.py) --------------------------------------------------------
+    def prune_inbox(self, finished_before: datetime, chunk: int = 500) -> tuple[int, int]:
+        """Delete done events finished before the cutoff, with the normalised changes made from them (a change
+        references its event); dead, pending and processing events always stay. Returns (events, changes).
+        Each chunk is its own short transaction, so webhooks are not kept waiting for the write lock."""
+        events = changes = 0
+        while True:
+            with self.transaction() as db:
+                ids = [row[0] for row in db.execute(
+                    "SELECT id FROM inbox WHERE status = 'done' AND finished_at < ? ORDER BY id LIMIT ?",
+                    [iso(finished_before), chunk])]
+                if not ids:
+                    return events, changes
+                marks = ", ".join("?" * len(ids))  # only "?" placeholders are formatted into these statements
+                changes += db.execute(f"DELETE FROM changes WHERE inbox_id IN ({marks})", ids).rowcount  # noqa: S608
+                events += db.execute(f"DELETE FROM inbox WHERE id IN ({marks})", ids).rowcount  # noqa: S608
+            if len(ids) < chunk:
+                return events, changes
+
+    def prune_rejected(self, received_before: datetime, chunk: int = 500) -> int:
+        """Delete refused deliveries (their raw bodies) received before the cutoff; returns how many."""
+        removed = 0
+        while True:
+            with self.transaction() as db:
+                count = db.execute("DELETE FROM rejected WHERE id IN (SELECT id FROM rejected WHERE received_at < ? "
+                                   "ORDER BY id LIMIT ?)", [iso(received_before), chunk]).rowcount
+            removed += count
+            if count < chunk:
+                return removed
+
+    def claim_daily(self, action: str, actor: str, now: datetime, every: timedelta) -> tuple[int | None, datetime]:
+        """Record in the audit log that `action` runs now, unless it ran less than `every` ago: of several
+        workers asking at once, one gets the entry's id; the others get None. Also returns when it is next due."""
+        with self.transaction() as db:
+            last = db.execute("SELECT MAX(at) FROM audit_log WHERE action = ?", [action]).fetchone()[0]
+            if last is not None and parse_iso(last) > now - every:
+                return None, parse_iso(last) + every
+            entry = db.execute("INSERT INTO audit_log (at, actor, action) VALUES (?, ?, ?)",
+                               [iso(now), actor, action]).lastrowid
+            return entry, now + every
+
+    def set_audit_detail(self, entry: int, detail: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE audit_log SET detail = ? WHERE id = ?", [detail, entry])
+
+
+# 100 rows of 8 values: 800 bound values, under the 999 that older SQLite builds allow per statement.
+_ROWS_PER_INSERT = 100
+
+
+@functools.lru_cache(maxsize=_ROWS_PER_INSERT)
+def _insert_inbox_sql(rows: int) -> str:
+    # Only "?" placeholders are formatted into this statement.
+    return ("INSERT OR IGNORE INTO inbox (source, event_type, dedupe_key, record_key, occurred_at, received_at, body,"  # noqa: S608
+            " next_attempt_at) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows))
+
+
+def _insert_login_failure(db: Database, client: str, now: datetime) -> None:
+    db["login_failures"].insert({"client": client, "at": iso(now)})
+    db.execute("DELETE FROM login_failures WHERE at < ?", [iso(now - timedelta(days=1))])  # the window is minutes
+
+
+def _create_private(path: str) -> None:
+    """Create the database file readable by its owner only (0600), before SQLite creates it with the umask's
+    mode (often 0644): it holds leads' personal data. SQLite gives the -wal and -shm files the same mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    # It exists (the common case), or something else is wrong that sqlite3.connect reports in its own words.
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _dead_with_ids(ids: Iterable[int] | None) -> tuple[str, list[int]]:

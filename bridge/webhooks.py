@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.errors import StoreUnavailable, WebhookError, WebhookForbidden, WebhookInvalid, WebhookUnauthorized
 from bridge.metrics import webhook_events, webhook_requests
@@ -22,13 +24,48 @@ def _as_webhook_request() -> WebhookRequest:
         url=f"{request.scheme}://{request.host}{raw}",
         headers=request.headers,
         query=request.args.to_dict(),
-        body=request.get_data(cache=True),
+        body=_body(),
     )
+
+
+def _body() -> bytes:
+    """The request body, or 413 when it is over MAX_CONTENT_LENGTH, whether or not Content-Length says so."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        return request.get_data(cache=True)  # Werkzeug refuses a declared length over the limit
+    # A chunked body has no length: Werkzeug stops reading at exactly the limit and says nothing, so a longer
+    # body would be processed cut short. Read one byte past the limit to tell. (The server ends the stream.)
+    stream, parts, size = request.environ["wsgi.input"], [], 0
+    while size <= limit:
+        part = stream.read(min(64 * 1024, limit + 1 - size))
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        size += len(part)
+    raise RequestEntityTooLarge()
 
 
 def _refuse(source: str, error: WebhookError):
     webhook_requests.labels(source, str(error.status)).inc()
     return jsonify(error=error.message, source=source), error.status
+
+
+def _unauthorized(source: str, error: WebhookUnauthorized):
+    # Logged without the URL: it may carry the token.
+    log.warning("%s delivery refused (401) from %s: %s", source, request.remote_addr, error.message)
+    return _refuse(source, error)
+
+
+def _reject(source: str, error: WebhookError, delivery: WebhookRequest, received_at: datetime):
+    """Refuse an authentic delivery (400, 403) and keep its raw body in `rejected`; 503 if it cannot be kept."""
+    try:
+        store = current_app.extensions["bridge"].store
+        store.add_rejected(source, error.message, delivery.body, request.content_type, received_at)
+    except StoreUnavailable:
+        log.exception("%s delivery: could not keep the rejected body", source)
+        return jsonify(error="storage unavailable, retry later"), 503
+    log.warning("%s delivery rejected (%d): %s", source, error.status, error.message)
+    return _refuse(source, error)
 
 
 @bp.post("/webhooks/<source>")
@@ -53,23 +90,27 @@ def ingest(source: str, sender):
     received_at = services.clock()
     try:
         sender.verify_webhook(delivery, received_at)
-        events = sender.parse_webhook(delivery, received_at)
     except WebhookUnauthorized as error:
-        # Logged without the URL: it may carry the token.
-        log.warning("%s delivery refused (401) from %s: %s", source, request.remote_addr, error.message)
-        return _refuse(source, error)
+        return _unauthorized(source, error)
+    except Exception as error:  # a bug in verifying must not hand an unauthenticated sender a 500 and a traceback
+        log.warning("%s delivery refused (401): could not be verified (%s)", source, type(error).__name__)
+        return _unauthorized(source, WebhookUnauthorized("the delivery could not be verified"))
+    try:
+        events = sender.parse_webhook(delivery, received_at)
+    except WebhookUnauthorized as error:  # Salesforce: the organisation id is inside the body
+        return _unauthorized(source, error)
     except (WebhookInvalid, WebhookForbidden) as error:
-        try:
-            store.add_rejected(source, error.message, delivery.body, request.content_type, received_at)
-        except StoreUnavailable:
-            log.exception("%s delivery: could not keep the rejected body", source)
-            return jsonify(error="storage unavailable, retry later"), 503
-        log.warning("%s delivery rejected (%d): %s", source, error.status, error.message)
-        return _refuse(source, error)
+        return _reject(source, error, delivery, received_at)
+    except Exception as error:
+        # The last line of defence: the sender is authentic, so whatever its delivery holds is a 400 with the
+        # body kept for a person to look at, never a 500 that it would retry for a day.
+        log.exception("%s delivery: parsing failed unexpectedly; refusing it with 400 and keeping the body", source)
+        problem = WebhookInvalid("body", f"could not be read ({type(error).__name__}); it is kept for inspection")
+        return _reject(source, problem, delivery, received_at)
 
     try:
         new = store.add_events(events, received_at)
-    except StoreUnavailable:
+    except Exception:  # StoreUnavailable, or anything else: not committed, so never a 2xx
         log.exception("%s delivery: could not commit %d event(s); answering 503 so the sender retries",
                       source, len(events))
         webhook_requests.labels(source, "503").inc()

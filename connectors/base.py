@@ -13,12 +13,15 @@ default properties, Salesforce only Id, kintone every field).
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
+import sys
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, ValidationError
@@ -162,6 +165,15 @@ class Connector(ABC):
         return WebhookReply(json.dumps({"received": len(events), "new": new}))
 
 
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(value: Any) -> str:
+    """An event's body as the inbox keeps it: compact JSON with non-ASCII text as it is. One shared encoder:
+    json.dumps with options builds a new one per call, which shows on a 100-event delivery."""
+    return _COMPACT_JSON.encode(value)
+
+
 def load_schema(schema: Schema, data: Any, path: str) -> dict:
     """Validate `data` with a marshmallow schema, or raise WebhookInvalid naming every bad field."""
     try:
@@ -179,7 +191,7 @@ def _flatten(messages: Any, path: str):
             child = (
                 f"{path}[{key}]"
                 if isinstance(key, int)
-                else (f"{path}.{key}" if path else str(key))
+                else (f"{path}.{shown(key)}" if path else shown(key))
             )
             yield from _flatten(value, child)
     elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
@@ -188,17 +200,140 @@ def _flatten(messages: Any, path: str):
         yield path or "body", str(messages)
 
 
+def shown(text: Any) -> str:
+    """`text` safe to put in an answer, a log line and the database: control characters and lone UTF-16
+    surrogates become \\u escapes (a sender's key could otherwise forge a log line or fail the write)."""
+    return "".join(
+        c if c.isprintable() and not "\ud800" <= c <= "\udfff" else f"\\u{ord(c):04x}" for c in str(text)
+    )
+
+
+# How deep a JSON body may nest. Real deliveries nest less than 10 levels (a kintone subtable is 8); much
+# deeper input only exists to exhaust a recursive encoder or parser further down the line.
+MAX_JSON_DEPTH = 64
+# An escaped UTF-16 surrogate (\ud800-\udfff) in the raw text: the only way a lone surrogate gets in.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def parse_json(body: bytes) -> Any:
-    """Decode a JSON body or raise WebhookInvalid saying where it breaks."""
+    """Decode a JSON body or raise WebhookInvalid saying where it breaks.
+
+    JSON must be UTF-8 (RFC 8259 section 8.1; a UTF-8 byte-order mark is ignored). Also refused, naming
+    the field: NaN and Infinity (not JSON) and numbers too large for a double, integers over 4,300 digits,
+    nesting deeper than MAX_JSON_DEPTH, and text holding a lone UTF-16 surrogate such as "\\ud83d" (half an
+    emoji): it cannot be stored as UTF-8, and is refused rather than altered.
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8):]
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise WebhookInvalid("body", "is not UTF-8 encoded") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise WebhookInvalid(
+            "body", f"is not UTF-8 encoded (byte {error.start}); send JSON as UTF-8"
+        ) from None
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise WebhookInvalid(
             "body", f"is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
         ) from None
+    except RecursionError:
+        raise WebhookInvalid("body", f"nests deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:  # an integer past Python's limit on converting text to int
+        raise WebhookInvalid(
+            "body", f"holds an integer of more than {sys.get_int_max_str_digits():,} digits"
+        ) from None
+    _check_tree(data, surrogates=_SURROGATE_ESCAPE.search(body) is not None)
+    return data
 
 
-def from_epoch_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+def _refuse_constant(name: str) -> Any:
+    raise WebhookInvalid("body", f"holds {name}, which is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise WebhookInvalid("body", f"holds the number {text[:40]}, too large for a double")
+    return value
+
+
+def _check_tree(data: Any, surrogates: bool) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH, and (when the raw text escapes a surrogate) any key or
+    text holding a lone surrogate. Iterative: a recursive walk is what deep nesting would break."""
+    if surrogates and _unencodable(data):
+        raise WebhookInvalid("body", _LONE_SURROGATE)
+    stack: list[tuple[Any, tuple]] = [(data, ())] if type(data) in (dict, list) else []
+    while stack:
+        value, path = stack.pop()
+        if len(path) >= MAX_JSON_DEPTH:
+            raise WebhookInvalid(_json_path(path), f"nests deeper than {MAX_JSON_DEPTH} levels")
+        for key, item in value.items() if type(value) is dict else enumerate(value):
+            kind = type(item)
+            if surrogates and (_unencodable(key) or _unencodable(item)):
+                raise WebhookInvalid(_json_path((*path, key)), _LONE_SURROGATE)
+            if kind is dict or kind is list:
+                stack.append((item, (*path, key)))
+
+
+_LONE_SURROGATE = (
+    "holds a lone UTF-16 surrogate (half of an emoji?), which cannot be stored as UTF-8; send whole characters"
+)
+
+
+def _unencodable(text: Any) -> bool:
+    """Whether `text` is a string that UTF-8 cannot encode (only lone surrogates make that so)."""
+    if type(text) is not str or text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _json_path(path: tuple, limit: int = 120) -> str:
+    """[0].properties.title, the form every field error names its field in; cut to about `limit` characters
+    (a path 64 levels deep, or a key of a megabyte, is no help to read)."""
+    out = ""
+    for key in path:
+        out += f"[{key}]" if isinstance(key, int) else (f".{shown(key[:limit])}" if out else shown(key[:limit]))
+        if len(out) > limit:
+            return out[:limit] + "…"
+    return out or "body"
+
+
+# The range of time an event may carry: any later cannot be written in ISO 8601's four-digit years, and
+# nothing a sender reports happened before the Unix epoch.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+LATEST_EPOCH_MS = (LATEST - EARLIEST) // timedelta(milliseconds=1)
+_OUT_OF_RANGE = "is out of range: give a time from 1970-01-01 to 9999-12-31 (UTC)"
+
+
+def from_epoch_ms(ms: int, field: str = "occurredAt") -> datetime:
+    """Epoch milliseconds as an aware UTC datetime, or WebhookInvalid naming `field` when out of range."""
+    if not 0 <= ms <= LATEST_EPOCH_MS:
+        raise WebhookInvalid(field, _OUT_OF_RANGE)
+    return EARLIEST + timedelta(milliseconds=ms)
+
+
+def event_time(moment: datetime, field: str) -> datetime:
+    """`moment` in UTC (a naive one is taken as UTC), or WebhookInvalid naming `field` when it is outside
+    1970..9999 in UTC (0001-01-01T00:00+09:00 has no UTC form at all)."""
+    try:
+        utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        raise WebhookInvalid(field, _OUT_OF_RANGE) from None
+    if not EARLIEST <= utc <= LATEST:
+        raise WebhookInvalid(field, _OUT_OF_RANGE)
+    return utc
+
+
+def parse_event_time(value: Any, field: str) -> datetime:
+    """An ISO 8601 date-time sent as text ("Z" or an offset; none means UTC) checked by `event_time`."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise WebhookInvalid(field, "is not an ISO 8601 date-time, e.g. 2026-11-21T10:00:00Z") from None
+    return event_time(moment, field)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 import threading
@@ -40,11 +39,13 @@ from connectors._http import (
     retry_after_seconds,
 )
 from connectors.base import (
+    LATEST_EPOCH_MS,
     Connector,
     FieldInfo,
     InboxEvent,
     UpsertResult,
     WebhookRequest,
+    compact_json,
     from_epoch_ms,
     load_schema,
     parse_json,
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 # https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation
 MAX_TIMESTAMP_SKEW_MS = 5 * 60 * 1000
 MAX_EVENTS_PER_DELIVERY = 100
+# Epoch milliseconds in ASCII digits; 15 digits reach the year 33658, so any longer is not a timestamp
+# (and int() of thousands of digits is refused by Python itself).
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")
 # v3 signs the URI with exactly these percent-escapes decoded; every other escape stays as sent.
 _DECODED_ESCAPES = {
     "%3A": ":",
@@ -107,19 +111,26 @@ def sign_v3(client_secret: str, method: str, uri: str, body: bytes, timestamp: s
     return base64.b64encode(digest).decode()
 
 
+# HubSpot's ids are 64-bit integers (Java longs); anything else is not an id HubSpot made.
+_ID = validate.Range(min=0, max=2**63 - 1, error="must be an id from 0 to 2^63-1")
+_OCCURRED_AT = validate.Range(
+    min=0, max=LATEST_EPOCH_MS, error="must be epoch milliseconds from 1970 to the year 9999"
+)
+
+
 class EventSchema(Schema):
     """One element of a webhook array; fields HubSpot adds later are kept as they are."""
 
     class Meta:
         unknown = INCLUDE
 
-    eventId = fields.Integer(required=True)  # noqa: N815 (HubSpot's field names)
-    subscriptionId = fields.Integer(required=True)  # noqa: N815
-    portalId = fields.Integer(required=True)  # noqa: N815
-    occurredAt = fields.Integer(required=True, validate=validate.Range(min=0))  # noqa: N815
+    eventId = fields.Integer(required=True, validate=_ID)  # noqa: N815 (HubSpot's field names)
+    subscriptionId = fields.Integer(required=True, validate=_ID)  # noqa: N815
+    portalId = fields.Integer(required=True, validate=_ID)  # noqa: N815
+    occurredAt = fields.Integer(required=True, validate=_OCCURRED_AT)  # noqa: N815
     subscriptionType = fields.String(required=True, validate=validate.Length(min=1))  # noqa: N815
-    objectId = fields.Integer(required=True)  # noqa: N815
-    attemptNumber = fields.Integer()  # noqa: N815
+    objectId = fields.Integer(required=True, validate=_ID)  # noqa: N815
+    attemptNumber = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1))  # noqa: N815
     propertyName = fields.String(allow_none=True)  # noqa: N815
     propertyValue = fields.Raw(allow_none=True)  # noqa: N815
     changeSource = fields.String(allow_none=True)  # noqa: N815
@@ -522,7 +533,7 @@ class HubSpotConnector(Connector):
                 "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp: "
                 "only signature v3 is accepted"
             )
-        if not timestamp.isdigit():
+        if not _TIMESTAMP.fullmatch(timestamp):
             raise WebhookUnauthorized("X-HubSpot-Request-Timestamp is not epoch milliseconds")
         skew = int(now.timestamp() * 1000) - int(timestamp)
         if abs(skew) > MAX_TIMESTAMP_SKEW_MS:
@@ -569,8 +580,8 @@ class HubSpotConnector(Connector):
                     event_type=event["subscriptionType"],
                     dedupe_key=key,
                     record_key=f"{object_type}:{event['objectId']}",
-                    occurred_at=from_epoch_ms(event["occurredAt"]),
-                    body=json.dumps(item, ensure_ascii=False, separators=(",", ":")),
+                    occurred_at=from_epoch_ms(event["occurredAt"], f"[{index}].occurredAt"),
+                    body=compact_json(item),
                 )
             )
         return events

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 import threading
@@ -41,8 +40,11 @@ from connectors.base import (
     InboxEvent,
     UpsertResult,
     WebhookRequest,
+    compact_json,
     load_schema,
+    parse_event_time,
     parse_json,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ EVENT_TYPES = (
     "ADD_RECORD_COMMENT",
 )
 _WITH_RECORD = ("ADD_RECORD", "UPDATE_RECORD", "UPDATE_STATUS")
+_NUMERIC_ID = re.compile(r"[0-9]{1,20}")  # ASCII digits only: "²".isdigit() is true, and "7\n" matches ^\d+$
 
 
 class AppSchema(Schema):
@@ -73,7 +76,7 @@ class AppSchema(Schema):
         unknown = INCLUDE
 
     id = fields.String(
-        required=True, validate=validate.Regexp(r"^\d+$", error="must be a numeric app id")
+        required=True, validate=validate.Regexp(_NUMERIC_ID, error="must be a numeric app id")
     )
     name = fields.String(allow_none=True)
 
@@ -98,10 +101,10 @@ class NotificationSchema(Schema):
                 raise ValidationError(f"required for {data['type']}", "record")
             if (
                 not isinstance(record.get("$id"), dict)
-                or not str(record["$id"].get("value", "")).isdigit()
+                or not _NUMERIC_ID.fullmatch(str(record["$id"].get("value", "")))
             ):
                 raise ValidationError("missing or not a record id", "record.$id")
-        elif not str(data.get("recordId", "")).isdigit():
+        elif not _NUMERIC_ID.fullmatch(str(data.get("recordId", ""))):
             raise ValidationError(
                 f"required for {data['type']} and must be a record id", "recordId"
             )
@@ -110,11 +113,12 @@ class NotificationSchema(Schema):
 _SCHEMA = NotificationSchema()
 
 
-def _field_value(record: dict, field_type: str) -> str | None:
+def _field_of_type(record: dict, field_type: str) -> tuple[str, Any] | None:
+    """(code, value) of the record's first field of `field_type`, e.g. its UPDATED_TIME field."""
     return next(
         (
-            f.get("value")
-            for f in record.values()
+            (code, f.get("value"))
+            for code, f in record.items()
             if isinstance(f, dict) and f.get("type") == field_type
         ),
         None,
@@ -474,19 +478,19 @@ class KintoneConnector(Connector):
         )
         if app_id and app_id not in self.app_ids:
             raise WebhookForbidden(
-                f"app {app_id} is not in KINTONE_APP_IDS; add it there to accept its webhooks"
+                f"app {shown(app_id[:40])} is not in KINTONE_APP_IDS; add it there to accept its webhooks"
             )
         note = load_schema(_SCHEMA, data, "")
         record = note.get("record") or {}
         record_id = record["$id"]["value"] if record else note["recordId"]
         # Order a record's notifications by its update time when the payload has one.
-        stamp = _field_value(record, "UPDATED_TIME") or data.get("deletedAt")
-        occurred_at = received_at
-        if stamp:
-            try:
-                occurred_at = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-            except ValueError:
-                raise WebhookInvalid("record.UPDATED_TIME", "is not an ISO date-time") from None
+        updated = _field_of_type(record, "UPDATED_TIME")
+        if updated and updated[1]:
+            occurred_at = parse_event_time(updated[1], f"record.{shown(updated[0])}.value")
+        elif data.get("deletedAt"):
+            occurred_at = parse_event_time(data["deletedAt"], "deletedAt")
+        else:
+            occurred_at = received_at
         return [
             InboxEvent(
                 source=self.name,
@@ -494,7 +498,7 @@ class KintoneConnector(Connector):
                 dedupe_key=note["id"],
                 record_key=f"app{app_id}:{record_id}",
                 occurred_at=occurred_at,
-                body=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                body=compact_json(data),
             )
         ]
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 import threading
-import xml.etree.ElementTree as ET  # noqa: S405 (DOCTYPEs are refused before parsing, see _parse_xml)
+import xml.etree.ElementTree as ET  # noqa: S405 (for the Element type; parsing goes through defusedxml)
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import defusedxml.ElementTree
 import jwt
 import requests
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from defusedxml import DefusedXmlException
 
 from bridge.config import EnvReader
 from bridge.errors import (
@@ -46,6 +47,8 @@ from connectors.base import (
     UpsertResult,
     WebhookReply,
     WebhookRequest,
+    compact_json,
+    parse_event_time,
 )
 
 log = logging.getLogger(__name__)
@@ -130,13 +133,20 @@ def _child(element: ET.Element, name: str) -> ET.Element | None:
 
 
 def _parse_xml(body: bytes) -> ET.Element:
-    # SOAP forbids DTDs; refusing them rules out entity-expansion tricks.
-    if b"<!DOCTYPE" in body[:4096].upper():
-        raise WebhookInvalid("body", "contains a DOCTYPE, which SOAP messages may not have")
+    # SOAP forbids DTDs (SOAP 1.1 section 3): defusedxml refuses a DOCTYPE, an entity declaration or an
+    # external reference wherever it stands and in whatever encoding, which rules out entity expansion.
     try:
-        return ET.fromstring(body)  # noqa: S314
+        return defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
+    except DefusedXmlException:
+        raise WebhookInvalid(
+            "body", "contains a DOCTYPE or an entity declaration, which SOAP messages may not have"
+        ) from None
     except ET.ParseError as error:
         raise WebhookInvalid("body", f"is not well-formed XML ({error})") from None
+    except (LookupError, ValueError) as error:  # an encoding Python does not know, or a multi-byte one expat cannot use
+        raise WebhookInvalid(
+            "body", f"declares an encoding Bridge cannot read ({error}); Salesforce sends UTF-8"
+        ) from None
 
 
 def org_id_matches(configured: str, received: str) -> bool:
@@ -534,12 +544,7 @@ class SalesforceConnector(Connector):
         occurred_at = received_at
         for name in _TIMESTAMP_FIELDS:
             if record.get(name):
-                try:
-                    occurred_at = datetime.fromisoformat(record[name].replace("Z", "+00:00"))
-                except ValueError:
-                    raise WebhookInvalid(
-                        f"Notification[{index}].sObject.{name}", "is not an ISO date-time"
-                    ) from None
+                occurred_at = parse_event_time(record[name], f"Notification[{index}].sObject.{name}")
                 break
         body = {
             "notificationId": notification_id,
@@ -554,7 +559,7 @@ class SalesforceConnector(Connector):
             dedupe_key=notification_id,
             record_key=f"{sobject_type}:{record['Id']}",
             occurred_at=occurred_at,
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            body=compact_json(body),
         )
 
     def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:

@@ -24,7 +24,9 @@ BASE_ENV = {
     "SALESFORCE_WEBHOOK_TOKEN": SF_TOKEN,
     "KINTONE_WEBHOOK_TOKEN": KINTONE_TOKEN,
     "KINTONE_APP_IDS": "7,8",
-    "BRIDGE_API_TOKEN": "api-token-0123456789abcdef",
+    "BRIDGE_ACTIVITIES_TOKEN": "activities-token-0123456789",  # one token per API, each its own value
+    "BRIDGE_LEADS_TOKEN": "leads-token-0123456789abcdef",
+    "BRIDGE_ADMIN_TOKEN": "admin-token-0123456789abcdef",
 }
 
 #: The default "now" of every test app: fixed, so no test depends on today's date.

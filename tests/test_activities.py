@@ -9,7 +9,7 @@ from bridge.config import WorkerSettings
 from bridge.worker import Worker
 from tests.conftest import BASE_ENV
 
-TOKEN = BASE_ENV["BRIDGE_API_TOKEN"]
+TOKEN = BASE_ENV["BRIDGE_ACTIVITIES_TOKEN"]
 
 
 def post(client, activities, token=TOKEN):
@@ -43,9 +43,9 @@ def test_bearer_token_required(client, token, status):
 def test_unconfigured_token_is_503(make_settings):
     from bridge.app import create_app
 
-    client = create_app(make_settings(BRIDGE_API_TOKEN=None)).test_client()
+    client = create_app(make_settings(BRIDGE_ACTIVITIES_TOKEN=None)).test_client()
     response = post(client, [activity()], token="anything-at-all-here")
-    assert response.status_code == 503 and "BRIDGE_API_TOKEN" in response.json["error"]
+    assert response.status_code == 503 and "BRIDGE_ACTIVITIES_TOKEN" in response.json["error"]
 
 
 @pytest.mark.parametrize(

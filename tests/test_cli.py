@@ -50,11 +50,11 @@ def test_replay_needs_ids_or_all(run):
 
 
 def test_bad_settings_exit_2_listing_problems(run, monkeypatch):
-    monkeypatch.setenv("BRIDGE_API_TOKEN", "short")
+    monkeypatch.setenv("BRIDGE_LEADS_TOKEN", "short")
     monkeypatch.setenv("BRIDGE_MAX_ATTEMPTS", "0")
     result = CliRunner().invoke(main, ["inbox"])
     assert result.exit_code == 2
-    assert "2 problem(s)" in result.output and "BRIDGE_API_TOKEN" in result.output
+    assert "2 problem(s)" in result.output and "BRIDGE_LEADS_TOKEN" in result.output
 
 
 def test_every_command_has_help(run):

@@ -2,15 +2,16 @@
 
 import pytest
 
-from bridge.config import load_settings
+from bridge.config import SHIPPED_MAPPINGS, load_settings
 from bridge.errors import ConfigError
 
 
 def test_defaults_without_any_setting(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings({}, dotenv=None)
-    assert str(settings.db_path) == "bridge.db" and str(settings.mappings_dir) == "mappings"
-    assert settings.api_token is None
+    assert str(settings.db_path) == "bridge.db"
+    assert settings.mappings_dir == SHIPPED_MAPPINGS and settings.mappings_shipped  # no ./mappings here
+    assert settings.api_tokens == {"activities": None, "leads": None, "admin": None}
     assert settings.connectors["hubspot"].webhook_problem() is not None
 
 
@@ -25,7 +26,7 @@ def test_dotenv_is_read_and_environment_wins(tmp_path):
 def test_every_problem_is_listed_at_once(tmp_path):
     env = {
         "BRIDGE_DB": str(tmp_path / "missing-folder" / "x.db"),
-        "BRIDGE_API_TOKEN": "short",
+        "BRIDGE_ADMIN_TOKEN": "short",
         "BRIDGE_MAX_ATTEMPTS": "many",
         "SALESFORCE_WEBHOOK_TOKEN": "sf-token-0123456789abcdef",
         "SALESFORCE_ORG_ID": "00Dbad",
@@ -37,7 +38,7 @@ def test_every_problem_is_listed_at_once(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_settings(env, dotenv=None)
     text = str(caught.value)
-    for expected in ("BRIDGE_API_TOKEN is 5 characters", "BRIDGE_MAX_ATTEMPTS='many'", "SALESFORCE_ORG_ID='00Dbad'",
+    for expected in ("BRIDGE_ADMIN_TOKEN is 5 characters", "BRIDGE_MAX_ATTEMPTS='many'", "SALESFORCE_ORG_ID='00Dbad'",
                      "KINTONE_APP_IDS", "eight", "HUBSPOT_WEBHOOK_URL", "BRIDGE_ENV='staging'", "missing-folder"):
         assert expected in text
     assert len(caught.value.problems) == 7

@@ -9,7 +9,7 @@ from bridge.app import create_app
 from tests.conftest import BASE_ENV
 from tests.handoff.test_timeline import KINTONE_ERROR, KINTONE_ROUTE, PRICING, at, handed_off_lead
 
-AUTH = {"Authorization": f"Bearer {BASE_ENV['BRIDGE_API_TOKEN']}"}
+AUTH = {"Authorization": f"Bearer {BASE_ENV['BRIDGE_LEADS_TOKEN']}"}
 
 
 def get(client, url, headers=AUTH):
@@ -41,14 +41,14 @@ def test_every_route_needs_the_bearer_token(client, method, url):
     for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic x"}):
         response = client.open(url, method=method, headers=headers, json={"all": True})
         assert response.status_code == 401, (method, url, headers)
-        assert "BRIDGE_API_TOKEN" in response.json["error"]
+        assert "BRIDGE_LEADS_TOKEN" in response.json["error"]
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_without_a_configured_token_the_api_is_off(make_settings):
-    client = create_app(make_settings(BRIDGE_API_TOKEN=None)).test_client()
+    client = create_app(make_settings(BRIDGE_LEADS_TOKEN=None)).test_client()
     response = get(client, "/api/leads")
-    assert response.status_code == 503 and "set BRIDGE_API_TOKEN" in response.json["error"]
+    assert response.status_code == 503 and "set BRIDGE_LEADS_TOKEN" in response.json["error"]
 
 
 # -- leads ---------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from bridge.config import Settings
 
 
 def init_admin(app: Flask, settings: Settings) -> None:
-    """Register the admin blueprints and set up the signed session cookie the pages log in with."""
+    """Register the admin blueprints and set up the signed cookie that carries the admin's session id
+    (the session itself is a row in the database, so logout revokes it on every worker)."""
     secret = session_secret(settings)
     if secret:
         app.secret_key = secret
@@ -21,7 +22,7 @@ def init_admin(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=not settings.development,  # local development runs on plain http
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
-    app.extensions["bridge_admin"] = AdminAccess.from_settings(settings, secret,
-                                                                 app.extensions["bridge"].clock)
+    services = app.extensions["bridge"]
+    app.extensions["bridge_admin"] = AdminAccess.from_settings(settings, secret, services.store, services.clock)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

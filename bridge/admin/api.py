@@ -1,4 +1,4 @@
-"""The admin JSON API under /api/admin: the admin pages' actions for scripts, behind the bearer token."""
+"""The admin JSON API under /api/admin: the admin pages' actions for scripts, behind BRIDGE_ADMIN_TOKEN."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _fail(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 
 @bp.before_request
 def require_token() -> tuple[Response, int] | None:
-    return refuse_without_token("admin", _access().api_token)
+    return refuse_without_token("admin", current_app.extensions["bridge"].settings)
 
 
 @bp.errorhandler(BadRequest)

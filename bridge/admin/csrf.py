@@ -11,7 +11,11 @@ FIELD = "csrf_token"
 
 
 def csrf_token() -> str:
-    """The session's token, made on first use; templates put it in every form."""
+    """The session's token, made on first use; templates put it in every form.
+
+    It lives in the signed cookie beside the session id. Login and logout clear the cookie, so each
+    session gets its own token and a token from before a login is refused after it.
+    """
     token = session.get(FIELD)
     if not isinstance(token, str):
         token = secrets.token_urlsafe(32)

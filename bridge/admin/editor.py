@@ -32,6 +32,12 @@ BASELINE_AUTHOR = "(file)"  # versions Bridge records itself: the text found on 
 BASELINE_NOTE = "管理画面で最初に保存する前のファイル / the file before the first save from the admin pages"
 MAX_NOTE = 200
 DRIFT_NOTE = "管理画面の外で変更されたファイル / the file as changed outside the admin pages"
+SHIPPED_READ_ONLY = (
+    "Bridge に同梱の初期マッピングは保存できません。サーバーで `bridge init` を実行して編集用のコピーを作るか、"
+    "BRIDGE_MAPPINGS を設定して再起動してください / these are the default mappings shipped with Bridge and cannot "
+    "be saved: run `bridge init` on the server for an editable copy in ./mappings, or set BRIDGE_MAPPINGS, then "
+    "restart Bridge"
+)
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,9 @@ class Editor:
     def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]):
         self.settings, self.store, self.clock = settings, store, clock
         self.folder = settings.mappings_dir
+        # The defaults inside the installed package: never written (an upgrade would undo it, and the package
+        # folder may be shared or read-only). Saving needs `bridge init` or BRIDGE_MAPPINGS.
+        self.read_only = settings.mappings_shipped
 
     # -- reading ----------------------------------------------------------------------------
     def files(self) -> list[MappingFile]:
@@ -230,6 +239,8 @@ class Editor:
         since, Conflict is raised instead of overwriting someone else's save.
         """
         action = "save" if restored_from is None else "restore"
+        if self.read_only:
+            self._reject(actor, action, file, [Problem(file.name, None, "(folder)", SHIPPED_READ_ONLY)])
         text, note = normalise_newlines(text), (note or "").strip()[:MAX_NOTE] or None
         checked = self.check(file, text, live=True)
         if checked.errors:

@@ -36,6 +36,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flash.login_needed": ("Please log in to continue.", "続けるにはログインしてください。"),
     "flash.logged_in": ("You are logged in.", "ログインしました。"),
     "flash.logged_out": ("You are logged out.", "ログアウトしました。"),
+    "flash.session_expired": (
+        "Your session expired (sessions last {hours} hours from login, and end after {idle} hours without use). "
+        "Please log in again; anything you had not saved was not saved.",
+        "セッションの有効期限が切れました (ログインから {hours} 時間、または {idle} 時間操作がないと終了します)。"
+        "もう一度ログインしてください。保存していなかった内容は保存されていません。",
+    ),
+    "flash.session_ended": (
+        "This session has ended: it was logged out, or the admin password was changed. Please log in again.",
+        "このセッションは終了しています (ログアウト済み、または管理者パスワードが変更されました)。"
+        "もう一度ログインしてください。",
+    ),
     # list
     "list.title": ("Mapping files", "マッピングファイル"),
     "list.intro": (
@@ -43,6 +54,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "handoff.yaml holds the handoff rules. Open a file to edit it, preview it and see its history.",
         "ルートファイルは HubSpot のプロパティをどの Salesforce / kintone の項目に送るかを定めます。"
         "handoff.yaml は引き渡し基準です。ファイルを開くと編集・プレビュー・履歴の確認ができます。",
+    ),
+    "mappings.read_only": (
+        "These are the default mappings shipped with Bridge, and they cannot be saved here. To edit them, run "
+        "`bridge init` on the server (it writes an editable copy to ./mappings) or set BRIDGE_MAPPINGS to the "
+        "folder holding your mapping files, then restart Bridge.",
+        "Bridge に同梱の初期マッピングを使用しているため、ここでは保存できません。編集するには、サーバーで "
+        "`bridge init` を実行して編集用のコピー (./mappings) を作成するか、BRIDGE_MAPPINGS にマッピングファイルの"
+        "フォルダーを設定してから、Bridge を再起動してください。",
     ),
     "list.empty": (
         "There are no mapping files in {folder}. Check the setting BRIDGE_MAPPINGS.",
@@ -259,6 +278,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "activity.email_click": ("email link click", "メール内リンクのクリック"),
     "activity.seminar_attended": ("seminar attended", "セミナー参加"),
     "activity.product_page_visit": ("product page visit", "製品ページ閲覧"),
+    "activity.unknown_type": (
+        "Unknown type: no rule in handoff.yaml scores it, so it adds no points. Correct the type the sender "
+        "uses, or add a behaviour rule for it in handoff.yaml.",
+        "不明な種類です。handoff.yaml のどのルールにも該当しないため、加点されません。送信元の種類名を直すか、"
+        "handoff.yaml にこの種類の行動ルールを追加してください。",
+    ),
     # one lead's timeline
     "lead.title": ("Lead {name}", "リード {name}"),
     "lead.back": ("Back to the leads", "リード一覧に戻る"),
@@ -389,6 +414,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "このアドレスから {minutes} 分以内に {limit} 回ログインに失敗しました。{minutes} 分待ってから"
         "もう一度お試しください。パスワードを忘れた場合は Bridge の運用担当エンジニアに確認してください "
         "(設定 BRIDGE_ADMIN_PASSWORD)。",
+    ),
+    "error.blocked_all.title": ("Logins are paused for everyone", "すべてのログインを一時停止しています"),
+    "error.blocked_all": (
+        "{limit} failed logins from many addresses within {minutes} minutes: someone may be guessing the "
+        "password, so logins are paused for everyone. Wait {minutes} minutes, then try again; admins who are "
+        "already logged in can keep working. If this keeps happening, tell the engineer who runs Bridge "
+        "(the audit log lists the addresses).",
+        "{minutes} 分以内に複数のアドレスから {limit} 回ログインに失敗しました。パスワードを推測されている"
+        "おそれがあるため、すべてのログインを一時停止しています。{minutes} 分待ってからもう一度お試しください。"
+        "ログイン済みの管理者はそのまま作業を続けられます。繰り返し起きる場合は Bridge の運用担当エンジニアに"
+        "連絡してください (操作ログにアドレスが記録されています)。",
     ),
     "error.not_found.title": ("Not found", "見つかりません"),
     "error.no_file": (

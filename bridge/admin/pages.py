@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -27,8 +27,14 @@ from werkzeug.exceptions import HTTPException
 from bridge.admin.auth import (
     FAILED_LOGIN_WINDOW,
     MAX_FAILED_LOGINS,
+    MAX_FAILED_LOGINS_ALL,
     PAGE_ACTOR,
+    SESSION_ID,
+    SESSION_IDLE,
+    SESSION_LIFETIME,
     AdminAccess,
+    Login,
+    SessionState,
     client_address,
 )
 from bridge.admin.csrf import csrf_ok, csrf_token
@@ -109,13 +115,30 @@ def guard() -> Response | None:
     if access.password is None:
         return _error(503, "error.not_configured.title", "error.not_configured")
     if request.endpoint not in PUBLIC_ENDPOINTS and not access.logged_in():
+        _say_why_logged_out(access.session_state())
         if request.method == "GET":
-            flash(g.t("flash.login_needed"))
             return redirect(url_for(".login", next=request.full_path.rstrip("?")))
         return redirect(url_for(".login"), 303)
     if request.method == "POST" and not csrf_ok(request):
         return _error(400, "error.csrf.title", "error.csrf")
     return None
+
+
+def _say_why_logged_out(state: SessionState) -> None:
+    """Tell the admin why the login form is back: the session expired, it ended, or there was none."""
+    t: Translator = g.t
+    if state is SessionState.EXPIRED:
+        flash(t("flash.session_expired", hours=_hours(SESSION_LIFETIME), idle=_hours(SESSION_IDLE)))
+    elif state is SessionState.ENDED:
+        flash(t("flash.session_ended"))
+    elif request.method == "GET":
+        flash(t("flash.login_needed"))
+    if state is not SessionState.NONE:
+        session.pop(SESSION_ID, None)  # the dead id is not sent again: the next page just asks to log in
+
+
+def _hours(span: timedelta) -> int:
+    return int(span.total_seconds() // 3600)
 
 
 @bp.after_request
@@ -152,20 +175,25 @@ def login():
         return _page("login.html", next=target)
     client = client_address(request)
     minutes = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
-    if access.blocked(store.login_failures_since(client, access.window_start())):
+    result = access.try_password(request.form.get("password", ""), client)
+    if result in (Login.PAUSED, Login.PAUSED_FOR_ALL):
         # Not audited: an attacker would fill the log; the failures that led here are in it.
-        log.warning("admin login from %s refused: %d failures within %d minutes", client, MAX_FAILED_LOGINS, minutes)
-        response = _error(429, "error.blocked.title", "error.blocked", limit=MAX_FAILED_LOGINS, minutes=minutes)
+        if result is Login.PAUSED:
+            log.warning("admin login from %s refused: %d failures within %d minutes", client, MAX_FAILED_LOGINS,
+                        minutes)
+            response = _error(429, "error.blocked.title", "error.blocked", limit=MAX_FAILED_LOGINS, minutes=minutes)
+        else:
+            log.warning("admin login from %s refused: %d failures from all addresses within %d minutes", client,
+                        MAX_FAILED_LOGINS_ALL, minutes)
+            response = _error(429, "error.blocked_all.title", "error.blocked_all", limit=MAX_FAILED_LOGINS_ALL,
+                              minutes=minutes)
         response.headers["Retry-After"] = str(int(FAILED_LOGIN_WINDOW.total_seconds()))
         return response
-    assert access.password is not None  # guard() answered 503 otherwise
-    if not access.password.matches(request.form.get("password", "")):
-        store.record_login_failure(client, _now())
+    if result is Login.WRONG:
         store.audit(PAGE_ACTOR, "login_failed", None, f"from {client}", _now())
         message = g.t("login.wrong", limit=MAX_FAILED_LOGINS, minutes=minutes)
         return _page("login.html", 401, next=target, error=message)
-    store.clear_login_failures(client)
-    access.start_session()
+    access.start_session(client)
     store.audit(PAGE_ACTOR, "login", None, f"from {client}", _now())
     flash(g.t("flash.logged_in"))
     return redirect(target, 303)
@@ -173,9 +201,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """End the session on the server: the cookie, even a copy of it, no longer logs anyone in."""
     store = current_app.extensions["bridge"].store
+    _access().end_session()
     store.audit(PAGE_ACTOR, "logout", None, f"from {client_address(request)}", _now())
-    session.clear()
     flash(g.t("flash.logged_out"))
     return redirect(url_for(".login"), 303)
 
@@ -198,7 +227,7 @@ def home():
 @bp.get("/mappings")
 def mappings():
     editor = _editor()
-    return _page("list.html", rows=editor.status(), folder=str(editor.folder))
+    return _page("list.html", rows=editor.status(), folder=str(editor.folder), read_only=editor.read_only)
 
 
 def _file_or_404(name: str) -> MappingFile | Response:
@@ -210,7 +239,8 @@ def _file_or_404(name: str) -> MappingFile | Response:
 
 def _edit_page(file: MappingFile, text: str, base: str, status: int = 200, **context: object):
     return _page("edit.html", status, file=file, text=text, lines=text.split("\n"), base=base,
-                 note=context.pop("note", ""), record=context.pop("record", ""), **context)
+                 note=context.pop("note", ""), record=context.pop("record", ""), read_only=_editor().read_only,
+                 **context)
 
 
 @bp.get("/mappings/<name>")
@@ -356,7 +386,8 @@ def leads():
 
 @bp.get("/leads/<int:lead_id>")
 def lead(lead_id: int):
-    found = timeline(current_app.extensions["bridge"].store, lead_id)
+    services = current_app.extensions["bridge"]
+    found = timeline(services.store, lead_id, services.activity_types())
     if found is None:
         return _error(404, "error.not_found.title", "error.no_lead", id=lead_id)
     return _page("lead.html", lead=found["lead"], entries=found["entries"])

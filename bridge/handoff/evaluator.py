@@ -111,4 +111,5 @@ class Evaluator:
             if not targets:  # nothing to create: HubSpot still learns about the handoff
                 self.store.enqueue(db, lead_id, "writeback", "hubspot", now)
                 self.store.enqueue(db, lead_id, "notify", "slack", now)
-            log.info("lead %s (%s) handed off: %s", lead_id, email or hubspot_id, summary)
+            # Ids only: names and addresses are personal data and stay out of the logs (the lead's page has them).
+            log.info("lead %s (HubSpot contact %s) handed off: %s", lead_id, hubspot_id, summary)

@@ -70,7 +70,7 @@ def load_rules(folder: str | Path) -> Rules:
     path = Path(folder) / RULES_FILE
     if not path.is_file():
         raise MappingError([Problem(str(path), None, "(file)", "is missing; the handoff rules live here "
-                                    "(copy the shipped mappings/handoff.yaml to start from)")])
+                                    "(`bridge init` writes the defaults to start from)")])
     rules, problems = check_rules_text(path.read_text(encoding="utf-8"), path)
     if problems:
         raise MappingError(problems)

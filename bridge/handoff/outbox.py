@@ -1,5 +1,6 @@
 """The outbox dispatcher: handoff writes sent in batches per target, retried when the error is
-retriable, dead-lettered with the reason when it is not (replayable once the mapping is fixed)."""
+retriable, dead-lettered with the reason when it is not (replayable once the mapping is fixed), and
+people alerted once per target when writes start failing and again when they work again."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 
 from bridge.config import WorkerSettings
 from bridge.errors import AuthError, ConnectorError, Permanent
+from bridge.handoff.alerts import Alerts
 from bridge.handoff.notify import notify
 from bridge.handoff.retry import retry_at
 from bridge.live_mappings import LiveMappings
@@ -63,9 +65,19 @@ class Dispatcher:
         self.connectors = connectors
         self.clock = clock
         self.owner = owner
+        self.alerts = Alerts(store, settings, clock)
 
     def run_once(self) -> int:
-        """Send one batch of ready writes; return how many items it held."""
+        """Send one batch of ready writes, then the failed-write alerts that are due; return how many
+        items the batch held. The alerts come after the batch's commit and cannot fail it."""
+        taken = self._dispatch()
+        try:
+            self.alerts.send_due()
+        except Exception:  # e.g. a locked database: the alerts stay due for the next loop
+            log.exception("sending failed-write alerts failed; they stay due")
+        return taken
+
+    def _dispatch(self) -> int:
         items = self.store.claim_outbox(self.owner, self.clock(), self.settings.lease_seconds, BATCH_SIZES,
                                         timedelta(seconds=self.settings.linger_seconds))
         if not items:
@@ -103,7 +115,7 @@ class Dispatcher:
             with self.store.transaction() as db:
                 now = self.clock()
                 for item, error in invalid:
-                    self.store.settle(db, item["id"], self.owner, now, "dead", error=str(error), fields=error.fields)
+                    self._bury(db, item, now, str(error), error.fields)
                     self._after_upsert(db, item["lead_id"], now)
         if not sendable:
             return
@@ -114,6 +126,7 @@ class Dispatcher:
             return
         with self.store.transaction() as db:
             now = self.clock()
+            buried = len(invalid)
             for item, result in zip(sendable, results, strict=True):
                 if result.outcome in ("created", "updated"):
                     self.store.settle(db, item["id"], self.owner, now, "done",
@@ -123,8 +136,10 @@ class Dispatcher:
                         self.store.set_lead_record_id(db, item["lead_id"], route.target.system, result.id)
                 else:
                     reason = f"{route.target.system} {result.code or 'error'}: {result.message or ''}".strip()
-                    self._settle_failed(db, item, now, reason, result.fields, result.category == "retriable")
+                    buried += self._settle_failed(db, item, now, reason, result.fields,
+                                                  result.category == "retriable")
                 self._after_upsert(db, item["lead_id"], now)
+            self._clean_batch(db, target, now, buried, results)
 
     def _after_upsert(self, db, lead_id: int, now: datetime) -> None:
         """Once no upsert of the lead is left in flight, tell HubSpot and sales (with the new record ids)."""
@@ -142,14 +157,17 @@ class Dispatcher:
         by_id = {r.key: r for r in results}
         with self.store.transaction() as db:
             now = self.clock()
+            buried = 0
             for item in items:
                 hubspot_id = leads[item["lead_id"]]["hubspot_id"]
                 result = by_id[hubspot_id]
                 if result.outcome == "failed":
                     reason = f"hubspot {result.code or 'error'}: {result.message or ''}".strip()
-                    self._settle_failed(db, item, now, reason, result.fields, result.category == "retriable")
+                    buried += self._settle_failed(db, item, now, reason, result.fields,
+                                                  result.category == "retriable")
                 else:
                     self.store.settle(db, item["id"], self.owner, now, "done", result=writes[hubspot_id])
+            self._clean_batch(db, items[0]["target"], now, buried, results)
 
     def _notify(self, items: list[dict], leads: dict[int, dict]) -> None:
         notices = [{**leads[i["lead_id"]], "record": source_record(leads[i["lead_id"]])} for i in items]
@@ -158,6 +176,7 @@ class Dispatcher:
             now = self.clock()
             for item in items:
                 self.store.settle(db, item["id"], self.owner, now, "done", result={"sent_to": channel})
+            self.store.note_clean_write(db, items[0]["target"], now)
 
     # -- outcomes ------------------------------------------------------------------------------
     def _connector(self, system: str) -> Connector:
@@ -168,14 +187,26 @@ class Dispatcher:
         return connector
 
     def _settle_failed(self, db, item: dict, now: datetime, reason: str, fields: Sequence[str],
-                       retriable: bool) -> None:
+                       retriable: bool) -> bool:
+        """Retry the item later, or bury it; True when it became a dead letter."""
         if retriable and item["attempts"] < self.settings.max_attempts:
             when = retry_at(RuntimeError(reason), now, item["attempts"], self.settings)
             self.store.settle(db, item["id"], self.owner, now, "pending", error=reason, fields=fields, retry_at=when)
-        else:
-            log.error("outbox item %s (%s %s, lead %s) is a dead letter: %s", item["id"], item["kind"],
-                      item["target"], item["lead_id"], reason)
-            self.store.settle(db, item["id"], self.owner, now, "dead", error=reason, fields=fields)
+            return False
+        self._bury(db, item, now, reason, fields)
+        return True
+
+    def _bury(self, db, item: dict, now: datetime, reason: str, fields: Sequence[str]) -> None:
+        """A dead letter: kept with the reason and the fields, and counted in its target's alert."""
+        log.error("outbox item %s (%s %s, lead %s) is a dead letter: %s", item["id"], item["kind"],
+                  item["target"], item["lead_id"], reason)
+        self.store.settle(db, item["id"], self.owner, now, "dead", error=reason, fields=fields)
+        self.store.note_dead_letter(db, item["target"], item["kind"], reason, fields, now)
+
+    def _clean_batch(self, db, target: str, now: datetime, buried: int, results: Sequence) -> None:
+        """A batch that wrote something and buried nothing ends the target's failure episode (if any)."""
+        if not buried and any(r.outcome != "failed" for r in results):
+            self.store.note_clean_write(db, target, now)
 
     def _settle_all(self, items: list[dict], error: Exception) -> None:
         """A whole call failed: retry every item later (when that can help) or dead-letter them."""

@@ -74,3 +74,10 @@ class Rules:
     criteria: tuple[Criterion, ...]
     #: HubSpot property changes that count as activities: property name -> activity type.
     property_activities: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def activity_types(self) -> frozenset[str]:
+        """The activity types the rules use: scored by a behaviour rule or counted by a criterion. Any other
+        type is kept but changes nothing, which is worth telling the sender (a typo such as webnar_signup)."""
+        return frozenset({b.activity for b in self.behaviours}
+                         | {activity for criterion in self.criteria for activity, _ in criterion.activities})

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.clock import parse_iso
+from bridge.mapping.names import join_name
 from bridge.store import Store
 
 # How much history one timeline shows: the newest of each kind (a lead opening every newsletter
@@ -37,8 +38,9 @@ def _json(text: str | None, default: Any = None) -> Any:
 
 
 def display_name(properties: Mapping[str, Any]) -> str:
-    """Family name first, as Japanese names are written: 山田 太郎."""
-    return " ".join(str(p) for p in (properties.get("lastname"), properties.get("firstname")) if p)
+    """A contact's name as its script writes it: family name first in Japanese (山田 太郎), given name first
+    in Latin letters (Emily Carter)."""
+    return join_name(str(properties.get("lastname") or ""), str(properties.get("firstname") or ""))
 
 
 def lead_summary(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,13 +175,15 @@ def _event_entry(change: Mapping[str, Any]) -> dict[str, Any]:
                       "fields": fields, "echo": echo, "ignored": echo, "recorded_at": change["recorded_at"]}}
 
 
-def _activity_entry(activity: Mapping[str, Any]) -> dict[str, Any]:
+def _activity_entry(activity: Mapping[str, Any], known_types: frozenset[str] | None) -> dict[str, Any]:
     properties = _json(activity["properties"], {})
     details = ", ".join(f"{k} = {v}" for k, v in list(properties.items())[:3]) if isinstance(properties, dict) else ""
+    unknown = known_types is not None and activity["type"] not in known_types
     return {"at": activity["occurred_at"], "kind": "activity",
-            "text": f"activity {activity['type']}" + (f" ({details})" if details else ""),
+            "text": f"activity {activity['type']}" + (f" ({details})" if details else "")
+            + (" — unknown type: no rule in handoff.yaml scores it" if unknown else ""),
             "activity": {"id": activity["id"], "type": activity["type"], "occurred_at": activity["occurred_at"],
-                         "received_at": activity["received_at"], "properties": properties}}
+                         "received_at": activity["received_at"], "properties": properties, "unknown_type": unknown}}
 
 
 def _decision_entry(decision: Mapping[str, Any], handed_off_at: str | None) -> dict[str, Any]:
@@ -202,11 +206,12 @@ def _sort_key(entry: Mapping[str, Any]) -> tuple:
     return moment, _KIND_ORDER[entry["kind"]], entry[entry["kind"]]["id"]  # ids compare within one kind
 
 
-def timeline(store: Store, lead_id: int) -> dict[str, Any] | None:
+def timeline(store: Store, lead_id: int, known_types: frozenset[str] | None = None) -> dict[str, Any] | None:
     """The lead and its entries, oldest first; None when there is no such lead.
 
     Each entry has `at` (UTC, ISO 8601), `kind` (event, activity, decision or write), a one-line `text`
-    and the details under a key named like its kind.
+    and the details under a key named like its kind. With `known_types` (the activity types the handoff
+    rules use), an activity of any other type is marked `unknown_type`: it was kept but scores nothing.
     """
     row = store.lead(lead_id)
     if row is None:
@@ -214,7 +219,7 @@ def timeline(store: Store, lead_id: int) -> dict[str, Any] | None:
     writes = [write_view(item) for item in store.outbox_items(lead_id=lead_id, limit=MAX_WRITES)]
     activities = store.lead_activities(lead_id)[-MAX_ACTIVITIES:]
     entries = [_event_entry(change) for change in store.changes_of(_record_keys(row, writes), MAX_EVENTS)]
-    entries += [_activity_entry(activity) for activity in activities]
+    entries += [_activity_entry(activity, known_types) for activity in activities]
     entries += [_decision_entry(decision, row["handed_off_at"])
                 for decision in store.decisions(lead_id, limit=MAX_DECISIONS)]
     entries += [{"at": item["created_at"], "kind": "write", "text": write_text(item), "write": item}

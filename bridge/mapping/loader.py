@@ -25,6 +25,10 @@ Describe = Callable[[str, str], Mapping[str, FieldInfo] | None]
 
 _HEADER = ("description", "enabled", "source", "target")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: The only settings a mapping may name as ${SETTING}: non-secret values an admin may see and preview. Mappings
+#: are edited over the admin API and echoed in checks and previews, so a token, password, key or secret URL
+#: must never be reachable from one; add a name here only if its value is safe to show to every admin.
+PLACEHOLDER_SETTINGS = ("KINTONE_APP_ID",)
 # marshmallow's wording, said the way an admin editing a file needs to hear it
 _REWORDED = {
     "Missing data for required field.": "missing; this key is required",
@@ -158,15 +162,32 @@ def _field_map(index: int, item: dict) -> FieldMap:
     )
 
 
+def placeholder_values(env: Mapping[str, str]) -> dict[str, str]:
+    """The settings a ${SETTING} may read (PLACEHOLDER_SETTINGS), and nothing else of the environment."""
+    return {name: env.get(name, "").strip() for name in PLACEHOLDER_SETTINGS}
+
+
 def _resolve_sides(header: dict, env: Mapping[str, str]) -> tuple[tuple[Side, Side], list[Finding]]:
-    """Fill ${SETTING} placeholders in object names; an unset one blocks only an enabled route."""
+    """Fill ${SETTING} placeholders in object names from PLACEHOLDER_SETTINGS only; an unset one blocks only an
+    enabled route. No message shows a setting's value."""
+    values = placeholder_values(env)
     findings: list[Finding] = []
     sides = []
     for name in ("source", "target"):
         raw = header[name]
-        missing = [m for m in _PLACEHOLDER.findall(raw["object"]) if not env.get(m, "").strip()]
-        resolved = _PLACEHOLDER.sub(lambda m: env.get(m.group(1), "").strip(), raw["object"])
-        if missing:
+        named = _PLACEHOLDER.findall(raw["object"])
+        refused = [m for m in named if m not in values]
+        missing = [m for m in named if m in values and not values[m]]
+        resolved = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), raw["object"])
+        if refused:
+            findings.append(
+                Finding(
+                    (name, "object"),
+                    f"not allowed here: {', '.join(f'${{{m}}}' for m in refused)}; a mapping may use only the "
+                    f"setting(s) {', '.join(PLACEHOLDER_SETTINGS)}, otherwise write the object name itself",
+                )
+            )
+        elif missing:
             findings.append(
                 Finding(
                     (name, "object"),
@@ -175,7 +196,8 @@ def _resolve_sides(header: dict, env: Mapping[str, str]) -> tuple[tuple[Side, Si
                 )
             )
         elif raw["system"] == "kintone" and not resolved.isdigit():
-            findings.append(Finding((name, "object"), f"a kintone app id is a number, not {resolved!r}"))
+            shown = f"setting {', '.join(named)} is not one" if named else f"not {resolved!r}"
+            findings.append(Finding((name, "object"), f"a kintone app id is a number, {shown}"))
         sides.append(Side(raw["system"], resolved, raw["key"]))
     return (sides[0], sides[1]), findings
 

@@ -9,12 +9,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bridge.admin import auth
 from bridge.app import create_app
 from tests.conftest import BASE_ENV
 
 PASSWORD = "tokyo-marketing-ops-2026"
 SECRET_KEY = "secret-key-0123456789abcdef-0123456789"
-API_HEADERS = {"Authorization": f"Bearer {BASE_ENV['BRIDGE_API_TOKEN']}"}
+API_HEADERS = {"Authorization": f"Bearer {BASE_ENV['BRIDGE_ADMIN_TOKEN']}"}
 SF_FILE = "hubspot-contact-to-salesforce-lead.yaml"
 ADMIN_ENV = {"BRIDGE_ADMIN_PASSWORD": PASSWORD, "BRIDGE_SECRET_KEY": SECRET_KEY, "BRIDGE_ENV": "development"}
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -29,6 +30,13 @@ def csrf_from(html: str) -> str:
 def login(client: FlaskClient, password: str = PASSWORD):
     token = csrf_from(client.get("/admin/login").text)
     return client.post("/admin/login", data={"csrf_token": token, "password": password})
+
+
+@pytest.fixture(autouse=True)
+def cheap_scrypt(monkeypatch) -> None:
+    """Password checks at a tiny scrypt cost (production's takes tens of ms a check): the same code, so a wrong
+    password is still refused; tests/admin/test_login.py checks production's cost itself."""
+    monkeypatch.setattr(auth, "SCRYPT_COST", auth.ScryptCost(n=2**4, r=1))
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_every_api_route_answers_401_without_the_token(admin_app, anonymous):
         for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic x"}):
             response = anonymous.open(url, method=method, headers=headers, json={"text": "x"})
             assert response.status_code == 401, (method, url, headers)
-            assert "BRIDGE_API_TOKEN" in response.json["error"]
+            assert "BRIDGE_ADMIN_TOKEN" in response.json["error"]
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -75,10 +75,10 @@ def test_pages_answer_503_naming_the_setting_when_no_password_is_set(make_settin
 
 
 def test_api_answers_503_naming_the_setting_when_no_token_is_set(make_settings):
-    app = create_app(make_settings(BRIDGE_API_TOKEN=None, **ADMIN_ENV))
+    app = create_app(make_settings(BRIDGE_ADMIN_TOKEN=None, **ADMIN_ENV))
     response = app.test_client().get("/api/admin/mappings", headers=API_HEADERS)
     assert response.status_code == 503
-    assert "BRIDGE_API_TOKEN" in response.json["error"]
+    assert "BRIDGE_ADMIN_TOKEN" in response.json["error"]
 
 
 def test_session_cookie_is_httponly_lax_and_secure_outside_development(make_settings):
@@ -96,6 +96,19 @@ def test_logout_ends_the_session(admin, csrf, audit):
     assert admin.post("/admin/logout", data={"csrf_token": csrf}).status_code == 303
     assert admin.get("/admin/mappings").status_code == 302
     assert audit()[-1] == ("admin", "logout", None)
+
+
+def test_every_admin_page_refuses_a_cookie_kept_from_before_logout(admin_app, admin, csrf):
+    kept = admin.get_cookie("bridge_admin").value
+    admin.post("/admin/logout", data={"csrf_token": csrf})
+    for method, url, endpoint in _routes(admin_app, "admin"):
+        if endpoint in PUBLIC:
+            continue
+        replay = admin_app.test_client()
+        replay.set_cookie("bridge_admin", kept)
+        response = replay.open(url, method=method, data={"csrf_token": csrf})
+        assert response.status_code in (302, 303), (method, url)
+        assert response.headers["Location"].startswith("/admin/login"), (method, url)
 
 
 def test_a_new_password_logs_everyone_out(make_settings, admin):

@@ -77,3 +77,15 @@ def test_access_log_never_shows_url_tokens(served):
     text = log.read()
     assert "/webhooks/salesforce" in text
     assert SF_TOKEN not in text
+
+
+def test_access_log_cannot_be_forged_through_the_path(served):
+    """gunicorn logs the path URL-decoded: a %0A in it must not start a line of its own, nor %1b steer a terminal."""
+    base, _, log = served
+    requests.get(f"{base}/x%0A127.0.0.1%20%22GET%20/admin%20HTTP/1.1%22%20200%1b[2J", timeout=5)
+    time.sleep(0.3)
+    log.seek(0)
+    lines = log.read().splitlines()
+    assert not any(line.startswith('127.0.0.1 "GET /admin') for line in lines)
+    assert "\x1b" not in "\n".join(lines)
+    assert any("/x\\n127.0.0.1" in line for line in lines)

@@ -154,7 +154,8 @@ def test_broken_mapping_change_keeps_the_previous_version(setup, caplog):
     assert mappings.refresh() is True and mappings.rules.criteria[0].score_at_least == 90
 
 
-LEAD = {"email": "t@example.co.jp", "handoff_reason": "handoff by pricing", "salesforce_id": "00Q1",
+LEAD = {"id": 12, "hubspot_id": "101", "email": "t@example.co.jp", "handoff_reason": "handoff by pricing",
+        "handoff_criterion": "pricing", "salesforce_id": "00Q1",
         "record": {"lastname": "山田", "firstname": "太郎", "company": "株式会社サンプル"}}
 
 
@@ -163,7 +164,8 @@ def test_slack_notice_names_the_lead_and_its_record():
     hook = responses.post("https://hooks.slack.com/services/T0/B0/x", body="ok")
     assert notify("https://hooks.slack.com/services/T0/B0/x", [LEAD]) == "slack"
     text = json.loads(hook.calls[0].request.body)["text"]
-    assert "山田 太郎 <t@example.co.jp> (株式会社サンプル): handoff by pricing | Salesforce 00Q1" in text
+    # The address's brackets are escaped too: Slack shows them as < and > instead of parsing a link.
+    assert "山田 太郎 &lt;t@example.co.jp&gt; (株式会社サンプル): handoff by pricing | Salesforce 00Q1" in text
 
 
 @responses.activate
@@ -174,6 +176,213 @@ def test_slack_refusals_are_classified(status, error):
         notify("https://hooks.slack.com/services/T0/B0/x", [LEAD])
 
 
-def test_without_slack_the_notice_is_a_log_line(caplog):
+def test_without_slack_the_notice_is_a_log_line_of_ids(caplog):
+    caplog.set_level("DEBUG")
+    assert notify(None, [LEAD]) == "log"
+    assert "handoff: lead 12 (HubSpot contact 101) by pricing | Salesforce 00Q1" in caplog.text
+    assert "山田" not in caplog.text and "t@example.co.jp" not in caplog.text
+
+
+# -- failed-write alerts: once per target and failure episode, once on recovery -----------------------------
+HOOK = "https://hooks.slack.com/services/T0/B0/x"
+DEAD = ("failed", "permanent", "REQUIRED_FIELD_MISSING", ("Company",))
+CREATED = ("created", None, None, ())
+
+
+class AcceptingHubSpot:
+    """The write-back target, always accepting: these tests watch the upserts' alerts only."""
+
+    name = "hubspot"
+
+    def api_problem(self):
+        return None
+
+    def upsert(self, object, key_field, records):
+        return [UpsertResult(r[key_field], "updated") for r in records]
+
+
+class FakeSlack:
+    """A Slack webhook answering alerts (⚠️, ✅) from a script of statuses (then 200), handoff notices 200."""
+
+    def __init__(self, *statuses: int):
+        self.statuses = list(statuses)
+        self.delivered: list[str] = []
+        self.refused = 0
+        responses.add_callback(responses.POST, HOOK, callback=self)
+
+    def __call__(self, request):
+        text = json.loads(request.body)["text"]
+        if not text.startswith(("⚠️", "✅")):
+            return 200, {}, "ok"
+        status = self.statuses.pop(0) if self.statuses else 200
+        if status == 200:
+            self.delivered.append(text)
+        else:
+            self.refused += 1
+        return status, {}, "ok" if status == 200 else "server_error"
+
+
+@pytest.fixture
+def slack_setup(make_settings):
+    settings = make_settings(SLACK_WEBHOOK_URL=HOOK)
+    settings = replace(settings, worker=replace(settings.worker, linger_seconds=0, max_attempts=3))
+    store = Store(settings.db_path)
+    store.upgrade()
+    return settings, store, LiveMappings(settings)
+
+
+def worker(setup, target, clock, owner: str = "w1") -> Dispatcher:
+    settings, store, mappings = setup
+    return Dispatcher(store, settings.worker, mappings, {"salesforce": target, "hubspot": AcceptingHubSpot()},
+                      clock, owner)
+
+
+def drain(run: Dispatcher) -> None:
+    while run.run_once():
+        pass
+
+
+@responses.activate
+def test_one_alert_per_failure_episode_then_one_recovery_notice(slack_setup):
+    store = slack_setup[1]
+    slack = FakeSlack()
+    run = worker(slack_setup, ScriptedTarget(DEAD, DEAD, DEAD, CREATED, CREATED), lambda: T0)
+    handed_off_lead(store, 1)
+    drain(run)
+    assert len(slack.delivered) == 1
+    alert = slack.delivered[0]
+    assert alert.startswith("⚠️ Bridge: hubspot-contact-to-salesforce-lead (upsert) への書き込みが失敗し、1 件")
+    assert "REQUIRED_FIELD_MISSING" in alert and "項目 / Fields: Company" in alert
+    assert "bridge outbox replay --all" in alert and "/admin/outbox" in alert
+    for first in (2, 27):  # 50 more dead letters of the same cause, in two batches: no new alert
+        for n in range(first, first + 25):
+            handed_off_lead(store, n)
+        drain(run)
+    assert len(slack.delivered) == 1
+    episode = store.alerts()[0]
+    assert episode["count"] == 51 and episode["first_at"] == iso(T0) and episode["state"] == "open"
+    handed_off_lead(store, 52)  # the next write goes through: recovered
+    drain(run)
+    assert len(slack.delivered) == 2 and slack.delivered[1].startswith("✅ Bridge: hubspot-contact-to-salesforce-lead")
+    assert "51 dead letter(s) still wait for a replay" in slack.delivered[1]
+    handed_off_lead(store, 53)
+    drain(run)
+    assert len(slack.delivered) == 2 and store.alerts()[0]["state"] == "recovered"
+
+
+@responses.activate
+def test_slack_down_during_an_alert_retries_later_and_delivers_it_once(slack_setup):
+    store = slack_setup[1]
+    slack = FakeSlack(500)
+    now = [T0]
+    run = worker(slack_setup, ScriptedTarget(DEAD), lambda: now[0])
+    lead = handed_off_lead(store)
+    drain(run)
+    assert slack.refused == 1 and slack.delivered == []
+    # The write path went on: the dead letter is kept and HubSpot and sales still heard about the handoff.
+    assert {i["kind"]: i["status"] for i in store.outbox_items(lead_id=lead)} == \
+        {"upsert": "dead", "writeback": "done", "notify": "done"}
+    pending = store.alerts()[0]
+    assert pending["notified_at"] is None and pending["tries"] == 1 and pending["next_try_at"] > iso(T0)
+    drain(run)  # still backing off: no new try
+    assert slack.refused == 1
+    now[0] += timedelta(hours=2)
+    drain(run)
+    now[0] += timedelta(hours=2)
+    drain(run)
+    assert len(slack.delivered) == 1 and slack.refused == 1 and store.alerts()[0]["notified_at"] is not None
+
+
+@responses.activate
+def test_the_alert_state_is_shared_by_workers_and_survives_a_restart(slack_setup):
+    store = slack_setup[1]
+    slack = FakeSlack(500)
+    now = [T0]
+    handed_off_lead(store)
+    drain(worker(slack_setup, ScriptedTarget(DEAD), lambda: now[0], owner="w1"))
+    now[0] += timedelta(hours=2)
+    restarted, other = (worker(slack_setup, ScriptedTarget(), lambda: now[0], owner=o) for o in ("w1b", "w2"))
+    drain(restarted)
+    drain(other)
+    drain(restarted)
+    assert len(slack.delivered) == 1 and slack.refused == 1
+
+
+@responses.activate
+def test_replaying_the_dead_letters_after_a_fix_is_a_recovery(slack_setup):
+    store = slack_setup[1]
+    slack = FakeSlack()
+    run = worker(slack_setup, ScriptedTarget(DEAD, CREATED), lambda: T0)
+    handed_off_lead(store, 1), handed_off_lead(store, 2)
+    drain(run)
+    assert store.replay_outbox(None, T0) == 2
+    drain(run)
+    assert len(slack.delivered) == 2 and "2 件" in slack.delivered[0]
+    assert "No dead letters are left" in slack.delivered[1]
+
+
+@responses.activate
+def test_an_alert_quoting_a_vendor_message_is_escaped(slack_setup):
+    store = slack_setup[1]
+    slack = FakeSlack()
+    refused = Permanent("salesforce", "FIELD_CUSTOM_VALIDATION_EXCEPTION: <!channel> <https://evil.example|fix>")
+    handed_off_lead(store)
+    drain(worker(slack_setup, ScriptedTarget(refused), lambda: T0))
+    assert "&lt;!channel&gt; &lt;https://evil.example|fix&gt;" in slack.delivered[0]
+    assert "<" not in slack.delivered[0]
+
+
+def test_without_slack_the_alert_is_one_error_line_and_the_recovery_one_info_line(setup, caplog):
     caplog.set_level("INFO")
-    assert notify(None, [LEAD]) == "log" and "handoff: 山田 太郎" in caplog.text
+    store = setup[1]
+    run = worker(setup, ScriptedTarget(DEAD, DEAD, CREATED), lambda: T0)
+    for n in (1, 2):
+        handed_off_lead(store, n)
+        drain(run)
+    handed_off_lead(store, 3)
+    drain(run)
+    alerts = [r for r in caplog.records if r.getMessage().startswith(("⚠️", "✅"))]
+    assert [r.levelname for r in alerts] == ["ERROR", "INFO"]
+    assert "writes to hubspot-contact-to-salesforce-lead (upsert) failed: 1 dead letter(s)" in alerts[0].getMessage()
+    assert "2 dead letter(s) since 2026-11-21T09:00:00.000Z UTC" in alerts[1].getMessage()
+
+
+def test_a_failure_while_the_recovery_is_being_sent_makes_the_alert_due_again(setup):
+    store = setup[1]
+    with store.transaction() as db:
+        store.note_dead_letter(db, "route", "upsert", "boom", ["A"], T0)
+    store.alert_sent(store.claim_alert(T0, timedelta(seconds=60))["id"], False, T0)
+    with store.transaction() as db:
+        store.note_clean_write(db, "route", T0)
+    claimed = store.claim_alert(T0, timedelta(seconds=60))
+    assert claimed["state"] == "recovered"
+    with store.transaction() as db:  # it fails again while the recovery notice is on its way
+        store.note_dead_letter(db, "route", "upsert", "boom again", ["B"], T0)
+    store.alert_sent(claimed["id"], True, T0)
+    again = store.claim_alert(T0, timedelta(seconds=60))
+    assert again["id"] == claimed["id"] and again["notified_at"] is None and again["recovered_notified_at"] is None
+    assert again["count"] == 2 and json.loads(again["fields"]) == ["A", "B"]
+
+
+class FirstRecordRefused(ScriptedTarget):
+    """Refuses the first record of each call (its Company is missing) and creates the others."""
+
+    def upsert(self, object, key_field, records):
+        self.sent.append(list(records))
+        return [UpsertResult(r[key_field], *(DEAD[:1]), category=DEAD[1], code=DEAD[2], fields=DEAD[3]) if n == 0
+                else UpsertResult(r[key_field], "created", id=f"00Q{n}") for n, r in enumerate(records)]
+
+
+@responses.activate
+def test_a_batch_that_still_buries_a_write_is_no_recovery(slack_setup):
+    store = slack_setup[1]
+    slack = FakeSlack()
+    run = worker(slack_setup, FirstRecordRefused(), lambda: T0)
+    for n in (1, 2, 3):
+        handed_off_lead(store, n)
+    drain(run)
+    assert len(slack.delivered) == 1 and store.alerts()[0]["state"] == "open"
+    run = worker(slack_setup, ScriptedTarget(CREATED), lambda: T0)
+    handed_off_lead(store, 4)
+    drain(run)
+    assert len(slack.delivered) == 2 and "1 dead letter(s) still wait for a replay" in slack.delivered[1]

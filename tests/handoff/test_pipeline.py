@@ -17,7 +17,7 @@ from connectors.sandbox import RunningSandbox, Sandbox, serve
 from tests.conftest import BASE_ENV
 from tests.helpers import hubspot_event, post_hubspot
 
-TOKEN = BASE_ENV["BRIDGE_API_TOKEN"]
+TOKEN = BASE_ENV["BRIDGE_ACTIVITIES_TOKEN"]
 WORKED_EXAMPLE = {"email": "Taro.Yamada@Example.co.jp", "firstname": "太郎", "lastname": "山田",
                   "company": "株式会社サンプル", "jobtitle": "営業部長", "industry": "SaaS", "numemployees": "100-500"}
 

@@ -102,9 +102,9 @@ def test_check_live_notes_systems_it_cannot_reach(folder, monkeypatch):
 
 
 def test_check_reports_bad_settings_with_exit_2(folder, monkeypatch):
-    monkeypatch.setenv("BRIDGE_API_TOKEN", "short")
+    monkeypatch.setenv("BRIDGE_ADMIN_TOKEN", "short")
     result = run("check")
-    assert result.exit_code == 2 and "BRIDGE_API_TOKEN" in result.output
+    assert result.exit_code == 2 and "BRIDGE_ADMIN_TOKEN" in result.output
 
 
 def test_preview_sample_shows_each_field_with_its_transforms(folder):
