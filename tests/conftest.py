@@ -64,6 +64,23 @@ def _loopback_only(self, address):
     return _real_connect(self, address)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--clock-ahead-days", type=int, default=0,
+                     help="run with the wall clock moved this many days ahead: no test may depend on today's date")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clock_ahead(request):
+    days = request.config.getoption("--clock-ahead-days")
+    if not days:
+        yield
+        return
+    import time_machine  # moves time.time(), datetime.now() and friends in this process, ticking on
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
