@@ -27,7 +27,8 @@ def test_a_killed_worker_is_restarted_and_processes_new_events(serve, tmp_path):
                         "the killed worker was not restarted")
     assert not alive(first)
     assert f"worker (pid {first}) was killed by SIGKILL" in server.log
-    assert f"worker started, pid {second} (restart 1)" in server.log
+    # The log line follows the start of the process: wait for it rather than race it.
+    wait_until(lambda: f"worker started, pid {second} (restart 1)" in server.log, 10, "the restart was not logged")
 
     assert server.post_hubspot(7).status_code == 200
     wait_until(lambda: inbox_status(tmp_path / "bridge.db", 7) == "done", 30,
