@@ -5,7 +5,8 @@ import signal as _signal
 from bridge.config import settings_or_exit as _settings_or_exit
 
 # Read through Settings, so `.env` counts and a bad value is listed with every other problem (exit 2).
-_web = _settings_or_exit().web
+_settings = _settings_or_exit()
+_web = _settings.web
 bind = _web.bind
 workers = _web.workers
 threads = _web.threads
@@ -30,8 +31,10 @@ logconfig_dict = {
     "handlers": {
         "stderr": {"class": "logging.StreamHandler", "formatter": "escaped", "stream": "ext://sys.stderr"},
         "stdout": {"class": "logging.StreamHandler", "formatter": "escaped", "stream": "ext://sys.stdout"},
+        # The master's own records (worker supervision); create_app puts the same kind in each web worker.
+        "bridge": {"()": "bridge.logs.bridge_handler", "log_format": _settings.log_format},
     },
-    "root": {"level": "INFO", "handlers": []},  # Bridge's own handler joins in create_app (bridge/logs.py)
+    "root": {"level": _settings.log_level, "handlers": ["bridge"]},
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
         "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},

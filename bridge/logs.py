@@ -88,15 +88,22 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def bridge_handler(log_format: str = "text", stream: IO[str] | None = None) -> logging.Handler:
+    """The handler Bridge logs through: stderr (or `stream`), every record escaped, text or JSON. Also named in
+    gunicorn's logging config (bridge/gunicorn_conf.py), so the master's own records go the same way."""
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    handler.bridge = True  # type: ignore[attr-defined]
+    handler.setFormatter(json_formatter() if log_format == "json" else TextFormatter(TEXT_FORMAT))
+    return handler
+
+
 def configure(level: str, log_format: str = "text", stream: IO[str] | None = None) -> logging.Handler:
     """Send every record to `stream` (stderr) through the escaping formatter. Calling it again replaces
     Bridge's handler and leaves other handlers (gunicorn's, pytest's) alone."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "bridge", False)]:
         root.removeHandler(handler)
-    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
-    handler.bridge = True  # type: ignore[attr-defined]
-    handler.setFormatter(json_formatter() if log_format == "json" else TextFormatter(TEXT_FORMAT))
+    handler = bridge_handler(log_format, stream)
     root.addHandler(handler)
     root.setLevel(level)
     return handler
