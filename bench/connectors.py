@@ -34,7 +34,7 @@ from typing import Any
 
 import requests
 
-from bridge.config import EnvReader
+from bridge.kernel.env import EnvReader
 from connectors._http import Clock
 from connectors.base import Connector
 from connectors.registry import connector_classes

@@ -23,8 +23,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bridge.clock import parse_iso
 from bridge.demo import Stack, running_stack
+from bridge.kernel.clock import parse_iso
 from connectors.registry import load_connectors
 
 READ, UPSERT = "hubspot.batch_read", "salesforce.upsert"

@@ -5,7 +5,7 @@ __all__ = ["create_app", "__version__"]
 
 
 def create_app(settings=None, **options):
-    """Build the Flask app (imported lazily so `connectors` can import `bridge.errors` without a cycle)."""
+    """Build the Flask app (imported lazily so `connectors` can import `bridge.kernel.errors` without a cycle)."""
     from bridge.app import create_app as build
 
     return build(settings, **options)

@@ -10,11 +10,12 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bridge import activities, health, leads_api, logs, webhooks
-from bridge.clock import utcnow
+from bridge import logs
 from bridge.config import Settings, load_settings
-from bridge.live_mappings import LiveMappings
+from bridge.kernel.clock import utcnow
+from bridge.live import LiveMappings
 from bridge.store import Store
+from bridge.web import activities, health, leads_api, webhooks
 
 MAX_BODY_BYTES = 1024 * 1024  # HubSpot sends at most 100 events, kintone at most 1 MB
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import click
 
 from bridge import connectors_cli
-from bridge.clock import utcnow
 from bridge.config import SHIPPED_MAPPINGS, Settings, settings_or_exit
 from bridge.demo import demo
+from bridge.kernel.clock import utcnow
 from bridge.mapping.cli import mappings
 from bridge.mapping.problems import MappingError
 from bridge.retention import PRUNE_ACTION, prune
@@ -61,7 +61,7 @@ def run_worker(stop: threading.Event | None = None, once: bool = False, supervis
 
         die_with_parent(supervised_by, signal.SIGTERM)
     from bridge.app import configure_logging
-    from bridge.pipeline import Pipeline
+    from bridge.worker.run import Pipeline
 
     settings = settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
@@ -109,7 +109,7 @@ def _share_metrics_between_processes() -> None:
 @click.option("--no-worker", is_flag=True, help="serve HTTP only; run `bridge worker` separately")
 def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
     """Run the web server (gunicorn) and the inbox worker: the embedded default for one machine."""
-    from bridge.live_mappings import LiveMappings
+    from bridge.live import LiveMappings
 
     settings = settings_or_exit()
     try:

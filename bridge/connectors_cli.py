@@ -7,7 +7,7 @@ import sys
 import click
 
 from bridge.config import read_environment
-from bridge.errors import AuthError, ConnectorError
+from bridge.kernel.errors import AuthError, ConnectorError
 from connectors.registry import connector_classes, load_connectors
 
 

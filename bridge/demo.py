@@ -25,8 +25,8 @@ from pathlib import Path
 import click
 import requests
 
-from bridge.clock import parse_iso
 from bridge.config import API_TOKENS, SHIPPED_MAPPINGS
+from bridge.kernel.clock import parse_iso
 from bridge.mapping.names import join_name
 from bridge.store import Store
 from connectors.sandbox import RunningSandbox, Sandbox, serve

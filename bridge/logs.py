@@ -47,7 +47,7 @@ class _EscapedMessage:
 
 
 class TextFormatter(_EscapedMessage, logging.Formatter):
-    """`2026-11-21 09:00:00,000 INFO bridge.handoff.evaluator: lead 12 handed off …`, one line per record
+    """`2026-11-21 09:00:00,000 INFO bridge.worker.evaluate: lead 12 handed off …`, one line per record
     (tracebacks follow, indented)."""
 
     def format(self, record: logging.LogRecord) -> str:

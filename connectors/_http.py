@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from bridge.errors import AuthError, ConnectorError, Paused, Permanent, RateLimited, Transient
+from bridge.kernel.errors import AuthError, ConnectorError, Paused, Permanent, RateLimited, Transient
 from connectors.base import UpsertResult
 
 log = logging.getLogger(__name__)

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, ValidationError
 
-from bridge import schemas
-from bridge.errors import WebhookInvalid
+from bridge.kernel import schemas
+from bridge.kernel.errors import WebhookInvalid
 
 if TYPE_CHECKING:
-    from bridge.config import EnvReader
+    from bridge.kernel.env import EnvReader
 
 
 @dataclass(frozen=True)

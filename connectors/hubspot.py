@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import requests
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from bridge.config import EnvReader
-from bridge.errors import (
+from bridge.kernel.env import EnvReader
+from bridge.kernel.errors import (
     AuthError,
     ConnectorError,
     Permanent,

@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import requests
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from bridge.config import EnvReader
-from bridge.errors import (
+from bridge.kernel.env import EnvReader
+from bridge.kernel.errors import (
     AuthError,
     ConnectorError,
     Permanent,

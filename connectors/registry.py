@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 
-from bridge.config import EnvReader
+from bridge.kernel.env import EnvReader
 from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
 from connectors.kintone import KintoneConnector

@@ -21,8 +21,8 @@ import requests
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from defusedxml import DefusedXmlException
 
-from bridge.config import EnvReader
-from bridge.errors import (
+from bridge.kernel.env import EnvReader
+from bridge.kernel.errors import (
     AuthError,
     ConnectorError,
     Permanent,

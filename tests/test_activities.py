@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bridge.config import WorkerSettings
-from bridge.worker import Worker
+from bridge.worker.inbox import Worker
 from tests.conftest import BASE_ENV
 
 TOKEN = BASE_ENV["BRIDGE_ACTIVITIES_TOKEN"]

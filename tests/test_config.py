@@ -3,7 +3,7 @@
 import pytest
 
 from bridge.config import SHIPPED_MAPPINGS, load_settings
-from bridge.errors import ConfigError
+from bridge.kernel.errors import ConfigError
 
 
 def test_defaults_without_any_setting(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import pytest
 
 from bridge.app import create_app
 from bridge.config import API_TOKENS, SECRET_SETTINGS, load_settings
-from bridge.errors import ConfigError
+from bridge.kernel.errors import ConfigError
 from tests.admin.conftest import ADMIN_ENV
 from tests.conftest import BASE_ENV
 

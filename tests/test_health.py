@@ -7,8 +7,8 @@ from collections import namedtuple
 import pytest
 
 from bridge.app import create_app
-from bridge.heartbeat import Heartbeat
-from bridge.pipeline import Pipeline
+from bridge.worker.heartbeat import Heartbeat
+from bridge.worker.run import Pipeline
 
 Usage = namedtuple("Usage", "total used free")
 MB = 2**20

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.errors import WebhookUnauthorized
+from bridge.kernel.errors import WebhookUnauthorized
 from connectors.base import WebhookRequest
 from connectors.hubspot import HubSpotConnector, sign_v3, signed_uri
 from tests.conftest import HUBSPOT_SECRET

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.errors import StoreUnavailable
+from bridge.kernel.errors import StoreUnavailable
 from bridge.store import Store
 from connectors.base import InboxEvent
 from tests.conftest import BASE_ENV

@@ -11,7 +11,7 @@ import pytest
 
 from bridge import logs
 from bridge.app import create_app
-from bridge.errors import ConfigError
+from bridge.kernel.errors import ConfigError
 from tests.handoff.test_pipeline import WORKED_EXAMPLE, act, world  # noqa: F401 (the fixture)
 
 RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")

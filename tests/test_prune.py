@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main
-from bridge.clock import iso
 from bridge.config import RetentionSettings
-from bridge.errors import ConfigError
-from bridge.pipeline import Pipeline
+from bridge.kernel.clock import iso
+from bridge.kernel.errors import ConfigError
 from bridge.retention import DailyPrune, prune
+from bridge.worker.run import Pipeline
 from connectors.base import InboxEvent
 from tests.conftest import BASE_ENV
 

@@ -3,7 +3,7 @@
 import pytest
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from bridge import schemas
+from bridge.kernel import schemas
 from connectors.hubspot import EventSchema
 
 CANONICAL = {"eventId": 1, "subscriptionId": 2, "portalId": 3, "occurredAt": 4, "subscriptionType": "contact.creation",

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from bridge.app import create_app
 from bridge.config import API_TOKENS, SECRET_SETTINGS
-from bridge.live_mappings import LiveMappings
+from bridge.live import LiveMappings
 from bridge.mapping import MappingError
 from bridge.mapping.cli import mappings as mappings_cli
 from bridge.mapping.loader import PLACEHOLDER_SETTINGS

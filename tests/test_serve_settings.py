@@ -65,7 +65,7 @@ def test_bridge_serve_lists_bad_values_and_exits_2(tmp_path, monkeypatch):
 
 def test_the_cli_does_not_import_prometheus_client_before_serve_sets_its_folder(tmp_path):
     # prometheus_client reads PROMETHEUS_MULTIPROC_DIR when imported: `bridge serve` sets it first (see cli.py).
-    result = run_python("import sys, bridge.cli, bridge.live_mappings; print('prometheus_client' in sys.modules)",
+    result = run_python("import sys, bridge.cli, bridge.live; print('prometheus_client' in sys.modules)",
                         tmp_path, clean_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -3,8 +3,8 @@ timeline say so, against the rules in force (reloaded when handoff.yaml changes,
 
 from prometheus_client import REGISTRY
 
-from bridge import live_mappings
-from bridge.handoff.timeline import timeline
+from bridge import live as live_mappings
+from bridge.timeline import timeline
 from tests.test_activities import activity, post
 
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from bridge import handlers
 from bridge.config import WorkerSettings
 from bridge.store import LeaseLost
-from bridge.worker import Worker, backoff_seconds
+from bridge.worker import handlers
+from bridge.worker.inbox import Worker, backoff_seconds
 from tests.helpers import hubspot_event, post_hubspot
 
 

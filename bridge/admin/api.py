@@ -21,9 +21,9 @@ from bridge.admin.editor import (
     normalise_newlines,
 )
 from bridge.admin.samples import RecordProblem
-from bridge.api_auth import refuse_without_token
 from bridge.mapping.model import TO_TARGET
 from bridge.mapping.problems import Problem
+from bridge.web.api_auth import refuse_without_token
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 

@@ -19,9 +19,9 @@ from urllib.parse import unquote
 
 from flask import Request, g, session
 
-from bridge.clock import parse_iso, utcnow
 from bridge.config import Settings
-from bridge.errors import ConfigError
+from bridge.kernel.clock import parse_iso, utcnow
+from bridge.kernel.errors import ConfigError
 from bridge.store import Store
 
 MAX_FAILED_LOGINS = 5  # per client address

@@ -49,8 +49,8 @@ from bridge.admin.editor import (
 )
 from bridge.admin.i18n import Translator, choose_language
 from bridge.admin.samples import RecordProblem, load_json
-from bridge.clock import parse_iso
-from bridge.handoff.timeline import lead_summary, timeline, write_view
+from bridge.kernel.clock import parse_iso
+from bridge.timeline import lead_summary, timeline, write_view
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
                static_folder="static")

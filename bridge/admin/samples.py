@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bridge.clock import parse_iso
 from bridge.handoff.evaluate import Activity
+from bridge.kernel.clock import parse_iso
 from bridge.mapping.sample import HUBSPOT_CONTACT
 
 

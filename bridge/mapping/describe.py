@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bridge.errors import ConnectorError
+from bridge.kernel.errors import ConnectorError
 from connectors.base import Connector, FieldInfo
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.errors import BridgeError
+from bridge.kernel.errors import BridgeError
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import Flask, Response, request
 
-from bridge.clock import utcnow
+from bridge.kernel.clock import utcnow
 from connectors.sandbox.config import SandboxConfig
 from connectors.sandbox.control import control_blueprint
 from connectors.sandbox.controls import CallLog, FailurePlan

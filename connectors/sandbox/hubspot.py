@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from bridge.clock import iso
+from bridge.kernel.clock import iso
 from connectors.sandbox.config import DeliveryConfig, HubSpotConfig
 from connectors.sandbox.controls import Failure, FailurePlan, RollingLimit
 from connectors.sandbox.delivery import DeliveryLog

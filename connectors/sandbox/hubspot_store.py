@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bridge.clock import iso
+from bridge.kernel.clock import iso
 from connectors.sandbox.hubspot_schema import ContactSchema, Problem
 
 MAX_BATCH = 100  # https://developers.hubspot.com/docs/api-reference/latest/crm/objects/contacts

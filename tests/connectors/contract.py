@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import pytest
 import responses
 
-from bridge.config import EnvReader
-from bridge.errors import AuthError, Permanent
+from bridge.kernel.env import EnvReader
+from bridge.kernel.errors import AuthError, Permanent
 from connectors._http import Clock
 from connectors.base import Connector
 

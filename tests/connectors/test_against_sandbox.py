@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from bridge.config import EnvReader
+from bridge.kernel.env import EnvReader
 from connectors._http import Clock
 from connectors.base import Connector
 from connectors.registry import connector_classes, load_connectors

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bridge.errors import WebhookInvalid, WebhookUnauthorized
+from bridge.kernel.errors import WebhookInvalid, WebhookUnauthorized
 from connectors.base import (
     LATEST_EPOCH_MS,
     MAX_JSON_DEPTH,

@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from bridge.errors import Permanent, RateLimited, Transient
+from bridge.kernel.errors import Permanent, RateLimited, Transient
 from connectors._http import Http, RetryPolicy, WindowLimiter, retry_after_seconds
 
 URL = "https://api.example.com/thing"

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bridge.config import EnvReader
-from bridge.errors import AuthError
+from bridge.kernel.env import EnvReader
+from bridge.kernel.errors import AuthError
 from connectors.kintone import KintoneConnector
 from tests.connectors.contract import ConnectorContract, script
 

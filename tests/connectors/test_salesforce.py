@@ -9,8 +9,8 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 
-from bridge.config import EnvReader
-from bridge.errors import AuthError, Paused
+from bridge.kernel.env import EnvReader
+from bridge.kernel.errors import AuthError, Paused
 from connectors.salesforce import SalesforceConnector
 from tests.connectors.contract import ConnectorContract, script
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bridge.activities import ActivitySource
 from bridge.app import create_app
 from bridge.config import load_settings
+from bridge.web.activities import ActivitySource
 from connectors.base import WebhookRequest
 from connectors.hubspot import sign_v3
 from tests.conftest import BASE_ENV, KINTONE_TOKEN, SF_ORG, SF_TOKEN, SHIPPED_MAPPINGS, Clock

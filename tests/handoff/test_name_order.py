@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from bridge.handoff.notify import notice_line
-from bridge.handoff.timeline import display_name, lead_summary
+from bridge.timeline import display_name, lead_summary
+from bridge.worker.notify import notice_line
 
 
 @pytest.mark.parametrize("lastname, firstname, shown", [

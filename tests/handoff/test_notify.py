@@ -7,8 +7,8 @@ import json
 import pytest
 import responses
 
-from bridge.handoff.alerts import alert_lines, recovery_lines
-from bridge.handoff.notify import for_slack, notify
+from bridge.worker.alerts import alert_lines, recovery_lines
+from bridge.worker.notify import for_slack, notify
 
 HOOK = "https://hooks.slack.com/services/T0/B0/x"
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import responses
 
-from bridge.clock import iso
-from bridge.errors import Permanent, RateLimited, Transient
-from bridge.handoff.notify import notify
-from bridge.handoff.outbox import Dispatcher, write_back
-from bridge.live_mappings import LiveMappings
+from bridge.kernel.clock import iso
+from bridge.kernel.errors import Permanent, RateLimited, Transient
+from bridge.live import LiveMappings
 from bridge.store import Store
+from bridge.worker.notify import notify
+from bridge.worker.outbox import Dispatcher, write_back
 from connectors.base import UpsertResult
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from bridge.app import create_app
-from bridge.pipeline import Pipeline
 from bridge.store import Store
+from bridge.worker.run import Pipeline
 from connectors.sandbox import RunningSandbox, Sandbox, serve
 from tests.conftest import BASE_ENV
 from tests.helpers import hubspot_event, post_hubspot

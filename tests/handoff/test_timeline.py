@@ -10,12 +10,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bridge.clock import iso
 from bridge.handoff.evaluate import Activity, evaluate
 from bridge.handoff.load import load_rules
-from bridge.handoff.outbox import BATCH_SIZES
-from bridge.handoff.timeline import explain, timeline
+from bridge.kernel.clock import iso
 from bridge.store import Store
+from bridge.timeline import explain, timeline
+from bridge.worker.outbox import BATCH_SIZES
 from connectors.base import InboxEvent
 
 RULES = load_rules(Path(__file__).resolve().parents[2] / "mappings")

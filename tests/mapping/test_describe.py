@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.errors import ConnectorError
+from bridge.kernel.errors import ConnectorError
 from bridge.mapping import check_folder
 from bridge.mapping.describe import ConnectorDescriptions
 from tests.mapping.conftest import LEAD, MAPPINGS

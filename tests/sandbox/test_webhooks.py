@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bridge.clock import utcnow
+from bridge.kernel.clock import utcnow
 from connectors.base import WebhookRequest
 from connectors.hubspot import HubSpotConnector, sign_v3
 from connectors.kintone import KintoneConnector

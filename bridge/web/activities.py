@@ -10,11 +10,11 @@ from difflib import get_close_matches
 from flask import Blueprint, current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from bridge.api_auth import bearer_ok, unauthorized
 from bridge.config import API_TOKENS
-from bridge.errors import WebhookInvalid, WebhookUnauthorized
-from bridge.metrics import activities_unknown_type
-from bridge.webhooks import ingest
+from bridge.kernel.errors import WebhookInvalid, WebhookUnauthorized
+from bridge.web.api_auth import bearer_ok, unauthorized
+from bridge.web.metrics import activities_unknown_type
+from bridge.web.webhooks import ingest
 from connectors.base import (
     InboxEvent,
     WebhookReply,

@@ -8,8 +8,8 @@ from datetime import datetime
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bridge.errors import StoreUnavailable, WebhookError, WebhookForbidden, WebhookInvalid, WebhookUnauthorized
-from bridge.metrics import webhook_events, webhook_requests
+from bridge.kernel.errors import StoreUnavailable, WebhookError, WebhookForbidden, WebhookInvalid, WebhookUnauthorized
+from bridge.web.metrics import webhook_events, webhook_requests
 from connectors.base import WebhookRequest
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 
 from bridge.config import Settings
-from bridge.metrics import exposition
 from bridge.store import Store
+from bridge.web.metrics import exposition
 
 bp = Blueprint("health", __name__)
 

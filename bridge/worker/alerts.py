@@ -8,11 +8,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bridge.clock import iso
 from bridge.config import WorkerSettings
-from bridge.handoff.notify import for_slack, post_to_slack
-from bridge.handoff.retry import retry_at
+from bridge.kernel.clock import iso
 from bridge.store import Store
+from bridge.worker.notify import for_slack, post_to_slack
+from bridge.worker.retry import retry_at
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from bridge.admin.auth import api_actor
-from bridge.api_auth import refuse_without_token
-from bridge.handoff.timeline import lead_summary, timeline, write_view
 from bridge.store import STATUSES, Store
+from bridge.timeline import lead_summary, timeline, write_view
+from bridge.web.api_auth import refuse_without_token
 
 bp = Blueprint("leads_api", __name__, url_prefix="/api")
 

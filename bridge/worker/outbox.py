@@ -10,13 +10,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bridge.config import WorkerSettings
-from bridge.errors import AuthError, ConnectorError, Permanent
-from bridge.handoff.alerts import Alerts
-from bridge.handoff.notify import notify
-from bridge.handoff.retry import retry_at
-from bridge.live_mappings import LiveMappings
+from bridge.kernel.errors import AuthError, ConnectorError, Permanent
+from bridge.live import LiveMappings
 from bridge.mapping import RecordInvalid, apply_route
 from bridge.store import Store
+from bridge.worker.alerts import Alerts
+from bridge.worker.notify import notify
+from bridge.worker.retry import retry_at
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)

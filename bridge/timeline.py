@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.clock import parse_iso
+from bridge.kernel.clock import parse_iso
 from bridge.mapping.names import join_name
 from bridge.store import Store
 

@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
-from bridge.clock import iso, parse_iso
-from bridge.errors import StoreUnavailable
-from bridge.migrations import migrations
+from bridge.kernel.clock import iso, parse_iso
+from bridge.kernel.errors import StoreUnavailable
+from bridge.store.migrations import migrations
 from connectors.base import InboxEvent
 
 STATUSES = ("pending", "processing", "done", "dead")

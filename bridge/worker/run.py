@@ -8,16 +8,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from bridge.clock import utcnow
 from bridge.config import Settings
-from bridge.handlers import HandlerContext
-from bridge.handoff.evaluator import Evaluator
-from bridge.handoff.outbox import Dispatcher
-from bridge.heartbeat import Heartbeat
-from bridge.live_mappings import LiveMappings
+from bridge.kernel.clock import utcnow
+from bridge.live import LiveMappings
 from bridge.retention import DailyPrune
 from bridge.store import Store
-from bridge.worker import Worker
+from bridge.worker.evaluate import Evaluator
+from bridge.worker.handlers import HandlerContext
+from bridge.worker.heartbeat import Heartbeat
+from bridge.worker.inbox import Worker
+from bridge.worker.outbox import Dispatcher
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from bridge.clock import parse_iso
 from bridge.config import WorkerSettings
-from bridge.errors import ConnectorError
 from bridge.handoff.evaluate import Activity, evaluate
-from bridge.handoff.retry import retry_at
-from bridge.live_mappings import LiveMappings
+from bridge.kernel.clock import parse_iso
+from bridge.kernel.errors import ConnectorError
+from bridge.live import LiveMappings
 from bridge.store import Store
+from bridge.worker.retry import retry_at
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import requests
 
-from bridge.errors import Permanent, RateLimited, Transient
-from bridge.handoff.timeline import display_name
+from bridge.kernel.errors import Permanent, RateLimited, Transient
+from bridge.timeline import display_name
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bridge.config import WorkerSettings
-from bridge.errors import Paused, RateLimited, Transient
-from bridge.worker import backoff_seconds
+from bridge.kernel.errors import Paused, RateLimited, Transient
+from bridge.worker.inbox import backoff_seconds
 
 
 def retry_at(error: Exception, now: datetime, attempt: int, settings: WorkerSettings) -> datetime:

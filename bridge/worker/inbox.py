@@ -13,10 +13,10 @@ from itertools import groupby
 
 from sqlite_utils import Database
 
-from bridge.clock import utcnow
 from bridge.config import WorkerSettings
-from bridge.handlers import HandlerContext, handler_for
+from bridge.kernel.clock import utcnow
 from bridge.store import ClaimedEvent, LeaseLost, Store
+from bridge.worker.handlers import HandlerContext, handler_for
 
 log = logging.getLogger(__name__)
 
