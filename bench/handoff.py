@@ -55,7 +55,7 @@ def burst(stack: Stack, ids: list[str]) -> float:
 def latencies_ms(stack: Stack, ids: list[str]) -> list[float]:
     """Per lead: webhook received by Bridge → Lead created in the Salesforce sandbox."""
     # Read straight from Bridge's database: the benchmark observes, it does not add an API for itself.
-    received = dict(stack.store.db.execute(
+    received = dict(stack.store.conn.db.execute(
         "SELECT record_key, MIN(received_at) FROM inbox WHERE event_type = 'contact.propertyChange' "
         "AND body LIKE '%\"jobtitle\"%' GROUP BY record_key").fetchall())
     created = {r["HubSpot_Contact_Id__c"]: r["CreatedDate"] for r in stack.sandbox.sandbox.salesforce.store.all()}

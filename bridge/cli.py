@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import signal
@@ -19,23 +18,12 @@ from bridge import connectors_cli
 from bridge.config import SHIPPED_MAPPINGS, Settings, settings_or_exit
 from bridge.demo import demo
 from bridge.kernel.clock import utcnow
-from bridge.mapping.cli import mappings
 from bridge.mapping.problems import MappingError
+from bridge.mappings_cli import mappings
+from bridge.queue_cli import inbox, open_store, outbox
 from bridge.retention import PRUNE_ACTION, prune
 from bridge.store import Store
 from connectors.sandbox.cli import sandbox
-
-
-def _ids_or_all(ids: tuple[int, ...], replay_all: bool, noun: str) -> tuple[int, ...] | None:
-    """The ids to replay, or None for all; exactly one of the two must be given."""
-    if bool(ids) == replay_all:
-        raise click.UsageError(f"give {noun} ids or --all (not both)")
-    return None if replay_all else ids
-
-
-def _warn_unmatched(ids: tuple[int, ...], replayed: int, listing: str) -> None:
-    if ids and replayed < len(ids):
-        click.echo(f"some ids were not dead letters (or are covered by a waiting retry); see `{listing}`", err=True)
 
 
 def _store(settings: Settings) -> Store:
@@ -60,13 +48,15 @@ def run_worker(stop: threading.Event | None = None, once: bool = False, supervis
         from bridge.supervisor import die_with_parent
 
         die_with_parent(supervised_by, signal.SIGTERM)
-    from bridge.app import configure_logging
-    from bridge.worker.run import Pipeline
+    from bridge import logs
+    from bridge.services import build_services
+    from bridge.worker.run import Worker
 
     settings = settings_or_exit()
-    configure_logging(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format)
     try:
-        worker = Pipeline(settings, _store(settings), drain=once)
+        services = build_services(settings)
+        worker = Worker(settings, services.store, services.connectors, services.clock, drain=once)
     except MappingError as error:
         click.echo(f"Bridge cannot start: {error}\nFix the files, then check with `bridge mappings check`.", err=True)
         sys.exit(2)
@@ -122,8 +112,8 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
 
     from gunicorn.app.base import BaseApplication
 
-    from bridge import gunicorn_conf
-    from bridge.app import configure_logging, create_app
+    from bridge import gunicorn_conf, logs
+    from bridge.app import create_app
     from bridge.supervisor import Supervised, SupervisingArbiter
 
     options = {k: getattr(gunicorn_conf, k) for k in dir(gunicorn_conf) if not k.startswith("_") and k != "os"}
@@ -133,7 +123,7 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
     if workers:
         options["workers"] = workers
 
-    configure_logging(settings.log_level, settings.log_format)  # this process logs the worker's deaths
+    logs.configure(settings.log_level, settings.log_format)  # this process logs the worker's deaths
     companion = None
     if not no_worker:
         # A separate process (not a fork): no threads or database handles are shared with gunicorn. The
@@ -171,6 +161,8 @@ main.add_command(connectors_cli.connectors)
 main.add_command(mappings)
 main.add_command(sandbox, name="sandbox")
 main.add_command(demo)
+main.add_command(inbox)
+main.add_command(outbox)
 
 
 @main.command()
@@ -225,102 +217,7 @@ def db_prune() -> None:
     """Remove done inbox events older than BRIDGE_RETAIN_INBOX_DAYS (30) and rejected deliveries older than
     BRIDGE_RETAIN_REJECTED_DAYS (90); dead letters and unfinished events stay. The worker runs this daily."""
     settings = settings_or_exit()
-    store, now = _store(settings), utcnow()
+    store, now = open_store(), utcnow()
     pruned = prune(store, settings.retention, now)
-    store.audit("cli", PRUNE_ACTION, None, pruned.text(), now)
+    store.admin.audit("cli", PRUNE_ACTION, None, pruned.text(), now)
     click.echo(pruned.text())
-
-
-@main.group(invoke_without_command=True)
-@click.pass_context
-def inbox(ctx: click.Context) -> None:
-    """Inbox counts by status (default), dead letters, rejected deliveries, replay."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(inbox_status)
-
-
-@inbox.command("status")
-def inbox_status() -> None:
-    """Count events by status."""
-    counts = _store(settings_or_exit()).inbox_counts()
-    for status, count in counts.items():
-        click.echo(f"{status:<11}{count:>9}")
-
-
-@inbox.command("dead")
-@click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def inbox_dead(limit: int, as_json: bool) -> None:
-    """List dead letters: events that failed every attempt, with the last error."""
-    rows = _store(settings_or_exit()).events("dead", limit)
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        click.echo("no dead letters")
-    for row in rows:
-        click.echo(f"#{row['id']} {row['source']} {row['event_type']} {row['record_key']} "
-                   f"attempts={row['attempts']}\n    {row['last_error']}")
-
-
-@inbox.command("rejected")
-@click.option("--limit", default=20, show_default=True)
-def inbox_rejected(limit: int) -> None:
-    """List deliveries refused as malformed (400) or for an app not allowed (403), newest first."""
-    rows = _store(settings_or_exit()).rejected(limit)
-    if not rows:
-        click.echo("no rejected deliveries")
-    for row in rows:
-        click.echo(f"#{row['id']} {row['received_at']} {row['source']}: {row['reason']} ({len(row['body'])} bytes)")
-
-
-@inbox.command("replay")
-@click.argument("event_ids", nargs=-1, type=int)
-@click.option("--all", "replay_all", is_flag=True, help="replay every dead letter")
-def inbox_replay(event_ids: tuple[int, ...], replay_all: bool) -> None:
-    """Queue dead letters again, by id or --all, with a fresh set of attempts."""
-    count = _store(settings_or_exit()).replay(_ids_or_all(event_ids, replay_all, "event"), utcnow())
-    click.echo(f"{count} event(s) queued again")
-    _warn_unmatched(event_ids, count, "bridge inbox dead")
-
-
-@main.group(invoke_without_command=True)
-@click.pass_context
-def outbox(ctx: click.Context) -> None:
-    """Handoff writes (Salesforce/kintone upserts, HubSpot write-backs, notices): counts, dead letters, replay."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(outbox_status)
-
-
-@outbox.command("status")
-def outbox_status() -> None:
-    """Count writes by status."""
-    for status, count in _store(settings_or_exit()).outbox_counts().items():
-        click.echo(f"{status:<11}{count:>9}")
-
-
-@outbox.command("dead")
-@click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def outbox_dead(limit: int, as_json: bool) -> None:
-    """List writes that failed for good, with the reason and the fields it names."""
-    rows = _store(settings_or_exit()).outbox_items("dead", limit=limit)
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        click.echo("no dead letters")
-    for row in rows:
-        fields = f" fields={', '.join(json.loads(row['fields']))}" if row["fields"] else ""
-        click.echo(f"#{row['id']} {row['kind']} {row['target']} lead={row['lead_id']} attempts={row['attempts']}"
-                   f"{fields}\n    {row['last_error']}")
-
-
-@outbox.command("replay")
-@click.argument("item_ids", nargs=-1, type=int)
-@click.option("--all", "replay_all", is_flag=True, help="replay every dead write")
-def outbox_replay(item_ids: tuple[int, ...], replay_all: bool) -> None:
-    """Send dead writes again (after fixing the mapping or the data), by id or --all."""
-    count = _store(settings_or_exit()).replay_outbox(_ids_or_all(item_ids, replay_all, "item"), utcnow())
-    click.echo(f"{count} write(s) queued again; the running worker sends them with the current mappings")
-    _warn_unmatched(item_ids, count, "bridge outbox dead")

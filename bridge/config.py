@@ -7,7 +7,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dotenv import dotenv_values
 
@@ -37,8 +36,10 @@ SHIPPED_MAPPINGS = Path(__file__).resolve().parent / "default_mappings"
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    max_attempts: int = 10
-    lease_seconds: int = 60
+    #: How long a failing item is retried before it becomes a dead letter (a rate limit does not count).
+    retry_hours: float = 24.0
+    #: How long a claimed item is reserved; longer than any one request (connect 5 s + read 60 s) may take.
+    lease_seconds: int = 120
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 3600.0
     poll_seconds: float = 0.2
@@ -94,7 +95,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)  # signs admin session cookies
     #: The bearer token of each API in API_TOKENS ("activities", "leads", "admin"); an API is off without one.
     api_tokens: Mapping[str, str | None] = field(default_factory=dict, repr=False)
-    connectors: dict[str, Any] = field(default_factory=dict)
+    #: The environment as read (with .env): connectors read their own settings from it (bridge/services.py).
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: True when no mappings folder was configured or found, so the shipped defaults are used (read-only).
     mappings_shipped: bool = False
@@ -173,8 +174,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
         log_level=read.choice("BRIDGE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         log_format=read.choice("BRIDGE_LOG_FORMAT", "text", ("text", "json")),
         worker=WorkerSettings(
-            max_attempts=read.integer("BRIDGE_MAX_ATTEMPTS", 10, minimum=1, maximum=100),
-            lease_seconds=read.integer("BRIDGE_LEASE_SECONDS", 60, minimum=5),
+            retry_hours=read.number("BRIDGE_RETRY_HOURS", 24.0, minimum=0.001),
+            lease_seconds=read.integer("BRIDGE_LEASE_SECONDS", 120, minimum=5),
             retry_base_seconds=read.number("BRIDGE_RETRY_BASE_SECONDS", 5.0, minimum=0.0),
             retry_max_seconds=read.number("BRIDGE_RETRY_MAX_SECONDS", 3600.0, minimum=1.0),
             poll_seconds=read.number("BRIDGE_POLL_SECONDS", 0.2, minimum=0.01),
@@ -205,7 +206,11 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
         ),
     )
     check_credentials(read)
-    connectors, connector_problems = load_connectors(env)
+    if read.text("BRIDGE_MAX_ATTEMPTS"):
+        read.problems.append("BRIDGE_MAX_ATTEMPTS is no longer used: a failing item is retried for a time, not a "
+                             "number of tries (a rate limit costs nothing); remove it, and set BRIDGE_RETRY_HOURS "
+                             "(default 24) for another span")
+    _, connector_problems = load_connectors(env)  # each connector checks its own settings: listed with ours
     problems = read.problems + connector_problems
     parent = settings.db_path.resolve().parent
     if not parent.is_dir():
@@ -214,5 +219,4 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
         )
     if problems:
         raise ConfigError(problems)
-    settings.connectors.update(connectors)
     return settings

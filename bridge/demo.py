@@ -138,9 +138,9 @@ class Stack:
     def busy(self) -> bool:
         """Whether anything is still queued: webhooks in the sandbox, events, evaluations or writes in Bridge."""
         self.sandbox.sandbox.flush(timeout=10)
-        inbox, outbox = self.store.inbox_counts(), self.store.outbox_counts()
+        inbox, outbox = self.store.inbox.counts(), self.store.outbox.counts()
         return bool(inbox["pending"] or inbox["processing"] or outbox["pending"] or outbox["processing"]
-                    or self.store.dirty_leads(1))
+                    or self.store.leads.dirty(1))
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until nothing is queued anywhere twice in a row (a write-back's webhooks come after it)."""
@@ -234,7 +234,7 @@ def report(stack: Stack, leads: tuple[DemoLead, ...], ids: list[str], kintone: b
     lines: list[str] = []
     rows, mismatches, handed = [], [], []
     for lead, contact_id in zip(leads, ids, strict=True):
-        row = stack.store.find_lead(hubspot_id=contact_id) or {}
+        row = stack.store.leads.find(hubspot_id=contact_id) or {}
         outcome = "excluded" if row.get("excluded") else "handoff" if row.get("handed_off_at") else "not yet"
         if outcome != lead.expect:
             mismatches.append(f"{join_name(lead.lastname, lead.firstname)}: expected {lead.expect}, got {outcome}")
@@ -256,11 +256,11 @@ def report(stack: Stack, leads: tuple[DemoLead, ...], ids: list[str], kintone: b
         records = requests.get(f"{stack.sandbox.base_url}/_sandbox/kintone/apps/1/records", timeout=10).json()
         count = len(records if isinstance(records, list) else records.get("records", []))
         lines.append(f"kintone sandbox: {count} record(s) in app 1, upserted on the HubSpot id field")
-    written = [stack.store.find_lead(hubspot_id=i) for i in ids]
+    written = [stack.store.leads.find(hubspot_id=i) for i in ids]
     back = sum(1 for r in written if r and r.get("handed_off_at"))
     lines.append(f"HubSpot write-back: {back} contact(s) set to lifecyclestage=marketingqualifiedlead with "
                  "bridge_score/stage/temperature and the new record ids")
-    echoes = stack.store.change_count("echo")
+    echoes = stack.store.changes.count("echo")
     lines.append(f"Echoes ignored: {echoes} webhook event(s) caused by Bridge's own write-back triggered nothing")
     calls = stack.sandbox.sandbox.calls
     minimum = _minimum_calls(len(ids), len(handed), kintone)

@@ -39,9 +39,9 @@ def prune(store: Store, retention: RetentionSettings, now: datetime) -> Pruned:
     """Remove what is past its retention; a retention of 0 days keeps that kind forever."""
     events = changes = rejected = 0
     if retention.inbox_days:
-        events, changes = store.prune_inbox(now - timedelta(days=retention.inbox_days))
+        events, changes = store.retention.prune_inbox(now - timedelta(days=retention.inbox_days))
     if retention.rejected_days:
-        rejected = store.prune_rejected(now - timedelta(days=retention.rejected_days))
+        rejected = store.retention.prune_rejected(now - timedelta(days=retention.rejected_days))
     return Pruned(retention, events, changes, rejected)
 
 
@@ -62,11 +62,11 @@ class DailyPrune:
         if self.next_check is not None and now < self.next_check:
             return None
         try:
-            entry, self.next_check = self.store.claim_daily(PRUNE_ACTION, "worker", now, EVERY)
+            entry, self.next_check = self.store.retention.claim_daily(PRUNE_ACTION, "worker", now, EVERY)
             if entry is None:
                 return None
             pruned = prune(self.store, self.retention, now)
-            self.store.set_audit_detail(entry, pruned.text())
+            self.store.retention.set_audit_detail(entry, pruned.text())
         except Exception:  # housekeeping never stops the inbox, evaluation or outbox
             log.exception("daily prune failed; the worker carries on, and the rest is removed on a later run")
             self.next_check = now + RETRY

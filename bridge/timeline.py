@@ -48,13 +48,15 @@ def lead_summary(row: Mapping[str, Any]) -> dict[str, Any]:
     properties = _json(row.get("properties"), {})
     if not isinstance(properties, dict):
         properties = {}
+    records = {system: record_id for system, record_id in (row.get("records") or {}).items() if system != "hubspot"}
     return {
         "id": row["id"], "email": row.get("email"), "hubspot_id": row.get("hubspot_id"),
         "name": display_name(properties) or None, "company": properties.get("company") or None,
         "score": row.get("score"), "stage": row.get("stage"), "temperature": row.get("temperature"),
         "excluded": row.get("excluded"), "handed_off": row.get("handed_off_at") is not None,
         "handed_off_at": row.get("handed_off_at"), "handoff_criterion": row.get("handoff_criterion"),
-        "salesforce_id": row.get("salesforce_id"), "kintone_id": row.get("kintone_id"),
+        # Its records in the sales systems ({system: record id}); salesforce_id and kintone_id as before.
+        "records": records, "salesforce_id": records.get("salesforce"), "kintone_id": records.get("kintone"),
         "evaluated_at": row.get("evaluated_at"), "created_at": row.get("created_at"),
     }
 
@@ -145,21 +147,6 @@ def write_text(item: Mapping[str, Any]) -> str:
 
 
 # -- the timeline ------------------------------------------------------------------------------
-def _record_keys(lead: Mapping[str, Any], writes: list[dict[str, Any]]) -> list[str]:
-    """The inbox record keys whose events are about this lead: its HubSpot contact, and the records
-    the upserts created in Salesforce (`Lead:00Q…`) and kintone (`app7:123`)."""
-    keys = [f"contact:{lead['hubspot_id']}"] if lead.get("hubspot_id") else []
-    for item in writes:
-        result = item["result"] if isinstance(item["result"], dict) else {}
-        if item["kind"] != "upsert" or not result.get("id"):
-            continue
-        if result.get("system") == "salesforce":
-            keys.append(f"{result.get('object')}:{result['id']}")
-        elif result.get("system") == "kintone":
-            keys.append(f"app{result.get('object')}:{result['id']}")
-    return list(dict.fromkeys(keys))
-
-
 def _event_entry(change: Mapping[str, Any]) -> dict[str, Any]:
     fields = _json(change["fields"], {})
     echo = change["change_type"] == "echo"
@@ -213,15 +200,15 @@ def timeline(store: Store, lead_id: int, known_types: frozenset[str] | None = No
     and the details under a key named like its kind. With `known_types` (the activity types the handoff
     rules use), an activity of any other type is marked `unknown_type`: it was kept but scores nothing.
     """
-    row = store.lead(lead_id)
+    row = store.leads.by_ids([lead_id]).get(lead_id)
     if row is None:
         return None
-    writes = [write_view(item) for item in store.outbox_items(lead_id=lead_id, limit=MAX_WRITES)]
-    activities = store.lead_activities(lead_id)[-MAX_ACTIVITIES:]
-    entries = [_event_entry(change) for change in store.changes_of(_record_keys(row, writes), MAX_EVENTS)]
+    writes = [write_view(item) for item in store.outbox.items(lead_id=lead_id, limit=MAX_WRITES)]
+    activities = store.leads.activities(lead_id)[-MAX_ACTIVITIES:]
+    entries = [_event_entry(change) for change in store.changes.of_lead(lead_id, MAX_EVENTS)]
     entries += [_activity_entry(activity, known_types) for activity in activities]
     entries += [_decision_entry(decision, row["handed_off_at"])
-                for decision in store.decisions(lead_id, limit=MAX_DECISIONS)]
+                for decision in store.leads.decisions(lead_id, limit=MAX_DECISIONS)]
     entries += [{"at": item["created_at"], "kind": "write", "text": write_text(item), "write": item}
                 for item in writes]
     entries.sort(key=_sort_key)

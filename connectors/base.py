@@ -1,8 +1,12 @@
 """The connector interface: what a module for one external system implements, and its values.
 
-To add a system, subclass `Connector`, set `name`, implement `from_env`, the API methods and the
-webhook methods, and register the class under the entry-point group `bridge.connectors` (see
-connectors/registry.py). connectors/_http.py has session, retry and rate-limit plumbing to reuse.
+To add a system, subclass `Connector` (or, for a JSON REST API, `connectors._rest.RestConnector`, which
+brings the session, budgets, error mapping and batching), set `name`, implement `from_env`, the API methods and
+the webhook methods, and register the class under the entry-point group `bridge.connectors` (see
+connectors/registry.py). Test it by subclassing `connectors.testing.ConnectorContract`.
+
+API methods make each request once and never sleep: a refusal the system may lift later is raised as
+RateLimited / Transient (with the system's Retry-After) or Paused (until a reset), for the caller to reschedule.
 
 A record is a flat dict, field name -> value, in the system's own value format (HubSpot: strings;
 Salesforce: JSON values; kintone: the `value` of each field). `object` names what the records are:
@@ -20,16 +24,18 @@ import sys
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, ValidationError
 
 from bridge.kernel import schemas
-from bridge.kernel.errors import WebhookInvalid
+from bridge.kernel.clock import Clock, utcnow
+from bridge.kernel.errors import ConnectorError, WebhookInvalid
 
 if TYPE_CHECKING:
+    from bridge.kernel.budget import Budget
     from bridge.kernel.env import EnvReader
 
 
@@ -90,6 +96,28 @@ class UpsertResult:
     code: str | None = None  # the system's error code, e.g. REQUIRED_FIELD_MISSING, CB_VA01
     message: str | None = None
     fields: tuple[str, ...] = ()  # field names the error is about
+    #: When the record was not sent because its call failed as a whole (after other calls of the same upsert
+    #: were written): that error, whose type and retry_after / until say when to try again.
+    error: ConnectorError | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one inbox event says happened to one record, the same shape for every system (`change_of`)."""
+
+    system: str  # the connector's name: "hubspot" | "salesforce" | "kintone"
+    object: str  # as the API methods name it: HubSpot "contacts", Salesforce "Lead", kintone app id "7"
+    record_id: str
+    # created | updated | deleted | restored | merged | erased (a privacy deletion: forget the person)
+    # | property (one property changed, in `fields`) | association | status (a kintone process step) | comment
+    kind: str
+    fields: Mapping[str, Any]  # the changed property, or the whole record as sent when `snapshot`
+    snapshot: bool  # `fields` is the whole record as of `version` (Salesforce outbound message, kintone)
+    occurred_at: datetime
+    # What orders the changes of one record (of one property, for kind "property"): versions of one record sort
+    # as text (times are UTC ISO-8601, numbers zero-padded). Salesforce SystemModstamp, kintone $revision,
+    # HubSpot occurredAt; None when the event has none.
+    version: str | None
 
 
 class Connector(ABC):
@@ -101,8 +129,9 @@ class Connector(ABC):
 
     @classmethod
     @abstractmethod
-    def from_env(cls, read: EnvReader) -> Connector:
-        """Build the connector from settings; add problems to `read.problems`, never raise."""
+    def from_env(cls, read: EnvReader, *, clock: Clock = utcnow, budget: Budget | None = None) -> Connector:
+        """Build the connector from settings; add problems to `read.problems`, never raise. `clock` gives "now"
+        (token expiry, pauses, Retry-After dates); `budget` is where calls are spent (None: a LocalBudget)."""
 
     # --- API ----------------------------------------------------------------------------
 
@@ -144,7 +173,7 @@ class Connector(ABC):
     @property
     @abstractmethod
     def calls(self) -> Counter[str]:
-        """API requests sent so far per endpoint, retries and token requests included."""
+        """API requests sent so far per endpoint, token requests included."""
 
     # --- Webhooks ------------------------------------------------------------------------
 
@@ -158,7 +187,23 @@ class Connector(ABC):
 
     @abstractmethod
     def parse_webhook(self, request: WebhookRequest, received_at: datetime) -> list[InboxEvent]:
-        """Split an authentic delivery into inbox events; raise WebhookInvalid naming the field."""
+        """Split an authentic delivery into inbox events; raise WebhookInvalid naming the field. Each event's
+        record_key is `record_key(object, record_id)` of the record its `change_of` names."""
+
+    @abstractmethod
+    def change_of(self, event_type: str, body: str, occurred_at: datetime) -> Change:
+        """What an inbox event this connector made in `parse_webhook` says happened (its event_type, body and
+        occurred_at as stored). Pure: no network, no clock."""
+
+    def record_key(self, object: str, record_id: str) -> str:
+        """The inbox record key of a record (events of one key are processed in order); override to keep an
+        older spelling. Default: "<object>:<record id>"."""
+        return f"{object}:{record_id}"
+
+    def parse_record_key(self, key: str) -> tuple[str, str]:
+        """(object, record id) of a key `record_key` made."""
+        object, _, record_id = key.partition(":")
+        return object, record_id
 
     def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:
         """The 2xx reply once the events are committed; override for a fixed body."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import re
 import threading
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -18,29 +18,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import requests
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from bridge.kernel.budget import Budget, Limit
+from bridge.kernel.clock import Clock, iso, utcnow
 from bridge.kernel.env import EnvReader
-from bridge.kernel.errors import (
-    AuthError,
-    ConnectorError,
-    Permanent,
-    RateLimited,
-    WebhookInvalid,
-    WebhookUnauthorized,
-)
-from connectors._http import (
-    SYSTEM_CLOCK,
-    Clock,
-    Http,
-    WindowLimiter,
-    chunks,
-    error_for_status,
-    json_object,
-    require_keys,
-    retry_after_seconds,
-)
+from bridge.kernel.errors import AuthError, ConnectorError, Permanent, RateLimited, WebhookInvalid, WebhookUnauthorized
+from connectors._http import chunks, json_object, retry_after_seconds
+from connectors._rest import Pair, RestConnector
 from connectors.base import (
     LATEST_EPOCH_MS,
-    Connector,
+    Change,
     FieldInfo,
     InboxEvent,
     UpsertResult,
@@ -87,11 +73,19 @@ LIMIT_SHARE = 0.9  # leave 10 % of the burst to the account's other integrations
 SEARCH_PER_SECOND = 4  # documented as 4 (older) or 5 (newer) per account: take the lower
 REFRESH_PATH = "/oauth/v1/token"
 TOKEN_REFRESH_MARGIN = 300  # seconds before expiry; access tokens live 1800 s
-# 207 per-record error categories worth re-sending; everything else (VALIDATION_ERROR, CONFLICT,
-# OBJECT_NOT_FOUND...) fails the same way again. The spellings are from HubSpot's error guide.
+# 207 per-record error categories that may pass when sent again later; everything else (VALIDATION_ERROR,
+# CONFLICT, OBJECT_NOT_FOUND...) fails the same way again. The spellings are from HubSpot's error guide.
 RETRIABLE_CATEGORIES = frozenset(
     {"RATE_LIMITS", "INTERNAL_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE"}
 )
+# Webhook subscription types are "<object>.<event>", the object singular; generic subscriptions say
+# "object.<event>" with an objectTypeId. https://developers.hubspot.com/docs/api/crm/understanding-the-crm
+_SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "tickets": "ticket",
+             "products": "product", "line_items": "line_item"}
+_PLURAL = {singular: plural for plural, singular in _SINGULAR.items()}
+_OBJECT_TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals", "0-5": "tickets"}
+_KINDS = {"creation": "created", "deletion": "deleted", "privacyDeletion": "erased", "merge": "merged",
+          "restore": "restored", "propertyChange": "property", "associationChange": "association"}
 _OAUTH_SETTINGS = (
     ("REFRESH", "HUBSPOT_REFRESH_TOKEN"),
     ("CLIENT_ID", "HUBSPOT_CLIENT_ID"),
@@ -151,8 +145,9 @@ class ApiSettings:
     timezone: str = "Asia/Tokyo"
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(RestConnector):
     name = "hubspot"
+    batch_size = BATCH_SIZE
     settings_help = {
         "HUBSPOT_ACCESS_TOKEN": "private-app access token (or use the three OAuth settings below)",
         "HUBSPOT_CLIENT_ID": "OAuth app client id (with the client secret and refresh token)",
@@ -169,31 +164,32 @@ class HubSpotConnector(Connector):
         client_secret: str | None,
         webhook_url: str | None = None,
         api: ApiSettings | None = None,
-        clock: Clock = SYSTEM_CLOCK,
+        *,
+        clock: Clock = utcnow,
+        budget: Budget | None = None,
     ):
+        super().__init__(clock=clock, budget=budget)
         self.client_secret = client_secret
         self.webhook_url = webhook_url
         self.api = api or ApiSettings()
-        self.clock = clock
-        self.http = Http(self.name, self._classify, clock)
-        burst = int(TIER_BURST[self.api.tier] * LIMIT_SHARE)
-        self._limiter = WindowLimiter(burst, BURST_WINDOW_SECONDS, clock)
-        self._search_limiter = WindowLimiter(SEARCH_PER_SECOND, 1.0, clock)
+        self._limits = {
+            "api": Limit(int(TIER_BURST[self.api.tier] * LIMIT_SHARE), BURST_WINDOW_SECONDS),
+            # Search has its own per-second limit, outside the ten-second bucket.
+            "search": Limit(SEARCH_PER_SECOND, 1.0),
+        }
         self._token_lock = threading.Lock()
         self._oauth_token: str | None = None
-        self._oauth_expires_at = 0.0
+        self._refresh_at: datetime | None = None  # when the OAuth token is to be refreshed
         self._refresh_token = self.api.refresh_token
 
     @classmethod
-    def from_env(cls, read: EnvReader, clock: Clock = SYSTEM_CLOCK) -> HubSpotConnector:
+    def from_env(cls, read: EnvReader, *, clock: Clock = utcnow, budget: Budget | None = None) -> HubSpotConnector:
         access_token = read.text("HUBSPOT_ACCESS_TOKEN")
         client_id = read.text("HUBSPOT_CLIENT_ID")
         refresh_token = read.text("HUBSPOT_REFRESH_TOKEN")
         client_secret = read.text("HUBSPOT_CLIENT_SECRET")
         if access_token and refresh_token:
-            read.problems.append(
-                "set HUBSPOT_ACCESS_TOKEN (private app) or HUBSPOT_REFRESH_TOKEN (OAuth), not both"
-            )
+            read.problems.append("set HUBSPOT_ACCESS_TOKEN (private app) or HUBSPOT_REFRESH_TOKEN (OAuth), not both")
         elif refresh_token or (client_id and not access_token):
             oauth = (
                 ("HUBSPOT_CLIENT_ID", client_id),
@@ -210,9 +206,7 @@ class HubSpotConnector(Connector):
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            read.problems.append(
-                f"HUBSPOT_TIMEZONE={timezone!r} is not a time zone name such as Asia/Tokyo"
-            )
+            read.problems.append(f"HUBSPOT_TIMEZONE={timezone!r} is not a time zone name such as Asia/Tokyo")
             timezone = "Asia/Tokyo"
         api = ApiSettings(
             access_token=access_token,
@@ -222,23 +216,16 @@ class HubSpotConnector(Connector):
             tier=read.choice("HUBSPOT_TIER", "free", tuple(TIER_BURST)),
             timezone=timezone,
         )
-        return cls(
-            client_secret=client_secret,
-            webhook_url=read.url("HUBSPOT_WEBHOOK_URL"),
-            api=api,
-            clock=clock,
-        )
+        return cls(client_secret, read.url("HUBSPOT_WEBHOOK_URL"), api, clock=clock, budget=budget)
 
     # --- API -----------------------------------------------------------------------------
 
     @property
-    def calls(self) -> Counter[str]:
-        return self.http.calls
+    def auth_setting(self) -> str:  # type: ignore[override]
+        return "HUBSPOT_REFRESH_TOKEN" if self._refresh_token and not self.api.access_token else "HUBSPOT_ACCESS_TOKEN"
 
     def api_problem(self) -> str | None:
-        if self.api.access_token or (
-            self.api.client_id and self.client_secret and self._refresh_token
-        ):
+        if self.api.access_token or (self.api.client_id and self.client_secret and self._refresh_token):
             return None
         return (
             "HubSpot API is not configured: set HUBSPOT_ACCESS_TOKEN (private app), "
@@ -248,7 +235,7 @@ class HubSpotConnector(Connector):
     def check(self) -> str:
         # One search result proves the token and the contacts read scope, outside the burst bucket.
         path = "/crm/v3/objects/contacts/search"
-        self._request("POST", path, f"POST {path}", json={"limit": 1}, limiter=self._search_limiter)
+        self.request("POST", path, f"POST {path}", pool="search", json={"limit": 1})
         how = "private-app token" if self.api.access_token else "OAuth token refreshed"
         return f"{how}; contacts readable at {self.api.base_url}"
 
@@ -265,7 +252,7 @@ class HubSpotConnector(Connector):
             }
             if by_property:
                 body["idProperty"] = id_field
-            reply = self._request("POST", path, f"POST {path}", json=body).json()
+            reply = self.request("POST", path, f"POST {path}", json=body).json()
             # Unknown ids come back in errors[] as OBJECT_NOT_FOUND (HTTP 207): simply absent.
             wanted = {i.lower(): i for i in batch}
             for result in reply.get("results", []):
@@ -274,21 +261,7 @@ class HubSpotConnector(Connector):
                 found[wanted.get(key.lower(), key)] = record
         return found
 
-    def upsert(
-        self, object: str, key_field: str, records: Sequence[Mapping[str, Any]]
-    ) -> list[UpsertResult]:
-        keys = require_keys(self.name, records, key_field)
-        inputs = list(zip(keys, records, strict=True))
-        results: list[UpsertResult] = []
-        for batch in chunks(inputs, BATCH_SIZE):
-            results += self.http.retry_failed(
-                batch, lambda part: self._upsert_batch(object, key_field, part)
-            )
-        return results
-
-    def changed_since(
-        self, object: str, since: datetime, fields: Sequence[str]
-    ) -> Iterator[dict[str, Any]]:
+    def changed_since(self, object: str, since: datetime, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
         stamp = "lastmodifieddate" if object == "contacts" else "hs_lastmodifieddate"
         path = f"/crm/v3/objects/{object}/search"
         start = int(since.timestamp() * 1000)
@@ -297,22 +270,14 @@ class HubSpotConnector(Connector):
             last, seen_at_last, after = start, set(seen_at_start), None
             while True:
                 body: dict[str, Any] = {
-                    "filterGroups": [
-                        {
-                            "filters": [
-                                {"propertyName": stamp, "operator": "GTE", "value": str(start)}
-                            ]
-                        }
-                    ],
+                    "filterGroups": [{"filters": [{"propertyName": stamp, "operator": "GTE", "value": str(start)}]}],
                     "sorts": [{"propertyName": stamp, "direction": "ASCENDING"}],
                     "properties": sorted({*fields, stamp}),
                     "limit": SEARCH_PAGE,
                 }
                 if after:
                     body["after"] = after
-                page = self._request(
-                    "POST", path, f"POST {path}", json=body, limiter=self._search_limiter
-                ).json()
+                page = self.request("POST", path, f"POST {path}", pool="search", json=body).json()
                 for result in page.get("results", []):
                     record = _record(result)
                     if record["hs_object_id"] in seen_at_start:
@@ -332,20 +297,17 @@ class HubSpotConnector(Connector):
             if last == start:
                 raise Permanent(
                     self.name,
-                    f"more than {SEARCH_RESULT_CAP} records share {stamp}={start}; "
-                    "search cannot page past them",
+                    f"more than {SEARCH_RESULT_CAP} records share {stamp}={start}; search cannot page past them",
                     fields=(stamp,),
                 )
             start, seen_at_start = last, seen_at_last
 
     def describe(self, object: str) -> dict[str, FieldInfo]:
         path = f"/crm/v3/properties/{object}"
-        reply = self._request("GET", path, f"GET {path}").json()
+        reply = self.request("GET", path, f"GET {path}").json()
         return {p["name"]: _field_info(p) for p in reply.get("results", [])}
 
-    def _upsert_batch(
-        self, object: str, key_field: str, batch: list[tuple[str, Mapping[str, Any]]]
-    ) -> list[UpsertResult]:
+    def upsert_batch(self, object: str, key_field: str, batch: Sequence[Pair]) -> list[UpsertResult]:
         # Batch update by record id when the key is hs_object_id: upsert needs a unique property,
         # and records with an id already exist. https://developers.hubspot.com/docs/api/crm/contacts
         by_id = key_field == "hs_object_id"
@@ -358,12 +320,10 @@ class HubSpotConnector(Connector):
                 entry.update(idProperty=key_field, objectWriteTraceId=str(index))
             inputs.append(entry)
         path = f"/crm/v3/objects/{object}/batch/{'update' if by_id else 'upsert'}"
-        reply = self._request("POST", path, f"POST {path}", json={"inputs": inputs}).json()
+        reply = self.request("POST", path, f"POST {path}", json={"inputs": inputs}).json()
         return self._outcomes([key for key, _ in batch], key_field, reply)
 
-    def _outcomes(
-        self, keys: list[str], key_field: str, reply: dict[str, Any]
-    ) -> list[UpsertResult]:
+    def _outcomes(self, keys: list[str], key_field: str, reply: dict[str, Any]) -> list[UpsertResult]:
         """Per-input results of a 200/207 reply, matched by trace id, then key, then record id."""
         index_of = {key: i for i, key in enumerate(keys)}
         outcomes: dict[int, UpsertResult] = {}
@@ -385,51 +345,35 @@ class HubSpotConnector(Connector):
                 if index < len(keys):
                     outcomes[index] = _failed(keys[index], error)
         # An input with neither result nor error: blame the stray error, else call it retriable.
-        fallback = stray or {
-            "category": "MISSING_RESULT",
-            "message": "HubSpot returned no result for this input",
-        }
-        return [
-            outcomes.get(i) or _failed(key, fallback, retriable=stray is None)
-            for i, key in enumerate(keys)
-        ]
+        fallback = stray or {"category": "MISSING_RESULT", "message": "HubSpot returned no result for this input"}
+        return [outcomes.get(i) or _failed(key, fallback, retriable=stray is None) for i, key in enumerate(keys)]
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        *,
-        limiter: WindowLimiter | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        def attempt() -> requests.Response:
-            headers = {"Authorization": f"Bearer {self._token()}"}
-            # Search has its own per-second limit, outside the ten-second bucket.
-            return self.http.send(
-                method,
-                self.api.base_url + path,
-                endpoint,
-                limiter=limiter or self._limiter,
-                headers=headers,
-                **kwargs,
-            )
+    # --- the request cycle's hooks -------------------------------------------------------------
 
-        return self.http.call(attempt)
+    def base_url(self) -> str:
+        return self.api.base_url
+
+    def limit(self, pool: str) -> Limit | None:
+        return self._limits.get(pool)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token()}"}
+
+    def reauthenticate(self, error: AuthError) -> bool:
+        # An OAuth token can end before the expiry we noted (this machine's clock is late): refresh once.
+        # https://developers.hubspot.com/docs/api/faq/api-error-responses
+        if self.api.access_token or error.code != "EXPIRED_AUTHENTICATION":
+            return False
+        self._oauth_token = None
+        return True
 
     def _token(self) -> str:
         if self.api.access_token:
             return self.api.access_token
-        problem = self.api_problem()
-        if problem:
-            raise AuthError(self.name, problem, setting="HUBSPOT_ACCESS_TOKEN")
         with self._token_lock:
             # Refresh ahead of expiry: HubSpot advises against waiting for a 401.
             # https://developers.hubspot.com/docs/api/oauth/refresh-access-token
-            if (
-                self._oauth_token is None
-                or self.clock.time() >= self._oauth_expires_at - TOKEN_REFRESH_MARGIN
-            ):
+            if self._oauth_token is None or self._refresh_at is None or self.clock() >= self._refresh_at:
                 self._refresh()
             return self._oauth_token or ""
 
@@ -441,23 +385,20 @@ class HubSpotConnector(Connector):
             "refresh_token": self._refresh_token,
         }
         url = self.api.base_url + REFRESH_PATH
-        reply = self.http.call(
-            lambda: self.http.send("POST", url, "POST /oauth/v1/token", data=form)
-        ).json()
+        reply = self.send("POST", url, "POST /oauth/v1/token", pool="auth", data=form).json()
         self._oauth_token = reply["access_token"]
-        self._oauth_expires_at = self.clock.time() + float(reply.get("expires_in", 1800))
+        lifetime = float(reply.get("expires_in", 1800))
+        self._refresh_at = self.clock() + timedelta(seconds=lifetime - TOKEN_REFRESH_MARGIN)
         self._refresh_token = reply.get("refresh_token") or self._refresh_token
         log.info("hubspot: OAuth access token refreshed, valid for %s s", reply.get("expires_in"))
 
-    def _classify(self, response: requests.Response) -> ConnectorError:
+    def classify(self, response: requests.Response) -> ConnectorError:
         body = json_object(response)
         message = str(body.get("message") or response.reason)
         status = response.status_code
         if response.request.path_url.endswith(REFRESH_PATH) and status in (400, 401, 403):
             reason = str(body.get("status") or "")
-            setting = next(
-                (s for part, s in _OAUTH_SETTINGS if part in reason), "HUBSPOT_REFRESH_TOKEN"
-            )
+            setting = next((s for part, s in _OAUTH_SETTINGS if part in reason), "HUBSPOT_REFRESH_TOKEN")
             return AuthError(
                 self.name,
                 f"OAuth token refresh refused ({reason or status}: {message}); check {setting}",
@@ -468,12 +409,10 @@ class HubSpotConnector(Connector):
         if status == 429:
             # https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines
             if body.get("policyName") == "DAILY":
-                return self.http.pause(
-                    self._next_daily_reset(), f"daily API limit reached ({message})"
-                )
+                return self.pause(self._next_daily_reset(), f"daily API limit reached ({message})")
             # No Retry-After documented: wait for the window to roll (search's is one second).
             window_ms = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "")
-            wait = retry_after_seconds(response, self.clock)
+            wait = retry_after_seconds(response, self.clock())
             if wait is None and window_ms.isdigit():
                 wait = int(window_ms) / 1000
             elif wait is None:
@@ -485,34 +424,20 @@ class HubSpotConnector(Connector):
                 code=body.get("policyName"),
                 status=status,
             )
-        fields = tuple(
-            e["in"] for e in body.get("errors", []) if isinstance(e, dict) and e.get("in")
-        )
-        setting = "HUBSPOT_ACCESS_TOKEN" if self.api.access_token else "HUBSPOT_REFRESH_TOKEN"
-        return error_for_status(
-            self.name,
-            response,
-            self.clock,
-            message=message,
-            code=body.get("category"),
-            fields=fields,
-            auth_setting=setting,
-        )
+        fields = tuple(e["in"] for e in body.get("errors", []) if isinstance(e, dict) and e.get("in"))
+        return self.http_error(response, message=message, code=body.get("category"), fields=fields)
 
     def _next_daily_reset(self) -> datetime:
         """The next midnight in the account's time zone, when the daily counter resets."""
         zone = ZoneInfo(self.api.timezone)
-        today = self.clock.now().astimezone(zone).date()
+        today = self.clock().astimezone(zone).date()
         return datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
 
     # --- Webhooks ------------------------------------------------------------------------
 
     def webhook_problem(self) -> str | None:
         if not self.client_secret:
-            return (
-                "HubSpot webhooks are not configured: "
-                "set HUBSPOT_CLIENT_SECRET to the app's client secret"
-            )
+            return "HubSpot webhooks are not configured: set HUBSPOT_CLIENT_SECRET to the app's client secret"
         return None
 
     def public_uri(self, request: WebhookRequest) -> str:
@@ -530,8 +455,7 @@ class HubSpotConnector(Connector):
         timestamp = request.headers.get("X-HubSpot-Request-Timestamp", "")
         if not signature or not timestamp:
             raise WebhookUnauthorized(
-                "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp: "
-                "only signature v3 is accepted"
+                "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp: only signature v3 is accepted"
             )
         if not _TIMESTAMP.fullmatch(timestamp):
             raise WebhookUnauthorized("X-HubSpot-Request-Timestamp is not epoch milliseconds")
@@ -542,17 +466,10 @@ class HubSpotConnector(Connector):
                 f"X-HubSpot-Request-Timestamp is {abs(skew) // 1000} s {direction} (limit 300 s); "
                 "check the server clock"
             )
-        expected = sign_v3(
-            self.client_secret or "",
-            request.method,
-            self.public_uri(request),
-            request.body,
-            timestamp,
-        )
+        expected = sign_v3(self.client_secret or "", request.method, self.public_uri(request), request.body, timestamp)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise WebhookUnauthorized(
-                "signature does not match: check HUBSPOT_CLIENT_SECRET, "
-                "and HUBSPOT_WEBHOOK_URL when behind a proxy"
+                "signature does not match: check HUBSPOT_CLIENT_SECRET, and HUBSPOT_WEBHOOK_URL when behind a proxy"
             )
 
     def parse_webhook(self, request: WebhookRequest, received_at: datetime) -> list[InboxEvent]:
@@ -560,9 +477,7 @@ class HubSpotConnector(Connector):
         if not isinstance(data, list):
             raise WebhookInvalid("body", "must be a JSON array of events")
         if not 1 <= len(data) <= MAX_EVENTS_PER_DELIVERY:
-            raise WebhookInvalid(
-                "body", f"holds {len(data)} events; HubSpot sends 1 to {MAX_EVENTS_PER_DELIVERY}"
-            )
+            raise WebhookInvalid("body", f"holds {len(data)} events; HubSpot sends 1 to {MAX_EVENTS_PER_DELIVERY}")
         events = []
         for index, item in enumerate(data):
             if not isinstance(item, dict):
@@ -570,21 +485,52 @@ class HubSpotConnector(Connector):
             event = load_schema(_EVENT_SCHEMA, item, f"[{index}]")
             # eventId alone is not unique: https://developers.hubspot.com/docs/api/webhooks
             key = ":".join(
-                str(event.get(k) or "")
-                for k in ("subscriptionId", "eventId", "objectId", "occurredAt", "propertyName")
+                str(event.get(k) or "") for k in ("subscriptionId", "eventId", "objectId", "occurredAt", "propertyName")
             )
-            object_type = event["subscriptionType"].partition(".")[0]
             events.append(
                 InboxEvent(
                     source=self.name,
                     event_type=event["subscriptionType"],
                     dedupe_key=key,
-                    record_key=f"{object_type}:{event['objectId']}",
+                    record_key=self.record_key(_object_of(event["subscriptionType"], event), str(event["objectId"])),
                     occurred_at=from_epoch_ms(event["occurredAt"], f"[{index}].occurredAt"),
                     body=compact_json(item),
                 )
             )
         return events
+
+    def change_of(self, event_type: str, body: str, occurred_at: datetime) -> Change:
+        event = json.loads(body)
+        action = event_type.partition(".")[2]
+        name = event.get("propertyName")
+        return Change(
+            system=self.name,
+            object=_object_of(event_type, event),
+            record_id=str(event["objectId"]),
+            kind=_KINDS.get(action, action),
+            fields={name: event.get("propertyValue")} if name else {},
+            snapshot=False,
+            occurred_at=occurred_at,
+            version=iso(from_epoch_ms(event["occurredAt"])),
+        )
+
+    def record_key(self, object: str, record_id: str) -> str:
+        # The subscription type's singular spelling, as inboxes have stored it: "contact:123".
+        return f"{_SINGULAR.get(object, object)}:{record_id}"
+
+    def parse_record_key(self, key: str) -> tuple[str, str]:
+        singular, _, record_id = key.partition(":")
+        return _PLURAL.get(singular, singular), record_id
+
+
+def _object_of(subscription_type: str, event: Mapping[str, Any]) -> str:
+    """The object an event is about, as the API names it: "contact.creation" -> "contacts"; a generic
+    "object.creation" says it in objectTypeId ("0-1" is contacts; a custom object's id is its API name)."""
+    prefix = subscription_type.partition(".")[0]
+    if prefix == "object" and event.get("objectTypeId"):
+        type_id = str(event["objectTypeId"])
+        return _OBJECT_TYPE_IDS.get(type_id, type_id)
+    return _PLURAL.get(prefix, prefix)
 
 
 def _text(value: Any) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import re
 import threading
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,26 +16,22 @@ from urllib.parse import urlencode
 import requests
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from bridge.kernel.budget import Budget, Limit
+from bridge.kernel.clock import Clock, utcnow
 from bridge.kernel.env import EnvReader
 from bridge.kernel.errors import (
     AuthError,
     ConnectorError,
     Permanent,
+    RateLimited,
     WebhookForbidden,
     WebhookInvalid,
     WebhookUnauthorized,
 )
-from connectors._http import (
-    SYSTEM_CLOCK,
-    Clock,
-    Http,
-    chunks,
-    error_for_status,
-    json_object,
-    require_keys,
-)
+from connectors._http import chunks, json_object
+from connectors._rest import Pair, RestConnector, failed
 from connectors.base import (
-    Connector,
+    Change,
     FieldInfo,
     InboxEvent,
     UpsertResult,
@@ -54,7 +50,6 @@ BATCH_SIZE = 100  # records per write, and ids per read query
 READ_PAGE = 500  # records per read
 MAX_QUERY_LENGTH = 4000  # the URL limit is about 4,096 characters; longer reads use a POST override
 MAX_CONFLICT_RETRIES = 2
-BUDGET_WARN_SHARE = 0.9
 AUTH_CODES = frozenset({"GAIA_IA02", "CB_WA01", "GAIA_NO01", "CB_AU01"})  # bad or missing API token
 # records[3].email.value (POST) or records[3].record.email.value (PUT)
 _RECORD_KEY = re.compile(r"records\[(\d+)\]\.(?:record\.)?([^.\[]+)")
@@ -68,6 +63,8 @@ EVENT_TYPES = (
     "ADD_RECORD_COMMENT",
 )
 _WITH_RECORD = ("ADD_RECORD", "UPDATE_RECORD", "UPDATE_STATUS")
+_KINDS = {"ADD_RECORD": "created", "UPDATE_RECORD": "updated", "DELETE_RECORD": "deleted",
+          "UPDATE_STATUS": "status", "ADD_RECORD_COMMENT": "comment"}
 _NUMERIC_ID = re.compile(r"[0-9]{1,20}")  # ASCII digits only: "²".isdigit() is true, and "7\n" matches ^\d+$
 
 
@@ -145,14 +142,17 @@ class ApiSettings:
     daily_limit: int = 10_000
 
 
-class KintoneConnector(Connector):
+class KintoneConnector(RestConnector):
     name = "kintone"
+    auth_setting = "KINTONE_API_TOKEN"
+    batch_size = BATCH_SIZE
     settings_help = {
         "KINTONE_BASE_URL": "https://<subdomain>.cybozu.com (or the sandbox URL)",
         "KINTONE_API_TOKEN": "API token of the app; several comma-joined when lookups span apps",
         "KINTONE_APP_ID": "the app records are read from and written to",
-        "KINTONE_MAX_CONCURRENCY": "concurrent requests (100 per domain in all) [default: 4]",
-        "KINTONE_DAILY_LIMIT": "daily requests per app before warnings [default: 10000]",
+        "KINTONE_MAX_CONCURRENCY": "concurrent requests of this process (100 per domain in all) [default: 4]",
+        "KINTONE_DAILY_LIMIT": "requests per app and day: a warning at 90 %, none past it until 9:00 JST "
+        "[default: 10000]",
         "KINTONE_WEBHOOK_TOKEN": "secret appended to the webhook URL as ?token=…",
         "KINTONE_APP_IDS": "comma-separated app ids whose webhooks are accepted",
     }
@@ -162,27 +162,26 @@ class KintoneConnector(Connector):
         webhook_token: str | None,
         app_ids: frozenset[str],
         api: ApiSettings | None = None,
-        clock: Clock = SYSTEM_CLOCK,
+        *,
+        clock: Clock = utcnow,
+        budget: Budget | None = None,
     ):
+        super().__init__(clock=clock, budget=budget)
         self.webhook_token = webhook_token
         self.app_ids = app_ids
         self.api = api or ApiSettings()
-        self.clock = clock
-        self.http = Http(self.name, self._classify, clock)
         self._slots = threading.BoundedSemaphore(self.api.max_concurrency)
-        self._budget_day = ""
-        self._budget: Counter[str] = Counter()  # requests per app on `_budget_day`
+        # The per-app counter resets at 9:00 JST, which is 00:00 UTC: a fixed daily window.
+        self._daily = Limit(self.api.daily_limit, 86_400, fixed=True)
         self._updated_field: dict[str, str] = {}
 
     @classmethod
-    def from_env(cls, read: EnvReader, clock: Clock = SYSTEM_CLOCK) -> KintoneConnector:
+    def from_env(cls, read: EnvReader, *, clock: Clock = utcnow, budget: Budget | None = None) -> KintoneConnector:
         read.require_together("KINTONE_WEBHOOK_TOKEN", "KINTONE_APP_IDS")
         read.require_together("KINTONE_BASE_URL", "KINTONE_API_TOKEN", "KINTONE_APP_ID")
         app_id = read.text("KINTONE_APP_ID")
         if app_id and not app_id.isdigit():
-            read.problems.append(
-                f"KINTONE_APP_ID={app_id!r} must be the numeric app id (…/k/<id>/ in the URL)"
-            )
+            read.problems.append(f"KINTONE_APP_ID={app_id!r} must be the numeric app id (…/k/<id>/ in the URL)")
         token = read.text("KINTONE_API_TOKEN")
         api = ApiSettings(
             base_url=(read.url("KINTONE_BASE_URL") or "").rstrip("/") or None,
@@ -191,18 +190,10 @@ class KintoneConnector(Connector):
             max_concurrency=read.integer("KINTONE_MAX_CONCURRENCY", 4, minimum=1, maximum=100),
             daily_limit=read.integer("KINTONE_DAILY_LIMIT", 10_000, minimum=1),
         )
-        return cls(
-            webhook_token=read.secret("KINTONE_WEBHOOK_TOKEN"),
-            app_ids=read.id_list("KINTONE_APP_IDS"),
-            api=api,
-            clock=clock,
-        )
+        webhook_token = read.secret("KINTONE_WEBHOOK_TOKEN")
+        return cls(webhook_token, read.id_list("KINTONE_APP_IDS"), api, clock=clock, budget=budget)
 
     # --- API -----------------------------------------------------------------------------
-
-    @property
-    def calls(self) -> Counter[str]:
-        return self.http.calls
 
     def api_problem(self) -> str | None:
         missing = [
@@ -232,18 +223,7 @@ class KintoneConnector(Connector):
                 found[str(record[key])] = record
         return found
 
-    def upsert(
-        self, object: str, key_field: str, records: Sequence[Mapping[str, Any]]
-    ) -> list[UpsertResult]:
-        keys = require_keys(self.name, records, key_field)
-        results: list[UpsertResult] = []
-        for batch in chunks(list(zip(keys, records, strict=True)), BATCH_SIZE):
-            results += self._upsert_batch(object, key_field, batch)
-        return results
-
-    def changed_since(
-        self, object: str, since: datetime, fields: Sequence[str]
-    ) -> Iterator[dict[str, Any]]:
+    def changed_since(self, object: str, since: datetime, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
         # Seek pagination ($id > last, order by $id) instead of offset (capped at 10,000) or cursors
         # (10 per domain, shared with other integrations, expire after 10 minutes).
         # https://kintone.dev/en/docs/kintone/rest-api/records/get-records/
@@ -253,9 +233,7 @@ class KintoneConnector(Connector):
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
         last_id = 0
         while True:
-            query = (
-                f'{stamp_field} >= "{stamp}" and $id > {last_id} order by $id asc limit {READ_PAGE}'
-            )
+            query = f'{stamp_field} >= "{stamp}" and $id > {last_id} order by $id asc limit {READ_PAGE}'
             page = self._records(object, query, _with_ids(fields, stamp_field))
             yield from page
             if len(page) < READ_PAGE:
@@ -266,31 +244,23 @@ class KintoneConnector(Connector):
         return {code: _field_info(code, prop) for code, prop in self._form_fields(object).items()}
 
     def _form_fields(self, app: str) -> dict[str, Any]:
-        reply = self._request(
-            "GET", "/k/v1/app/form/fields.json", "GET app/form/fields", app, params={"app": app}
-        ).json()
+        path = "/k/v1/app/form/fields.json"
+        reply = self.request("GET", path, "GET app/form/fields", pool=_pool(app), params={"app": app}).json()
         return reply.get("properties", {})
 
     def _stamp_field(self, app: str) -> str:
         """The code of the app's UPDATED_TIME field: its name differs per app and language."""
         if app not in self._updated_field:
-            codes = [
-                code
-                for code, prop in self._form_fields(app).items()
-                if prop.get("type") == "UPDATED_TIME"
-            ]
+            codes = [code for code, prop in self._form_fields(app).items() if prop.get("type") == "UPDATED_TIME"]
             if not codes:
-                raise Permanent(
-                    self.name, f"app {app} has no updated-time field to find changes by"
-                )
+                raise Permanent(self.name, f"app {app} has no updated-time field to find changes by")
             self._updated_field[app] = codes[0]
         return self._updated_field[app]
 
-    def _upsert_batch(
-        self, app: str, key_field: str, batch: list[tuple[str, Mapping[str, Any]]]
-    ) -> list[UpsertResult]:
-        """PUT one batch of ≤100. kintone writes all or nothing, so records it names as invalid are
-        taken out and the rest sent again; a revision conflict re-reads revisions and retries."""
+    def upsert_batch(self, app: str, key_field: str, batch: Sequence[Pair]) -> list[UpsertResult]:
+        """PUT one batch of ≤100. kintone writes all or nothing, so records it names as invalid are taken out
+        and the rest sent again; a revision conflict re-reads revisions and sends again (at most
+        MAX_CONFLICT_RETRIES times). Both are answers to act on at once, not failures to wait out."""
         by_id = key_field == "$id"  # $id cannot be an updateKey: update by record id instead
         results: dict[int, UpsertResult] = {}
         revisions = {i: str(r["$revision"]) for i, (_, r) in enumerate(batch) if r.get("$revision")}
@@ -298,19 +268,13 @@ class KintoneConnector(Connector):
         conflicts = 0
         while pending:
             entries = [_entry(key_field, *batch[i], revisions.get(i), by_id) for i in pending]
-            body: dict[str, Any] = {
-                "app": app,
-                "records": entries,
-                **({} if by_id else {"upsert": True}),
-            }
+            body: dict[str, Any] = {"app": app, "records": entries, **({} if by_id else {"upsert": True})}
             try:
-                reply = self._request(
-                    "PUT", "/k/v1/records.json", "PUT records", app, json=body
-                ).json()
+                reply = self.request("PUT", "/k/v1/records.json", "PUT records", pool=_pool(app), json=body).json()
             except RecordsRejected as error:
                 named = [p for p in error.problems if p < len(pending)]
                 if not named:
-                    raise
+                    return self._stopped(batch, results, pending, error)
                 for position in named:
                     index, problems = pending[position], error.problems[position]
                     results[index] = UpsertResult(
@@ -325,24 +289,23 @@ class KintoneConnector(Connector):
                 continue
             except ConnectorError as error:
                 if error.code != "GAIA_CO02":
-                    raise
+                    return self._stopped(batch, results, pending, error)
                 if conflicts == MAX_CONFLICT_RETRIES:
                     # Still racing another writer: hand the records back for a later attempt.
                     for i in pending:
                         results[i] = UpsertResult(
-                            batch[i][0],
-                            "failed",
-                            category="retriable",
-                            code=error.code,
-                            message=error.message,
+                            batch[i][0], "failed", category="retriable", code=error.code, message=error.message
                         )
                     break
-                # Someone saved a record since its revision was read: take the current revisions and
-                # apply our fields on top (kintone keeps the fields we do not send).
+                # Someone saved a record since its revision was read: take the current revisions and apply our
+                # fields on top (kintone keeps the fields we do not send).
                 # https://kintone.dev/en/docs/kintone/rest-api/records/update-records/
                 conflicts += 1
                 keys = [batch[i][0] for i in pending if i in revisions]
-                current = self.read(app, keys, ["$revision"], id_field=key_field)
+                try:
+                    current = self.read(app, keys, ["$revision"], id_field=key_field)
+                except ConnectorError as read_error:
+                    return self._stopped(batch, results, pending, read_error)
                 for i in pending:
                     if i in revisions and batch[i][0] in current:
                         revisions[i] = str(current[batch[i][0]]["$revision"])
@@ -355,19 +318,31 @@ class KintoneConnector(Connector):
             pending = []
         return [results[i] for i in range(len(batch))]
 
+    @staticmethod
+    def _stopped(
+        batch: Sequence[Pair], results: dict[int, UpsertResult], pending: list[int], error: ConnectorError
+    ) -> list[UpsertResult]:
+        """A call of the batch failed as a whole: raise when nothing is decided yet, else keep what is (records
+        named invalid) and hand the pending records back with the error."""
+        if not results:
+            raise error
+        for i in pending:
+            results[i] = failed(batch[i][0], error)
+        return [results[i] for i in range(len(batch))]
+
     def _records(self, app: str, query: str, fields: Sequence[str]) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"app": app, "query": query}
         params.update({f"fields[{i}]": f for i, f in enumerate(fields)})
         if len(urlencode(params)) <= MAX_QUERY_LENGTH:
-            response = self._request("GET", "/k/v1/records.json", "GET records", app, params=params)
+            response = self.request("GET", "/k/v1/records.json", "GET records", pool=_pool(app), params=params)
         else:
             # Long queries go in a POST body that kintone treats as GET.
             # https://kintone.dev/en/docs/kintone/rest-api/overview/kintone-rest-api-overview/
-            response = self._request(
+            response = self.request(
                 "POST",
                 "/k/v1/records.json",
                 "GET records (override)",
-                app,
+                pool=_pool(app),
                 json={"app": app, "query": query, "fields": list(fields)},
                 headers={"X-HTTP-Method-Override": "GET"},
             )
@@ -376,49 +351,32 @@ class KintoneConnector(Connector):
             log.warning("kintone app %s: %s: results may be incomplete", app, warning)
         return [_plain(record) for record in response.json().get("records", [])]
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        app: str,
-        *,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        problem = self.api_problem()
-        if problem:
-            raise AuthError(self.name, problem, setting="KINTONE_API_TOKEN")
+    # --- the request cycle's hooks -------------------------------------------------------------
 
-        def attempt() -> requests.Response:
-            self._spend(app)
-            with self._slots:  # other integrations share the domain's 100 concurrent requests
-                return self.http.send(
-                    method,
-                    f"{self.api.base_url}{path}",
-                    endpoint,
-                    headers={"X-Cybozu-API-Token": self.api.api_token or "", **(headers or {})},
-                    **kwargs,
-                )
-
-        return self.http.call(attempt)
-
-    def _spend(self, app: str) -> None:
-        """Count a request against the app's daily budget; warn once when it is nearly used up."""
-        # The counter resets at 9:00 JST, which is midnight UTC.
-        day = self.clock.now().date().isoformat()
-        if day != self._budget_day:
-            self._budget_day, self._budget = day, Counter()
-        self._budget[app] += 1
-        if self._budget[app] == int(self.api.daily_limit * BUDGET_WARN_SHARE):
-            log.warning(
-                "kintone app %s: %d of %d daily requests used",
-                app,
-                self._budget[app],
-                self.api.daily_limit,
+    def request(self, method: str, path: str, endpoint: str, **kwargs: Any) -> requests.Response:
+        # Other integrations share the domain's 100 concurrent requests: take a slot of our share, never wait
+        # for one. https://kintone.dev/en/docs/kintone/overview/restrictions/
+        if not self._slots.acquire(blocking=False):
+            raise RateLimited(
+                self.name,
+                f"{endpoint}: all {self.api.max_concurrency} request slots are in use (KINTONE_MAX_CONCURRENCY)",
+                retry_after=1.0,
             )
+        try:
+            return super().request(method, path, endpoint, **kwargs)
+        finally:
+            self._slots.release()
 
-    def _classify(self, response: requests.Response) -> ConnectorError:
+    def base_url(self) -> str:
+        return self.api.base_url or ""
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-Cybozu-API-Token": self.api.api_token or ""}
+
+    def limit(self, pool: str) -> Limit | None:
+        return self._daily if pool.startswith("app ") else None
+
+    def classify(self, response: requests.Response) -> ConnectorError:
         body = json_object(response)
         code = body.get("code")
         message = f"{code}: {body.get('message') or response.reason}" if code else response.reason
@@ -435,8 +393,7 @@ class KintoneConnector(Connector):
         if code == "CB_NO02":
             return AuthError(
                 self.name,
-                f"no permission ({message}): give the API token the view, add "
-                "and edit permissions it needs",
+                f"no permission ({message}): give the API token the view, add and edit permissions it needs",
                 setting="KINTONE_API_TOKEN",
                 code=code,
                 status=status,
@@ -445,23 +402,13 @@ class KintoneConnector(Connector):
         if code == "CB_VA01" and by_record:
             return RecordsRejected(self.name, message, by_record)
         fields_ = tuple(dict.fromkeys(f for items in problems.values() for f, _ in items))
-        return error_for_status(
-            self.name,
-            response,
-            self.clock,
-            message=message,
-            code=code,
-            fields=fields_,
-            auth_setting="KINTONE_API_TOKEN",
-        )
+        return self.http_error(response, message=message, code=code, fields=fields_)
 
     # --- Webhooks ------------------------------------------------------------------------
 
     def webhook_problem(self) -> str | None:
         if not (self.webhook_token and self.app_ids):
-            return (
-                "kintone webhooks are not configured: set KINTONE_WEBHOOK_TOKEN and KINTONE_APP_IDS"
-            )
+            return "kintone webhooks are not configured: set KINTONE_WEBHOOK_TOKEN and KINTONE_APP_IDS"
         return None
 
     def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
@@ -473,9 +420,7 @@ class KintoneConnector(Connector):
         data = parse_json(request.body)
         if not isinstance(data, dict):
             raise WebhookInvalid("body", "must be a JSON object")
-        app_id = (
-            str((data.get("app") or {}).get("id", "")) if isinstance(data.get("app"), dict) else ""
-        )
+        app_id = str((data.get("app") or {}).get("id", "")) if isinstance(data.get("app"), dict) else ""
         if app_id and app_id not in self.app_ids:
             raise WebhookForbidden(
                 f"app {shown(app_id[:40])} is not in KINTONE_APP_IDS; add it there to accept its webhooks"
@@ -496,11 +441,38 @@ class KintoneConnector(Connector):
                 source=self.name,
                 event_type=note["type"],
                 dedupe_key=note["id"],
-                record_key=f"app{app_id}:{record_id}",
+                record_key=self.record_key(app_id, record_id),
                 occurred_at=occurred_at,
                 body=compact_json(data),
             )
         ]
+
+    def change_of(self, event_type: str, body: str, occurred_at: datetime) -> Change:
+        data = json.loads(body)
+        record = data.get("record") or {}
+        revision = str((record.get("$revision") or {}).get("value", ""))
+        return Change(
+            system=self.name,
+            object=str(data["app"]["id"]),
+            record_id=str(record["$id"]["value"] if record else data["recordId"]),
+            kind=_KINDS[event_type],
+            fields=_plain(record),
+            snapshot=bool(record),  # added, edited and status notifications carry the whole record
+            occurred_at=occurred_at,
+            version=f"{int(revision):020d}" if _NUMERIC_ID.fullmatch(revision) else None,
+        )
+
+    def record_key(self, object: str, record_id: str) -> str:
+        return f"app{object}:{record_id}"
+
+    def parse_record_key(self, key: str) -> tuple[str, str]:
+        app, _, record_id = key.partition(":")
+        return app.removeprefix("app"), record_id
+
+
+def _pool(app: str) -> str:
+    """The budget pool of an app: kintone counts requests per app and day."""
+    return f"app {app}"
 
 
 def _quote(value: str) -> str:

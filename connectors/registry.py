@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 
+from bridge.kernel.budget import Budget, LocalBudget
+from bridge.kernel.clock import Clock, utcnow
 from bridge.kernel.env import EnvReader
 from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
@@ -24,8 +26,13 @@ def connector_classes() -> dict[str, type[Connector]]:
     return classes
 
 
-def load_connectors(env: Mapping[str, str]) -> tuple[dict[str, Connector], list[str]]:
-    """Build every connector from the settings; return them with every settings problem found."""
+def load_connectors(
+    env: Mapping[str, str], *, clock: Clock | None = None, budget: Budget | None = None
+) -> tuple[dict[str, Connector], list[str]]:
+    """Build every connector from the settings on one clock (None: utcnow) and one budget (None: a LocalBudget
+    they share); return them with every settings problem found."""
     read = EnvReader(env)
-    connectors = {name: cls.from_env(read) for name, cls in connector_classes().items()}
+    clock = clock or utcnow
+    budget = budget if budget is not None else LocalBudget()
+    connectors = {name: cls.from_env(read, clock=clock, budget=budget) for name, cls in connector_classes().items()}
     return connectors, read.problems

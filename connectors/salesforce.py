@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import re
 import threading
 import xml.etree.ElementTree as ET  # noqa: S405 (for the Element type; parsing goes through defusedxml)
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,27 +21,14 @@ import requests
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from defusedxml import DefusedXmlException
 
+from bridge.kernel.budget import Budget
+from bridge.kernel.clock import Clock, iso, utcnow
 from bridge.kernel.env import EnvReader
-from bridge.kernel.errors import (
-    AuthError,
-    ConnectorError,
-    Permanent,
-    Transient,
-    WebhookInvalid,
-    WebhookUnauthorized,
-)
-from connectors._http import (
-    SYSTEM_CLOCK,
-    Clock,
-    Http,
-    chunks,
-    error_for_status,
-    json_object,
-    require_keys,
-    retry_after_seconds,
-)
+from bridge.kernel.errors import AuthError, ConnectorError, Permanent, Transient, WebhookInvalid, WebhookUnauthorized
+from connectors._http import chunks, json_object, retry_after_seconds
+from connectors._rest import Pair, RestConnector
 from connectors.base import (
-    Connector,
+    Change,
     FieldInfo,
     InboxEvent,
     UpsertResult,
@@ -64,7 +51,8 @@ LOGIN_PATH = "/services/oauth2/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_LIFETIME_SECONDS = 180  # Salesforce accepts exp at most 3 minutes ahead
 USAGE_PAUSE = timedelta(hours=1)  # the daily allocation is a rolling 24 h: look again in an hour
-# Record-level and request-level codes worth retrying; every other code fails the same way again.
+# Record-level and request-level codes that may pass when sent again later; every other code fails the same way
+# again.
 # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
 RETRIABLE_CODES = frozenset(
     {"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"}
@@ -179,8 +167,10 @@ class ApiSettings:
         return None
 
 
-class SalesforceConnector(Connector):
+class SalesforceConnector(RestConnector):
     name = "salesforce"
+    auth_setting = "SALESFORCE_CLIENT_ID"
+    batch_size = COLLECTION_SIZE
     settings_help = {
         "SALESFORCE_CLIENT_ID": "consumer key of the connected app (or external client app)",
         "SALESFORCE_USERNAME": "JWT bearer flow: the pre-authorized integration user",
@@ -202,39 +192,33 @@ class SalesforceConnector(Connector):
         org_id: str | None,
         webhook_token: str | None,
         api: ApiSettings | None = None,
-        clock: Clock = SYSTEM_CLOCK,
+        *,
+        clock: Clock = utcnow,
+        budget: Budget | None = None,
     ):
+        super().__init__(clock=clock, budget=budget)
         self.org_id = org_id
         self.webhook_token = webhook_token
         self.api = api or ApiSettings()
-        self.clock = clock
-        self.http = Http(self.name, self._classify, clock)
         self._session: tuple[str, str] | None = None  # (access token, instance URL)
         self._auth_lock = threading.Lock()
         #: (used, max) of the org's daily API requests, from the last Sforce-Limit-Info header.
         self.api_usage: tuple[int, int] | None = None
 
     @classmethod
-    def from_env(cls, read: EnvReader, clock: Clock = SYSTEM_CLOCK) -> SalesforceConnector:
+    def from_env(
+        cls, read: EnvReader, *, clock: Clock = utcnow, budget: Budget | None = None
+    ) -> SalesforceConnector:
         org_id = read.text("SALESFORCE_ORG_ID")
         if org_id and (len(org_id) not in (15, 18) or not org_id.isalnum()):
             read.problems.append(
-                f"SALESFORCE_ORG_ID={org_id!r} must be 15 or 18 letters and digits "
-                "(Setup → Company Information)"
+                f"SALESFORCE_ORG_ID={org_id!r} must be 15 or 18 letters and digits (Setup → Company Information)"
             )
         read.require_together("SALESFORCE_WEBHOOK_TOKEN", "SALESFORCE_ORG_ID")
-        return cls(
-            org_id=org_id,
-            webhook_token=read.secret("SALESFORCE_WEBHOOK_TOKEN"),
-            api=_api_settings(read),
-            clock=clock,
-        )
+        webhook_token = read.secret("SALESFORCE_WEBHOOK_TOKEN")
+        return cls(org_id, webhook_token, _api_settings(read), clock=clock, budget=budget)
 
     # --- API -----------------------------------------------------------------------------
-
-    @property
-    def calls(self) -> Counter[str]:
-        return self.http.calls
 
     def api_problem(self) -> str | None:
         if self.api.flow:
@@ -247,12 +231,8 @@ class SalesforceConnector(Connector):
 
     def check(self) -> str:
         next(self._query("SELECT Id FROM Lead LIMIT 1"), None)
-        usage = (
-            f"; API requests today {self.api_usage[0]}/{self.api_usage[1]}"
-            if self.api_usage
-            else ""
-        )
-        return f"{self.api.flow} login to {self._instance()}; Lead readable{usage}"
+        usage = f"; API requests today {self.api_usage[0]}/{self.api_usage[1]}" if self.api_usage else ""
+        return f"{self.api.flow} login to {self.base_url()}; Lead readable{usage}"
 
     def read(
         self, object: str, ids: Sequence[str], fields: Sequence[str], id_field: str | None = None
@@ -269,20 +249,7 @@ class SalesforceConnector(Connector):
                 found[wanted.get(match, str(record.get(key)))] = record
         return found
 
-    def upsert(
-        self, object: str, key_field: str, records: Sequence[Mapping[str, Any]]
-    ) -> list[UpsertResult]:
-        keys = require_keys(self.name, records, key_field)
-        results: list[UpsertResult] = []
-        for batch in chunks(list(zip(keys, records, strict=True)), COLLECTION_SIZE):
-            results += self.http.retry_failed(
-                batch, lambda part: self._upsert_batch(object, key_field, part)
-            )
-        return results
-
-    def changed_since(
-        self, object: str, since: datetime, fields: Sequence[str]
-    ) -> Iterator[dict[str, Any]]:
+    def changed_since(self, object: str, since: datetime, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
         select = _names(object, *fields, "Id", "SystemModstamp")
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         # SystemModstamp also moves on system changes (roll-ups); getUpdated uses it too.
@@ -291,17 +258,14 @@ class SalesforceConnector(Connector):
         yield from self._query(soql + " ORDER BY SystemModstamp")
 
     def describe(self, object: str) -> dict[str, FieldInfo]:
-        path = f"{self._data}/sobjects/{object}/describe"
-        reply = self._request("GET", path, f"GET sobjects/{object}/describe").json()
-        return {f["name"]: _field_info(f) for f in reply.get("fields", [])}
+        reply = self.request("GET", f"{self._data}/sobjects/{object}/describe", f"GET sobjects/{object}/describe")
+        return {f["name"]: _field_info(f) for f in reply.json().get("fields", [])}
 
     @property
     def _data(self) -> str:
         return f"/services/data/v{self.api.api_version}"
 
-    def _upsert_batch(
-        self, object: str, key_field: str, batch: list[tuple[str, Mapping[str, Any]]]
-    ) -> list[UpsertResult]:
+    def upsert_batch(self, object: str, key_field: str, batch: Sequence[Pair]) -> list[UpsertResult]:
         # sObject Collections upsert: ≤200 records of one type, results in input order.
         # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_upsert.htm
         body = {
@@ -310,67 +274,40 @@ class SalesforceConnector(Connector):
         }
         headers = {"Sforce-Auto-Assign": "TRUE" if self.api.auto_assign else "FALSE"}
         path = f"{self._data}/composite/sobjects/{object}/{key_field}"
-        reply = self._request(
-            "PATCH", path, f"PATCH composite/sobjects/{object}", json=body, headers=headers
-        ).json()
+        reply = self.request("PATCH", path, f"PATCH composite/sobjects/{object}", json=body, headers=headers).json()
         return [_outcome(key, item) for (key, _), item in zip(batch, reply, strict=True)]
 
     def _query(self, soql: str) -> Iterator[dict[str, Any]]:
         """SOQL results page by page, following nextRecordsUrl until done."""
-        page = self._request("GET", f"{self._data}/query", "GET query", params={"q": soql}).json()
+        page = self.request("GET", f"{self._data}/query", "GET query", params={"q": soql}).json()
         while True:
             for record in page.get("records", []):
                 record.pop("attributes", None)
                 yield record
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
-            page = self._request("GET", page["nextRecordsUrl"], "GET query (next page)").json()
+            page = self.request("GET", page["nextRecordsUrl"], "GET query (next page)").json()
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        *,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        def attempt() -> requests.Response:
-            token, instance = self._login()
-            response = self.http.send(
-                method,
-                instance + path,
-                endpoint,
-                headers={"Authorization": f"Bearer {token}", **(headers or {})},
-                **kwargs,
-            )
-            self._observe_usage(response)
-            return response
+    # --- the request cycle's hooks -------------------------------------------------------------
 
-        try:
-            return self.http.call(attempt)
-        except AuthError as error:
-            if error.code != "INVALID_SESSION_ID":
-                raise
-            # The session expired or was revoked: log in again once and replay the request.
-            log.info("salesforce: session expired; logging in again")
-            self._session = None
-            return self.http.call(attempt)
-
-    def _instance(self) -> str:
+    def base_url(self) -> str:
+        # REST calls go to the instance the token names, whatever host issued it.
         return self._login()[1]
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._login()[0]}"}
+
+    def reauthenticate(self, error: AuthError) -> bool:
+        if error.code != "INVALID_SESSION_ID":
+            return False
+        self._session = None  # expired or revoked: log in again once and replay the request
+        return True
 
     def _login(self) -> tuple[str, str]:
         with self._auth_lock:
             if self._session is None:
-                problem = self.api_problem()
-                if problem:
-                    raise AuthError(self.name, problem, setting="SALESFORCE_CLIENT_ID")
                 url = self.api.login_url + LOGIN_PATH
-                reply = self.http.call(
-                    lambda: self.http.send("POST", url, "POST oauth2/token", data=self._grant())
-                ).json()
-                # REST calls go to the instance the token names, whatever host issued it.
+                reply = self.send("POST", url, "POST oauth2/token", pool="auth", data=self._grant()).json()
                 self._session = (reply["access_token"], reply["instance_url"].rstrip("/"))
             return self._session
 
@@ -381,7 +318,7 @@ class SalesforceConnector(Connector):
                 "iss": self.api.client_id,
                 "sub": self.api.username,
                 "aud": self.api.jwt_audience,
-                "exp": int(self.clock.time()) + JWT_LIFETIME_SECONDS,
+                "exp": int(self.clock().timestamp()) + JWT_LIFETIME_SECONDS,
             }
             assertion = jwt.encode(claims, self.api.private_key, algorithm="RS256")
             return {"grant_type": JWT_GRANT, "assertion": assertion}
@@ -391,16 +328,12 @@ class SalesforceConnector(Connector):
             "client_secret": self.api.client_secret or "",
         }
 
-    def _classify(self, response: requests.Response) -> ConnectorError:
+    def classify(self, response: requests.Response) -> ConnectorError:
         if response.request.path_url.endswith(LOGIN_PATH):
             return self._login_error(response)
-        self._observe_usage(response)
         errors = _error_list(response)
         code = errors[0].get("errorCode") if errors else None
-        message = (
-            "; ".join(f"{e.get('errorCode')}: {e.get('message')}" for e in errors)
-            or response.reason
-        )
+        message = "; ".join(f"{e.get('errorCode')}: {e.get('message')}" for e in errors) or response.reason
         fields = tuple(f for e in errors for f in e.get("fields") or [])
         # INVALID_FIELD names the field only in its message: "No such column 'X' on sobject ...".
         fields += tuple(m for e in errors for m in _NO_SUCH_COLUMN.findall(str(e.get("message"))))
@@ -417,34 +350,17 @@ class SalesforceConnector(Connector):
             # https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm
             if "ConcurrentPerOrgLongTxn" in message:
                 return Transient(self.name, message, code=code, status=status)
-            return self.http.pause(
-                self.clock.now() + USAGE_PAUSE, f"org API limit exceeded ({message})"
-            )
-        if code in RETRIABLE_CODES:
-            return Transient(
-                self.name,
-                message,
-                code=code,
-                status=status,
-                retry_after=retry_after_seconds(response, self.clock),
-            )
-        return error_for_status(
-            self.name,
-            response,
-            self.clock,
-            message=message,
-            code=code,
-            fields=fields,
-            auth_setting="SALESFORCE_CLIENT_ID",
-        )
+            return self.pause(self.clock() + USAGE_PAUSE, f"org API limit exceeded ({message})")
+        if code in RETRIABLE_CODES and status != 429:  # a 429 is a rate limit whatever its code
+            wait = retry_after_seconds(response, self.clock())
+            return Transient(self.name, message, code=code, status=status, retry_after=wait)
+        return self.http_error(response, message=message, code=code, fields=fields)
 
     def _login_error(self, response: requests.Response) -> ConnectorError:
         body = json_object(response)
         if response.status_code >= 500:
             return Transient(
-                self.name,
-                f"token endpoint answered HTTP {response.status_code}",
-                status=response.status_code,
+                self.name, f"token endpoint answered HTTP {response.status_code}", status=response.status_code
             )
         error = str(body.get("error") or response.status_code)
         description = str(body.get("error_description") or "")
@@ -460,7 +376,7 @@ class SalesforceConnector(Connector):
             status=response.status_code,
         )
 
-    def _observe_usage(self, response: requests.Response) -> None:
+    def observe(self, response: requests.Response) -> None:
         """Pause before the org's daily allocation runs out: every other integration shares it."""
         # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm
         match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
@@ -469,8 +385,8 @@ class SalesforceConnector(Connector):
         used, limit = int(match[1]), int(match[2])
         self.api_usage = (used, limit)
         if limit and used >= self.api.pause_at * limit and self.http.paused_until is None:
-            self.http.pause(
-                self.clock.now() + USAGE_PAUSE,
+            self.pause(
+                self.clock() + USAGE_PAUSE,
                 f"org API usage {used}/{limit} reached SALESFORCE_API_PAUSE_AT={self.api.pause_at}",
             )
 
@@ -478,10 +394,7 @@ class SalesforceConnector(Connector):
 
     def webhook_problem(self) -> str | None:
         if not (self.webhook_token and self.org_id):
-            return (
-                "Salesforce outbound messages are not configured: "
-                "set SALESFORCE_WEBHOOK_TOKEN and SALESFORCE_ORG_ID"
-            )
+            return "Salesforce outbound messages are not configured: set SALESFORCE_WEBHOOK_TOKEN and SALESFORCE_ORG_ID"
         return None
 
     def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
@@ -494,9 +407,7 @@ class SalesforceConnector(Connector):
         root = _parse_xml(request.body)
         notifications = next((e for e in root.iter() if _local(e.tag) == "notifications"), None)
         if notifications is None:
-            raise WebhookInvalid(
-                "notifications", "missing: this is not a Salesforce outbound message"
-            )
+            raise WebhookInvalid("notifications", "missing: this is not a Salesforce outbound message")
         org = _child(notifications, "OrganizationId")
         if org is None or not (org.text or "").strip():
             raise WebhookInvalid("OrganizationId", "missing")
@@ -506,25 +417,14 @@ class SalesforceConnector(Connector):
         items = [c for c in notifications if _local(c.tag) == "Notification"]
         if not 1 <= len(items) <= MAX_NOTIFICATIONS:
             raise WebhookInvalid(
-                "Notification",
-                f"{len(items)} notifications; Salesforce sends 1 to {MAX_NOTIFICATIONS}",
+                "Notification", f"{len(items)} notifications; Salesforce sends 1 to {MAX_NOTIFICATIONS}"
             )
-        events = []
-        for index, item in enumerate(items):
-            events.append(self._event(item, index, org.text.strip(), action, received_at))
-        return events
+        return [self._event(item, index, org.text.strip(), action, received_at) for index, item in enumerate(items)]
 
     def _event(
-        self,
-        item: ET.Element,
-        index: int,
-        org_id: str,
-        action: ET.Element | None,
-        received_at: datetime,
-    ):
-        notification_id = (
-            (_child(item, "Id").text or "").strip() if _child(item, "Id") is not None else ""
-        )
+        self, item: ET.Element, index: int, org_id: str, action: ET.Element | None, received_at: datetime
+    ) -> InboxEvent:
+        notification_id = (_child(item, "Id").text or "").strip() if _child(item, "Id") is not None else ""
         if not notification_id:
             raise WebhookInvalid(f"Notification[{index}].Id", "missing")
         sobject = _child(item, "sObject")
@@ -532,20 +432,13 @@ class SalesforceConnector(Connector):
             raise WebhookInvalid(f"Notification[{index}].sObject", "missing")
         sobject_type = sobject.get(f"{{{XSI_NS}}}type", "").rpartition(":")[2]
         if not sobject_type:
-            raise WebhookInvalid(
-                f"Notification[{index}].sObject", "has no xsi:type naming the object"
-            )
-        record = {
-            _local(f.tag): None if f.get(f"{{{XSI_NS}}}nil") == "true" else (f.text or "")
-            for f in sobject
-        }
+            raise WebhookInvalid(f"Notification[{index}].sObject", "has no xsi:type naming the object")
+        record = {_local(f.tag): None if f.get(f"{{{XSI_NS}}}nil") == "true" else (f.text or "") for f in sobject}
         if not record.get("Id"):
             raise WebhookInvalid(f"Notification[{index}].sObject.Id", "missing")
-        occurred_at = received_at
-        for name in _TIMESTAMP_FIELDS:
-            if record.get(name):
-                occurred_at = parse_event_time(record[name], f"Notification[{index}].sObject.{name}")
-                break
+        stamp = _last_change(record)
+        at = f"Notification[{index}].sObject.{stamp}"
+        occurred_at = parse_event_time(record[stamp], at) if stamp else received_at
         body = {
             "notificationId": notification_id,
             "organizationId": org_id,
@@ -557,13 +450,36 @@ class SalesforceConnector(Connector):
             source=self.name,
             event_type=f"{sobject_type}.outbound_message",
             dedupe_key=notification_id,
-            record_key=f"{sobject_type}:{record['Id']}",
+            record_key=self.record_key(sobject_type, record["Id"]),
             occurred_at=occurred_at,
             body=compact_json(body),
         )
 
+    def change_of(self, event_type: str, body: str, occurred_at: datetime) -> Change:
+        # An outbound message carries the record as it is when sent, not what changed.
+        data = json.loads(body)
+        record = data["record"]
+        stamp = _last_change(record)
+        # A record never edited since it was created has LastModifiedDate == CreatedDate.
+        created = bool(record.get("CreatedDate")) and record.get("CreatedDate") == record.get("LastModifiedDate")
+        return Change(
+            system=self.name,
+            object=data["sObjectType"],
+            record_id=record["Id"],
+            kind="created" if created else "updated",
+            fields=record,
+            snapshot=True,
+            occurred_at=occurred_at,
+            version=iso(parse_event_time(record[stamp], stamp)) if stamp else None,
+        )
+
     def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:
         return WebhookReply(ACK_ENVELOPE, content_type="text/xml; charset=utf-8")
+
+
+def _last_change(record: Mapping[str, Any]) -> str | None:
+    """The record's newest timestamp field present (SystemModstamp first): what orders its notifications."""
+    return next((name for name in _TIMESTAMP_FIELDS if record.get(name)), None)
 
 
 def _api_settings(read: EnvReader) -> ApiSettings:

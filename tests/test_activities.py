@@ -1,13 +1,11 @@
 """POST /api/activities: bearer auth, validation naming the item, durable 202, dedupe, the activity ledger."""
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.config import WorkerSettings
-from bridge.worker.inbox import Worker
 from tests.conftest import BASE_ENV
+from tests.helpers import make_worker
 
 TOKEN = BASE_ENV["BRIDGE_ACTIVITIES_TOKEN"]
 
@@ -26,7 +24,7 @@ def activity(n=1, **extra):
 def test_accepted_after_commit_with_202(client, store):
     response = post(client, [activity(1), activity(2, type="whitepaper_download")])
     assert response.status_code == 202 and response.json == {"accepted": 2, "new": 2}
-    rows = store.db.execute("SELECT event_type, record_key, occurred_at FROM inbox ORDER BY id").fetchall()
+    rows = store.conn.db.execute("SELECT event_type, record_key, occurred_at FROM inbox ORDER BY id").fetchall()
     assert rows[0] == ("pricing_page_visit", "email:hanako.sato@example.co.jp", "2026-11-21T01:00:00.000Z")
 
 
@@ -63,13 +61,13 @@ def test_unconfigured_token_is_503(make_settings):
 def test_bad_items_are_400_naming_the_item_and_kept(client, store, items, field):
     response = post(client, items)
     assert response.status_code == 400 and response.json["error"].startswith(field)
-    assert store.rejected()[0]["source"] == "activities"
-    assert store.inbox_counts()["pending"] == 0
+    assert store.ingest.rejected()[0]["source"] == "activities"
+    assert store.inbox.counts()["pending"] == 0
 
 
 def test_worker_records_the_activity_once_and_marks_the_lead(client, store):
     post(client, [activity(1), activity(2, hubspot_id="501")])
-    Worker(store, WorkerSettings(), lambda: datetime.now(UTC) + timedelta(seconds=1), "w").run_once()
-    leads = store.dirty_leads(10)
+    make_worker(client.application).lanes["core"][0].run_once()  # the inbox stage
+    leads = store.leads.dirty(10)
     assert len(leads) == 1 and leads[0]["email"] == "hanako.sato@example.co.jp" and leads[0]["hubspot_id"] == "501"
-    assert [a["id"] for a in store.lead_activities(leads[0]["id"])] == ["web-1", "web-2"]
+    assert [a["id"] for a in store.leads.activities(leads[0]["id"])] == ["web-1", "web-2"]

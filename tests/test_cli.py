@@ -36,8 +36,8 @@ def test_db_upgrade_applies_then_reports_up_to_date(run):
 
 def test_inbox_counts_dead_letters_and_replay(run, client, store):
     post_hubspot(client, [hubspot_event(1)])
-    store.db.execute("UPDATE inbox SET status = 'dead', attempts = 10, last_error = 'boom'")
-    store.db.conn.commit()
+    store.conn.db.execute("UPDATE inbox SET status = 'dead', attempts = 10, last_error = 'boom'")
+    store.conn.db.conn.commit()
     assert counts(run("inbox").output)["dead"] == 1
     assert "boom" in run("inbox", "dead").output
     assert "1 event(s) queued again" in run("inbox", "replay", "--all").output
@@ -51,7 +51,7 @@ def test_replay_needs_ids_or_all(run):
 
 def test_bad_settings_exit_2_listing_problems(run, monkeypatch):
     monkeypatch.setenv("BRIDGE_LEADS_TOKEN", "short")
-    monkeypatch.setenv("BRIDGE_MAX_ATTEMPTS", "0")
+    monkeypatch.setenv("BRIDGE_RETRY_HOURS", "0")
     result = CliRunner().invoke(main, ["inbox"])
     assert result.exit_code == 2
     assert "2 problem(s)" in result.output and "BRIDGE_LEADS_TOKEN" in result.output
@@ -82,13 +82,12 @@ def test_outbox_dead_letters_and_replay(run, store):
     from datetime import UTC, datetime, timedelta
 
     now = datetime(2026, 11, 21, tzinfo=UTC)
-    with store.transaction() as db:
-        lead = store.touch_lead(db, now, hubspot_id="501")
-        store.enqueue(db, lead, "upsert", "hubspot-contact-to-salesforce-lead", now)
-    (item,) = store.claim_outbox("o", now, 60, {"upsert": 200}, timedelta(0))
-    with store.transaction() as db:
-        store.settle(db, item["id"], "o", now, "dead", error="salesforce REQUIRED_FIELD_MISSING: Company",
-                     fields=["Company"])
+    with store.unit_of_work() as work:
+        lead = work.leads.touch(now, hubspot_id="501")
+        work.outbox.enqueue(lead, "upsert", "hubspot-contact-to-salesforce-lead", now)
+    (item,) = store.outbox.claim("o", now, 60, {"upsert": 200}, timedelta(0))
+    with store.unit_of_work() as work:
+        work.outbox.bury(item["id"], "o", now, "salesforce REQUIRED_FIELD_MISSING: Company", ["Company"])
     assert counts(run("outbox").output)["dead"] == 1
     listed = run("outbox", "dead").output
     assert "REQUIRED_FIELD_MISSING" in listed and "fields=Company" in listed

@@ -8,7 +8,7 @@ import pytest
 
 from bridge.app import create_app
 from bridge.worker.heartbeat import Heartbeat
-from bridge.worker.run import Pipeline
+from tests.helpers import make_worker
 
 Usage = namedtuple("Usage", "total used free")
 MB = 2**20
@@ -17,7 +17,7 @@ MB = 2**20
 @pytest.fixture
 def beating(store, clock):
     """A worker that has just beaten, at the app's "now"."""
-    store.beat("worker-1", clock(), clock())
+    store.health.beat("worker-1", clock(), clock())
     return store
 
 
@@ -60,7 +60,7 @@ def test_readyz_refuses_a_stale_heartbeat(client, beating, clock):
 
 def test_a_newer_beat_of_any_worker_counts(client, beating, store, clock):
     clock.advance(seconds=300)
-    store.beat("worker-2", clock(), clock())
+    store.health.beat("worker-2", clock(), clock())
     assert client.get("/readyz").status_code == 200
 
 
@@ -116,10 +116,10 @@ def test_heartbeat_writes_at_most_every_five_seconds(store, clock):
     first = clock()
     clock.advance(seconds=4.9)
     heartbeat.beat()
-    assert store.last_heartbeat() == first
+    assert store.health.last_heartbeat() == first
     clock.advance(seconds=0.1)
     heartbeat.beat()
-    assert store.last_heartbeat() == clock()
+    assert store.health.last_heartbeat() == clock()
 
 
 class OnePass(threading.Event):
@@ -130,17 +130,19 @@ class OnePass(threading.Event):
         return True
 
 
-def test_the_worker_loop_beats_after_a_pass(make_settings, store, clock):
-    pipeline = Pipeline(make_settings(), store, clock=clock, connectors={})
-    pipeline.run(OnePass())
-    assert store.last_heartbeat() == clock()
+def test_the_worker_beats_after_a_pass_of_every_lane(app, store, clock):
+    make_worker(app, clock, connectors={}).run_once()
+    assert store.health.last_heartbeat() == clock()
 
 
-def test_a_failing_worker_loop_does_not_beat(make_settings, store, clock, monkeypatch):
-    pipeline = Pipeline(make_settings(), store, clock=clock, connectors={})
-    monkeypatch.setattr(pipeline, "run_once", lambda: 1 / 0)
-    pipeline.run(OnePass())
-    assert store.last_heartbeat() is None
+def test_a_failing_worker_lane_does_not_beat(app, store, clock, monkeypatch):
+    worker = make_worker(app, clock, connectors={})
+    monkeypatch.setattr(worker.lanes["slack"][0], "run_once", lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        worker.run_once()
+    assert store.health.last_heartbeat() is None
+    worker.run(OnePass())  # the threaded loop survives the failing lane, and does not beat either
+    assert store.health.last_heartbeat() is None
 
 
 def test_readyz_names_a_mappings_folder_that_went_missing(make_settings, tmp_path):

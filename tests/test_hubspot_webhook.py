@@ -68,7 +68,7 @@ def test_signed_delivery_is_stored_one_row_per_event(client, store):
     response = post_hubspot(client, [hubspot_event(1), hubspot_event(2, object_id=456)])
     assert response.status_code == 200
     assert response.json == {"received": 2, "new": 2}
-    assert store.inbox_counts()["pending"] == 2
+    assert store.inbox.counts()["pending"] == 2
 
 
 def test_same_delivery_twice_makes_one_row_per_event(client, store):
@@ -76,7 +76,7 @@ def test_same_delivery_twice_makes_one_row_per_event(client, store):
     assert post_hubspot(client, events).json["new"] == 2
     again = post_hubspot(client, events)
     assert again.status_code == 200 and again.json == {"received": 2, "new": 0}
-    assert store.inbox_counts()["pending"] == 2
+    assert store.inbox.counts()["pending"] == 2
 
 
 def test_same_event_id_with_another_property_is_a_distinct_event(client, store):
@@ -89,15 +89,15 @@ def test_hundred_events_make_hundred_rows_and_101_are_rejected(client, store):
     too_many = post_hubspot(client, [hubspot_event(i) for i in range(1000, 1101)])
     assert too_many.status_code == 400
     assert "101 events" in too_many.json["error"]
-    assert store.inbox_counts()["pending"] == 100
-    assert len(store.rejected()) == 1
+    assert store.inbox.counts()["pending"] == 100
+    assert len(store.ingest.rejected()) == 1
 
 
 def test_forged_delivery_is_401_and_not_stored(client, store):
     response = post_hubspot(client, [hubspot_event(1)], secret="not-the-secret-at-all")
     assert response.status_code == 401
     assert "signature" in response.json["error"]
-    assert store.inbox_counts()["pending"] == 0 and store.rejected() == []
+    assert store.inbox.counts()["pending"] == 0 and store.ingest.rejected() == []
 
 
 def test_url_behind_a_proxy_verifies_with_configured_public_url(make_settings):
@@ -129,7 +129,7 @@ def test_malformed_bodies_are_400_naming_the_field_and_kept(client, store, body,
     response = post_hubspot(client, None, body=body)
     assert response.status_code == 400
     assert response.json["error"].startswith(field)
-    kept = store.rejected()
+    kept = store.ingest.rejected()
     assert len(kept) == 1 and kept[0]["body"] == body and kept[0]["source"] == "hubspot"
 
 

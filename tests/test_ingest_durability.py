@@ -41,4 +41,4 @@ def test_retry_after_the_store_recovers_is_committed(make_settings):
     assert post_hubspot(client, [hubspot_event(7)]).status_code == 503
     holder.execute("ROLLBACK")
     assert post_hubspot(client, [hubspot_event(7)]).status_code == 200
-    assert store.inbox_counts()["pending"] == 1
+    assert store.inbox.counts()["pending"] == 1

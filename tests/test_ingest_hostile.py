@@ -60,9 +60,9 @@ def deep_json(depth: int) -> str:
 def assert_refused_and_kept(response, store, body: bytes, field: str) -> None:
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.json["error"].startswith(field)
-    [kept] = store.rejected()
+    [kept] = store.ingest.rejected()
     assert kept["body"] == body and kept["reason"] == response.json["error"]
-    assert store.inbox_counts()["pending"] == 0
+    assert store.inbox.counts()["pending"] == 0
 
 
 # --- authentic and malformed: 400, the field named, the body kept ----------------------------------------------------
@@ -113,7 +113,7 @@ def test_json_that_is_not_json_or_not_readable_is_400_and_kept(client, store, ra
 
 def test_a_utf8_bom_is_accepted(client, store):
     response = post_activities(client, b"\xef\xbb\xbf" + json.dumps([activity()]).encode())
-    assert response.status_code == 202 and store.inbox_counts()["pending"] == 1
+    assert response.status_code == 202 and store.inbox.counts()["pending"] == 1
 
 
 @pytest.mark.parametrize("encoding", [b"x-unknown", b"shift_jis"])
@@ -136,7 +136,7 @@ def test_kintone_update_time_out_of_range_is_400_and_kept(client, store):
 
 
 def test_an_unexpected_failure_while_parsing_an_authentic_delivery_is_400_and_kept(client, store, monkeypatch, caplog):
-    connector = client.application.extensions["bridge"].settings.connectors["kintone"]
+    connector = client.application.extensions["bridge"].connectors["kintone"]
     monkeypatch.setattr(connector, "parse_webhook", lambda request, now: {}["a bug"])
     body = json.dumps(kintone_notification()).encode()
     response = post_kintone(client, body)
@@ -152,7 +152,7 @@ def test_hubspot_garbage_timestamp_is_401_without_a_trace(client, store, timesta
     response = client.post("/webhooks/hubspot", data=b"[]", headers={
         "X-HubSpot-Signature-v3": "x", "X-HubSpot-Request-Timestamp": timestamp})
     assert response.status_code == 401 and "Traceback" not in response.get_data(as_text=True)
-    assert store.rejected() == []
+    assert store.ingest.rejected() == []
 
 
 @pytest.mark.parametrize("endpoint", ["hubspot", "salesforce", "kintone", "activities"])
@@ -162,15 +162,15 @@ def test_garbage_without_credentials_is_401_and_not_kept(client, store, endpoint
     response = client.post(path, data=garbage, headers={"Content-Type": "application/json",
                                                          "Authorization": "Bearer wrong-token-0123456789"})
     assert response.status_code == 401
-    assert store.rejected() == [] and store.inbox_counts()["pending"] == 0
+    assert store.ingest.rejected() == [] and store.inbox.counts()["pending"] == 0
 
 
 def test_an_unexpected_failure_while_verifying_is_401_without_a_trace(client, store, monkeypatch):
-    connector = client.application.extensions["bridge"].settings.connectors["hubspot"]
+    connector = client.application.extensions["bridge"].connectors["hubspot"]
     monkeypatch.setattr(connector, "verify_webhook", lambda request, now: 1 / 0)
     response = post_hubspot(client, [hubspot_event(1)])
     assert response.status_code == 401 and "ZeroDivision" not in response.get_data(as_text=True)
-    assert store.rejected() == [] and store.inbox_counts()["pending"] == 0
+    assert store.ingest.rejected() == [] and store.inbox.counts()["pending"] == 0
 
 
 # --- bodies over the limit: 413 with or without Content-Length --------------------------------------------------------
@@ -190,19 +190,19 @@ def post_chunked(client, body: bytes):
 
 def test_a_declared_length_over_the_limit_is_413(client, store):
     response = post_activities(client, padded_activities(MAX_BODY_BYTES + 1))
-    assert response.status_code == 413 and store.inbox_counts()["pending"] == 0
+    assert response.status_code == 413 and store.inbox.counts()["pending"] == 0
 
 
 @pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 2 * MAX_BODY_BYTES])
 def test_a_chunked_body_over_the_limit_is_413_not_cut_and_processed(client, store, size):
     response = post_chunked(client, padded_activities(size))
-    assert response.status_code == 413 and store.inbox_counts()["pending"] == 0
+    assert response.status_code == 413 and store.inbox.counts()["pending"] == 0
 
 
 @pytest.mark.parametrize("size", [200, MAX_BODY_BYTES])
 def test_a_chunked_body_up_to_the_limit_is_read_whole(client, store, size):
     response = post_chunked(client, padded_activities(size))
-    assert response.status_code == 202 and store.inbox_counts()["pending"] == 1
+    assert response.status_code == 202 and store.inbox.counts()["pending"] == 1
 
 
 def send_chunked(port: int, body: bytes) -> int:
@@ -229,9 +229,9 @@ def test_chunked_bodies_over_a_real_werkzeug_server(app, store):
         port = server.socket.getsockname()[1]
         assert send_chunked(port, padded_activities(MAX_BODY_BYTES + 1)) == 413
         assert send_chunked(port, padded_activities(4 * MAX_BODY_BYTES)) == 413
-        assert store.inbox_counts()["pending"] == 0
+        assert store.inbox.counts()["pending"] == 0
         assert send_chunked(port, padded_activities(MAX_BODY_BYTES)) == 202
-        assert store.inbox_counts()["pending"] == 1
+        assert store.inbox.counts()["pending"] == 1
     finally:
         server.shutdown()
         thread.join(timeout=10)

@@ -20,7 +20,7 @@ HALF_EMOJI = "\ud83d"  # what a browser tag sends when it cuts 😀 in half
 
 
 def inbox_keys(store: Store, source: str) -> set[str]:
-    return {row[0] for row in store.db.execute("SELECT dedupe_key FROM inbox WHERE source = ?", [source])}
+    return {row[0] for row in store.conn.db.execute("SELECT dedupe_key FROM inbox WHERE source = ?", [source])}
 
 
 def post_activities(client, items):
@@ -64,7 +64,7 @@ def test_poisoned_and_clean_deliveries_sent_concurrently_lose_no_acknowledged_ev
     assert sum(len(keys) for keys in acknowledged.values()) == senders * per_sender * 4 // 5
     refused = [error for poisoned, status, error in answers if poisoned and status == 400]
     assert len(refused) == senders * per_sender // 5 and all("surrogate" in error for error in refused)
-    assert len(store.rejected(limit=1000)) == len(refused)  # and every poisoned body was kept
+    assert len(store.ingest.rejected(limit=1000)) == len(refused)  # and every poisoned body was kept
 
 
 class _CountingLock:
@@ -101,16 +101,16 @@ def test_a_group_commit_with_an_unstorable_member_still_answers_every_member_tru
     deliveries = [[_event(f"k{n}-{i}", HALF_EMOJI if n % 4 == round_ else "{}") for i in range(3)]
                   for n in range(12)]
     counting = _CountingLock(len(deliveries))
-    store._pending_mutex = counting  # noqa: SLF001 (white-box: make every delivery join one group)
+    store.ingest._pending_mutex = counting  # noqa: SLF001 (white-box: make every delivery join one group)
     answers: dict[int, object] = {}
 
     def deliver(n: int) -> None:
         try:
-            answers[n] = store.add_events(deliveries[n], datetime(2026, 11, 21, 9, tzinfo=UTC))
+            answers[n] = store.ingest.add_events(deliveries[n], datetime(2026, 11, 21, 9, tzinfo=UTC))
         except Exception as error:  # the answer under test
             answers[n] = error
 
-    with store._write_lock:  # noqa: SLF001
+    with store.conn.write_lock:
         threads = [threading.Thread(target=deliver, args=(n,)) for n in range(len(deliveries))]
         for thread in threads:
             thread.start()
@@ -138,17 +138,17 @@ def test_a_failed_group_commit_of_the_database_itself_fails_every_member(tmp_pat
     holder.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(StoreUnavailable, match="locked"):
-            store.add_events([_event("k", "{}")], datetime(2026, 11, 21, tzinfo=UTC))
+            store.ingest.add_events([_event("k", "{}")], datetime(2026, 11, 21, tzinfo=UTC))
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert store.add_events([_event("k", "{}")], datetime(2026, 11, 21, tzinfo=UTC)) == 1
+    assert store.ingest.add_events([_event("k", "{}")], datetime(2026, 11, 21, tzinfo=UTC)) == 1
 
 
 def test_an_unexpected_failure_while_committing_answers_503_not_2xx(client, store, monkeypatch):
     def broken(events, received_at):
         raise UnicodeEncodeError("utf-8", HALF_EMOJI, 0, 1, "surrogates not allowed")
 
-    monkeypatch.setattr(store, "add_events", broken)
+    monkeypatch.setattr(store.ingest, "add_events", broken)
     response = post_hubspot(client, [hubspot_event(1)])
     assert response.status_code == 503 and "retry" in response.json["error"]

@@ -78,6 +78,6 @@ def test_init_into_another_folder_says_to_set_bridge_mappings(empty_folder):
 
 
 def test_init_needs_no_settings(empty_folder, monkeypatch):
-    monkeypatch.setenv("BRIDGE_MAX_ATTEMPTS", "many")  # a broken setting does not stop an admin from starting
+    monkeypatch.setenv("BRIDGE_RETRY_HOURS", "many")  # a broken setting does not stop an admin from starting
     assert init().exit_code == 0
 

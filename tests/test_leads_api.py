@@ -25,13 +25,13 @@ def two_leads(store):
     first = handed_off_lead(store)
     second = handed_off_lead(store, hubspot_id="502", email="taro.yamada@example.co.jp", lastname="山田",
                              company="山田商事株式会社")
-    with store.transaction() as db:  # a third lead, not handed off yet
-        store.touch_lead(db, at(300), email="waiting@example.co.jp")
+    with store.unit_of_work() as work:  # a third lead, not handed off yet
+        work.leads.touch(at(300), email="waiting@example.co.jp")
     return first, second
 
 
 def _dead_ids(store):
-    return [item["id"] for item in store.outbox_items(status="dead")]
+    return [item["id"] for item in store.outbox.items(status="dead")]
 
 
 # -- auth ----------------------------------------------------------------------------------------
@@ -137,9 +137,9 @@ def test_replay_by_ids_moves_them_to_pending_and_is_audited(client, store, two_l
     response = replay(client, {"ids": [dead[0]]}, headers={**AUTH, "X-Bridge-Actor": "山本"})
     assert response.status_code == 200 and response.json == {"replayed": 1}
     assert _dead_ids(store) == dead[1:]
-    item = next(i for i in store.outbox_items(status="pending"))
+    item = next(i for i in store.outbox.items(status="pending"))
     assert item["id"] == dead[0] and item["attempts"] == 0 and item["last_error"] is None
-    entry = store.audit_log()[0]
+    entry = store.admin.audit_entries()[0]
     assert (entry["actor"], entry["action"], entry["target"], entry["detail"]) == \
         ("api:山本", "outbox_replay", f"outbox {dead[0]}", "1 replayed")
     assert replay(client, {"ids": [dead[0]]}).json == {"replayed": 0}  # no longer dead
@@ -147,7 +147,7 @@ def test_replay_by_ids_moves_them_to_pending_and_is_audited(client, store, two_l
 
 def test_replay_all(client, store, two_leads):
     assert replay(client, {"all": True}).json == {"replayed": 2}
-    assert _dead_ids(store) == [] and store.outbox_counts()["pending"] == 2
+    assert _dead_ids(store) == [] and store.outbox.counts()["pending"] == 2
 
 
 @pytest.mark.parametrize("body, words", [

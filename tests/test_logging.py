@@ -115,8 +115,8 @@ def test_a_handoff_logs_ids_not_the_leads_name_or_email(world, output):  # noqa:
     world.activities(*(act(f"l{n}", kind, hubspot_id=contact) for n, kind in
                        enumerate(["whitepaper_download", "whitepaper_download", "pricing_page_visit"])))
     world.drain()
-    lead = world.store.find_lead(hubspot_id=contact)
-    assert lead["handed_off_at"] and lead["salesforce_id"]
+    lead = world.store.leads.find(hubspot_id=contact)
+    assert lead["handed_off_at"] and lead["records"]["salesforce"]
     text = "\n".join(records(output))  # every line is a record (or a traceback line under one)
     assert f"lead {lead['id']} (HubSpot contact {contact}) handed off: handoff by" in text
     assert f"handoff: lead {lead['id']} (HubSpot contact {contact}) by" in text  # no Slack: the notice is a log line

@@ -26,7 +26,7 @@ def test_a_new_database_is_created_0600_with_its_wal_and_shm(tmp_path, permissiv
     path = tmp_path / "bridge.db"
     store = Store(path)
     store.upgrade()
-    store.audit("cli", "test", None, None, T0)  # a write, so the -wal and -shm files exist
+    store.admin.audit("cli", "test", None, None, T0)  # a write, so the -wal and -shm files exist
     files = [path, tmp_path / "bridge.db-wal", tmp_path / "bridge.db-shm"]
     assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
 

@@ -13,9 +13,9 @@ from bridge.config import RetentionSettings
 from bridge.kernel.clock import iso
 from bridge.kernel.errors import ConfigError
 from bridge.retention import DailyPrune, prune
-from bridge.worker.run import Pipeline
 from connectors.base import InboxEvent
 from tests.conftest import BASE_ENV
+from tests.helpers import make_worker
 
 RETENTION = RetentionSettings(inbox_days=30, rejected_days=90)
 
@@ -24,13 +24,14 @@ def add_event(store, n: int, status: str, finished_at: datetime | None, received
     """One inbox event in `status`; a done one also gets the normalised change the worker makes."""
     event = InboxEvent(source="hubspot", event_type="contact.propertyChange", dedupe_key=f"e{n}",
                        record_key=f"contact:{n}", occurred_at=received_at, body="{}")
-    store.add_events([event], received_at)
-    with store.transaction() as db:
+    store.ingest.add_events([event], received_at)
+    with store.unit_of_work() as work:
+        db = store.conn.db
         event_id = db.execute("SELECT id FROM inbox WHERE dedupe_key = ?", [f"e{n}"]).fetchone()[0]
         db.execute("UPDATE inbox SET status = ?, finished_at = ? WHERE id = ?",
                    [status, iso(finished_at) if finished_at else None, event_id])
         if status == "done":
-            store.record_change(db, event_id, "hubspot", f"contact:{n}", "propertyChange", iso(received_at), "{}",
+            work.changes.record(event_id, "hubspot", f"contact:{n}", "property", iso(received_at), "{}",
                                 received_at)
     return event_id
 
@@ -47,22 +48,22 @@ def history(store, clock):
         "old pending": add_event(store, 4, "pending", None, old),
         "old processing": add_event(store, 5, "processing", None, old),
     }
-    store.add_rejected("hubspot", "malformed", b"{", "application/json", now - timedelta(days=91))
-    store.add_rejected("hubspot", "malformed", b"[", "application/json", now - timedelta(days=89))
+    store.ingest.add_rejected("hubspot", "malformed", b"{", "application/json", now - timedelta(days=91))
+    store.ingest.add_rejected("hubspot", "malformed", b"[", "application/json", now - timedelta(days=89))
     return ids
 
 
 def remaining(store) -> set[int]:
-    return {row[0] for row in store.db.execute("SELECT id FROM inbox")}
+    return {row[0] for row in store.conn.db.execute("SELECT id FROM inbox")}
 
 
 def test_prune_removes_only_finished_and_old_rows(store, clock, history):
     pruned = prune(store, RETENTION, clock())
     assert (pruned.events, pruned.changes, pruned.rejected) == (1, 1, 1)
     assert remaining(store) == set(history.values()) - {history["old done"]}
-    assert [r["body"] for r in store.rejected()] == [b"["]
-    assert store.db.execute("SELECT inbox_id FROM changes").fetchall() == [(history["recent done"],)]
-    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert [r["body"] for r in store.ingest.rejected()] == [b"["]
+    assert store.conn.db.execute("SELECT inbox_id FROM changes").fetchall() == [(history["recent done"],)]
+    assert store.conn.db.execute("PRAGMA foreign_key_check").fetchall() == []
     assert "removed 1 done inbox event(s) older than 30 days" in pruned.text()
     assert "1 rejected delivery(ies) older than 90 days" in pruned.text()
 
@@ -71,14 +72,14 @@ def test_prune_works_in_chunks(store, clock):
     old = clock() - timedelta(days=40)
     for n in range(7):
         add_event(store, n, "done", old, old)
-    assert store.prune_inbox(clock() - timedelta(days=30), chunk=3) == (7, 7)
+    assert store.retention.prune_inbox(clock() - timedelta(days=30), chunk=3) == (7, 7)
     assert remaining(store) == set()
 
 
 def test_zero_days_keeps_everything(store, clock, history):
     pruned = prune(store, RetentionSettings(inbox_days=0, rejected_days=0), clock())
     assert (pruned.events, pruned.rejected) == (0, 0)
-    assert remaining(store) == set(history.values()) and len(store.rejected()) == 2
+    assert remaining(store) == set(history.values()) and len(store.ingest.rejected()) == 2
     assert "BRIDGE_RETAIN_INBOX_DAYS=0 keeps them" in pruned.text()
 
 
@@ -92,7 +93,7 @@ def test_daily_prune_runs_once_a_day_across_workers(store, clock, history):
     clock.advance(hours=1, seconds=1)
     assert second.run_if_due().events == 2  # the one added, and the "recent" one now 30 days old
     assert first.run_if_due() is None
-    runs = [e for e in store.audit_log() if e["action"] == "prune"]
+    runs = [e for e in store.admin.audit_entries() if e["action"] == "prune"]
     assert [e["actor"] for e in runs] == ["worker", "worker"]
     assert [e["detail"][:30] for e in runs] == ["removed 2 done inbox event(s) ", "removed 1 done inbox event(s) "]
 
@@ -101,17 +102,17 @@ def test_a_failing_prune_never_stops_the_worker(store, clock, history, monkeypat
     def locked(*_):
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(store, "prune_inbox", locked)
+    monkeypatch.setattr(store.retention, "prune_inbox", locked)
     daily = DailyPrune(store, RETENTION, clock)
     assert daily.run_if_due() is None
     assert "daily prune failed" in caplog.text
     assert daily.next_check == clock() + timedelta(hours=1)
 
 
-def test_the_worker_loop_prunes(make_settings, store, clock, history):
-    Pipeline(make_settings(), store, clock=clock, drain=True).run_once()
+def test_the_worker_loop_prunes(app, store, clock, history):
+    make_worker(app, clock).run_once()
     assert history["old done"] not in remaining(store)
-    assert [e["actor"] for e in store.audit_log() if e["action"] == "prune"] == ["worker"]
+    assert [e["actor"] for e in store.admin.audit_entries() if e["action"] == "prune"] == ["worker"]
 
 
 def test_bridge_db_prune_prints_what_it_removed(tmp_path, monkeypatch):
@@ -131,7 +132,7 @@ def test_bridge_db_prune_prints_what_it_removed(tmp_path, monkeypatch):
     assert "removed 1 done inbox event(s) older than 2 days" in result.output
     assert "dead letters and unfinished events are never removed" in result.output
     assert len(remaining(store)) == 2
-    assert store.audit_log()[0]["actor"] == "cli" and store.audit_log()[0]["action"] == "prune"
+    assert store.admin.audit_entries()[0]["actor"] == "cli" and store.admin.audit_entries()[0]["action"] == "prune"
 
 
 @pytest.mark.parametrize("value, problem", [

@@ -17,20 +17,20 @@ def test_valid_message_gets_the_exact_ack_envelope(client, store):
     assert response.status_code == 200
     assert response.content_type.startswith("text/xml")
     assert response.get_data(as_text=True) == EXACT_ACK == ACK_ENVELOPE
-    assert store.inbox_counts()["pending"] == 2
+    assert store.inbox.counts()["pending"] == 2
 
 
 def test_duplicate_notification_ids_make_one_row(client, store):
     body = outbound_message(("04l000000000001",))
     assert post_salesforce(client, body).status_code == 200
     assert post_salesforce(client, body).status_code == 200  # still acknowledged, or Salesforce resends
-    assert store.inbox_counts()["pending"] == 1
+    assert store.inbox.counts()["pending"] == 1
 
 
 def test_wrong_token_is_401(client, store):
     response = post_salesforce(client, outbound_message(), token="wrong-token-0123456789")
     assert response.status_code == 401 and "token" in response.json["error"]
-    assert store.inbox_counts()["pending"] == 0
+    assert store.inbox.counts()["pending"] == 0
 
 
 def test_missing_token_is_401(client):
@@ -41,7 +41,7 @@ def test_missing_token_is_401(client):
 def test_other_org_is_401(client, store):
     response = post_salesforce(client, outbound_message(org_id="00D000000000001AAA"))
     assert response.status_code == 401 and "OrganizationId" in response.json["error"]
-    assert store.inbox_counts()["pending"] == 0 and store.rejected() == []
+    assert store.inbox.counts()["pending"] == 0 and store.ingest.rejected() == []
 
 
 def test_fifteen_character_org_id_configured_accepts_eighteen_sent(make_settings):
@@ -55,7 +55,7 @@ def test_notification_fields_are_parsed(client, store):
     import json
 
     post_salesforce(client, outbound_message(("04l000000000009",), lead_ids=["00Q5g0000099999"]))
-    row = store.db.execute("SELECT event_type, record_key, occurred_at, body FROM inbox").fetchone()
+    row = store.conn.db.execute("SELECT event_type, record_key, occurred_at, body FROM inbox").fetchone()
     assert row[:3] == ("Lead.outbound_message", "Lead:00Q5g0000099999", "2026-11-20T01:02:03.000Z")
     body = json.loads(row[3])
     assert body["record"]["Email"] == "taro@example.co.jp" and body["record"]["Description"] is None
@@ -75,7 +75,7 @@ def test_malformed_messages_are_400_naming_the_field_and_kept(client, store, bod
     response = post_salesforce(client, body)
     assert response.status_code == 400
     assert response.json["error"].startswith(field)
-    assert store.rejected()[0]["body"] == body
+    assert store.ingest.rejected()[0]["body"] == body
 
 
 def test_more_than_100_notifications_is_400(client):

@@ -16,8 +16,8 @@ from bridge.app import create_app
 from bridge.config import API_TOKENS, SECRET_SETTINGS
 from bridge.live import LiveMappings
 from bridge.mapping import MappingError
-from bridge.mapping.cli import mappings as mappings_cli
 from bridge.mapping.loader import PLACEHOLDER_SETTINGS
+from bridge.mappings_cli import mappings as mappings_cli
 from connectors.sandbox import Sandbox, serve
 from connectors.sandbox.cli import build
 from tests.admin.conftest import csrf_from, login

@@ -28,11 +28,11 @@ def store(tmp_path) -> Store:
 
 
 def test_a_delivery_of_more_rows_than_one_statement_holds_is_stored_and_counted(store):
-    assert store.add_events(events(f"k{n}" for n in range(1000)), NOW) == 1000
+    assert store.ingest.add_events(events(f"k{n}" for n in range(1000)), NOW) == 1000
     # Half new, half already there, spread over several statements; a key twice in one delivery counts once.
     again = events([*(f"k{n}" for n in range(500, 1000)), *(f"n{n}" for n in range(500)), "n0"])
-    assert store.add_events(again, NOW) == 500
-    assert store.inbox_counts()["pending"] == 1500
+    assert store.ingest.add_events(again, NOW) == 500
+    assert store.inbox.counts()["pending"] == 1500
 
 
 def test_another_process_holding_the_write_lock_gets_503_not_a_hang(store):
@@ -40,13 +40,13 @@ def test_another_process_holding_the_write_lock_gets_503_not_a_hang(store):
     fcntl.flock(holder, fcntl.LOCK_EX)
     try:
         with pytest.raises(StoreUnavailable, match="another Bridge process"):
-            store.add_events(events(["a"]), NOW)
+            store.ingest.add_events(events(["a"]), NOW)
         with pytest.raises(StoreUnavailable):  # a refused delivery cannot be kept either: 503 as well
-            store.add_rejected("kintone", "body: bad", b"{", "application/json", NOW)
+            store.ingest.add_rejected("kintone", "body: bad", b"{", "application/json", NOW)
     finally:
         fcntl.flock(holder, fcntl.LOCK_UN)
         os.close(holder)
-    assert store.add_events(events(["a"]), NOW) == 1  # the turn comes as soon as it is let go
+    assert store.ingest.add_events(events(["a"]), NOW) == 1  # the turn comes as soon as it is let go
 
 
 def test_the_write_lock_file_is_private(store):

@@ -22,7 +22,7 @@ def test_the_answer_lists_unknown_types_and_what_to_do(client, store):
     assert answer["unknown_types"] == ["pricing_page_vist", "webnar_signup"]
     assert "mappings/handoff.yaml" in answer["warning"] and "no points" in answer["warning"]
     assert "pricing_page_vist (did you mean pricing_page_visit?)" in answer["warning"]
-    assert store.inbox_counts()["pending"] == 4  # kept all the same
+    assert store.inbox.counts()["pending"] == 4  # kept all the same
     assert unknown_count("webnar_signup") == before + 2
 
 
@@ -49,10 +49,10 @@ def test_the_rules_in_force_decide_and_are_not_parsed_per_request(client, make_s
 
 
 def test_the_timeline_marks_unknown_types(app, store, clock):
-    with store.transaction() as db:
-        lead_id = store.touch_lead(db, clock(), email="emily.carter@northwind.example")
-        store.add_activity(db, "a1", lead_id, "pricing_page_visit", "2026-11-20T09:00:00.000Z", None, 1, clock())
-        store.add_activity(db, "a2", lead_id, "webnar_signup", "2026-11-20T10:00:00.000Z", None, 2, clock())
+    with store.unit_of_work() as work:
+        lead_id = work.leads.touch(clock(), email="emily.carter@northwind.example")
+        work.leads.add_activity("a1", lead_id, "pricing_page_visit", "2026-11-20T09:00:00.000Z", None, 1, clock())
+        work.leads.add_activity("a2", lead_id, "webnar_signup", "2026-11-20T10:00:00.000Z", None, 2, clock())
     known = app.extensions["bridge"].activity_types()
     entries = {e["activity"]["type"]: e for e in timeline(store, lead_id, known)["entries"] if e["kind"] == "activity"}
     assert entries["webnar_signup"]["activity"]["unknown_type"] is True

@@ -45,7 +45,7 @@ def _access() -> AdminAccess:
 
 def _editor() -> Editor:
     services = current_app.extensions["bridge"]
-    return Editor(services.settings, services.store, _access().clock)
+    return Editor(services.settings, services.store, _access().clock, services.connectors)
 
 
 def _fail(status: int, message: str, **extra: Any) -> tuple[Response, int]:
@@ -189,14 +189,14 @@ def preview_file(name: str):
 @bp.get("/mappings/<name>/versions")
 def list_versions(name: str):
     file = _file(name)
-    versions = current_app.extensions["bridge"].store.mapping_versions(file.name)
+    versions = current_app.extensions["bridge"].store.admin.mapping_versions(file.name)
     return jsonify(file=file.name, versions=versions)
 
 
 @bp.get("/mappings/<name>/versions/<int:version>")
 def get_version(name: str, version: int):
     file = _file(name)
-    row = current_app.extensions["bridge"].store.mapping_version(file.name, version)
+    row = current_app.extensions["bridge"].store.admin.mapping_version(file.name, version)
     if row is None:
         raise NotFound(f"{file.name} has no version {version}; GET …/versions lists them")
     return jsonify({key: row[key] for key in ("file", "version", "text", "diff", "author", "created_at", "note")})
@@ -223,4 +223,4 @@ def audit():
         raise BadRequest(f"limit must be a whole number from 1 to {AUDIT_MAX}") from None
     if not 1 <= limit <= AUDIT_MAX:
         raise BadRequest(f"limit must be a whole number from 1 to {AUDIT_MAX}")
-    return jsonify(entries=current_app.extensions["bridge"].store.audit_log(limit))
+    return jsonify(entries=current_app.extensions["bridge"].store.admin.audit_entries(limit))

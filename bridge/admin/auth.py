@@ -130,13 +130,13 @@ class AdminAccess:
         """
         assert self.password is not None  # the pages answer 503 without a password
         now = self.clock()
-        attempt = self.store.reserve_login_attempt(client, now, since=now - FAILED_LOGIN_WINDOW,
+        attempt = self.store.admin.reserve_login_attempt(client, now, since=now - FAILED_LOGIN_WINDOW,
                                                    per_client=MAX_FAILED_LOGINS, overall=MAX_FAILED_LOGINS_ALL)
         if not attempt.reserved:
             return Login.PAUSED if attempt.client_failures >= MAX_FAILED_LOGINS else Login.PAUSED_FOR_ALL
         if not self.password.matches(candidate):
             return Login.WRONG
-        self.store.clear_login_failures(client)
+        self.store.admin.clear_login_failures(client)
         return Login.OK
 
     # -- sessions -----------------------------------------------------------------------------
@@ -148,7 +148,7 @@ class AdminAccess:
         session.permanent = True
         session_id = secrets.token_urlsafe(32)
         now = self.clock()
-        self.store.add_admin_session(_session_key(session_id), self.password.generation(), client, now,
+        self.store.admin.add_admin_session(_session_key(session_id), self.password.generation(), client, now,
                                      expires_at=now + SESSION_LIFETIME, idle_since=now - SESSION_IDLE)
         session[SESSION_ID] = session_id
         g.admin_session = SessionState.ACTIVE
@@ -157,7 +157,7 @@ class AdminAccess:
         """Log out: the session's row is deleted, so the same cookie replayed later is refused."""
         session_id = session.get(SESSION_ID)
         if isinstance(session_id, str):
-            self.store.end_admin_session(_session_key(session_id))
+            self.store.admin.end_admin_session(_session_key(session_id))
         session.clear()
         g.admin_session = SessionState.NONE
 
@@ -175,18 +175,18 @@ class AdminAccess:
         if self.password is None or not isinstance(session_id, str):
             return SessionState.NONE
         key, now = _session_key(session_id), self.clock()
-        row = self.store.admin_session(key)
+        row = self.store.admin.admin_session(key)
         if row is None:
             return SessionState.ENDED
         if not hmac.compare_digest(row["generation"], self.password.generation()):
-            self.store.end_admin_session(key)
+            self.store.admin.end_admin_session(key)
             return SessionState.ENDED
         last_seen = parse_iso(row["last_seen_at"])
         if now >= parse_iso(row["expires_at"]) or now >= last_seen + SESSION_IDLE:
-            self.store.end_admin_session(key)
+            self.store.admin.end_admin_session(key)
             return SessionState.EXPIRED
         if now - last_seen >= SESSION_TOUCH_EVERY:
-            self.store.touch_admin_session(key, now)
+            self.store.admin.touch_admin_session(key, now)
         return SessionState.ACTIVE
 
 

@@ -6,7 +6,7 @@ import difflib
 import fcntl
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,6 +26,7 @@ from bridge.mapping.model import TO_SOURCE, TO_TARGET, Route
 from bridge.mapping.problems import MappingError, Problem
 from bridge.mapping.sample import sample_record
 from bridge.store import Store
+from connectors.base import Connector
 
 ROUTE, HANDOFF = "route", "handoff"
 BASELINE_AUTHOR = "(file)"  # versions Bridge records itself: the text found on disk
@@ -142,8 +143,9 @@ def normalise_newlines(text: str) -> str:
 class Editor:
     """The mapping folder as the admin pages and API see it; writes are versioned and audited."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]):
-        self.settings, self.store, self.clock = settings, store, clock
+    def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime],
+                 connectors: Mapping[str, Connector]):
+        self.settings, self.store, self.clock, self.connectors = settings, store, clock, connectors
         self.folder = settings.mappings_dir
         # The defaults inside the installed package: never written (an upgrade would undo it, and the package
         # folder may be shared or read-only). Saving needs `bridge init` or BRIDGE_MAPPINGS.
@@ -171,7 +173,7 @@ class Editor:
         for file in self.files():
             text = self.read(file)
             checked = self.check(file, text)
-            versions = self.store.mapping_versions(file.name)
+            versions = self.store.admin.mapping_versions(file.name)
             if checked.route is not None:  # parsing YAML is the slow part: reuse what the check read
                 enabled, description = checked.route.enabled, checked.route.description
             else:
@@ -186,11 +188,11 @@ class Editor:
         return rows
 
     def latest_version(self, file: MappingFile) -> int | None:
-        versions = self.store.mapping_versions(file.name)
+        versions = self.store.admin.mapping_versions(file.name)
         return versions[0]["version"] if versions else None
 
     def version_text(self, file: MappingFile, version: int) -> str | None:
-        row = self.store.mapping_version(file.name, version)
+        row = self.store.admin.mapping_version(file.name, version)
         return row["text"] if row else None
 
     # -- checking and previewing ------------------------------------------------------------
@@ -256,10 +258,10 @@ class Editor:
                 self._write(file, text)
             except MappingError as error:  # the same check again, without live fields: should not happen
                 self._reject(actor, action, file, self._local(error.problems))
-            version = self.store.add_mapping_version(file.name, text, unified_diff(current, text, file.name),
+            version = self.store.admin.add_mapping_version(file.name, text, unified_diff(current, text, file.name),
                                                      actor, self.clock(), note)
         detail = f"version {version}" + (f" (restored from version {restored_from})" if restored_from else "")
-        self.store.audit(actor, action, file.name, detail + (f": {note}" if note else ""), self.clock())
+        self.store.admin.audit(actor, action, file.name, detail + (f": {note}" if note else ""), self.clock())
         return Saved(version, checked)
 
     def restore(self, file: MappingFile, version: int, actor: str) -> Saved:
@@ -274,11 +276,11 @@ class Editor:
         """Store the text on disk as a version when the history lacks it, so it can be restored."""
         newest = self.latest_version(file)
         if newest is None:
-            self.store.add_mapping_version(file.name, current, "", BASELINE_AUTHOR, self.clock(), BASELINE_NOTE)
+            self.store.admin.add_mapping_version(file.name, current, "", BASELINE_AUTHOR, self.clock(), BASELINE_NOTE)
             return
         known = self.version_text(file, newest) or ""
         if known != current:  # deployed or edited by hand since the last admin save
-            self.store.add_mapping_version(file.name, current, unified_diff(known, current, file.name),
+            self.store.admin.add_mapping_version(file.name, current, unified_diff(known, current, file.name),
                                            BASELINE_AUTHOR, self.clock(), DRIFT_NOTE)
 
     def _write(self, file: MappingFile, text: str) -> None:
@@ -290,12 +292,12 @@ class Editor:
     def _reject(self, actor: str, action: str, file: MappingFile, problems: list[Problem]) -> NoReturn:
         first = str(problems[0]) if problems else ""
         detail = f"{len(problems)} problem(s); first: {first}"[:500]
-        self.store.audit(actor, f"{action}_rejected", file.name, detail, self.clock())
+        self.store.admin.audit(actor, f"{action}_rejected", file.name, detail, self.clock())
         raise Rejected(problems)
 
     def _describe(self) -> ConnectorDescriptions | None:
         """Live field checks only when some system has API access; otherwise nothing to ask."""
-        connectors = self.settings.connectors
+        connectors = self.connectors
         if not any(c.api_problem() is None for c in connectors.values()):
             return None
         return ConnectorDescriptions(connectors)

@@ -77,7 +77,7 @@ def _access() -> AdminAccess:
 
 def _editor() -> Editor:
     services = current_app.extensions["bridge"]
-    return Editor(services.settings, services.store, _access().clock)
+    return Editor(services.settings, services.store, _access().clock, services.connectors)
 
 
 def _now() -> datetime:
@@ -190,11 +190,11 @@ def login():
         response.headers["Retry-After"] = str(int(FAILED_LOGIN_WINDOW.total_seconds()))
         return response
     if result is Login.WRONG:
-        store.audit(PAGE_ACTOR, "login_failed", None, f"from {client}", _now())
+        store.admin.audit(PAGE_ACTOR, "login_failed", None, f"from {client}", _now())
         message = g.t("login.wrong", limit=MAX_FAILED_LOGINS, minutes=minutes)
         return _page("login.html", 401, next=target, error=message)
     access.start_session(client)
-    store.audit(PAGE_ACTOR, "login", None, f"from {client}", _now())
+    store.admin.audit(PAGE_ACTOR, "login", None, f"from {client}", _now())
     flash(g.t("flash.logged_in"))
     return redirect(target, 303)
 
@@ -204,7 +204,7 @@ def logout():
     """End the session on the server: the cookie, even a copy of it, no longer logs anyone in."""
     store = current_app.extensions["bridge"].store
     _access().end_session()
-    store.audit(PAGE_ACTOR, "logout", None, f"from {client_address(request)}", _now())
+    store.admin.audit(PAGE_ACTOR, "logout", None, f"from {client_address(request)}", _now())
     flash(g.t("flash.logged_out"))
     return redirect(url_for(".login"), 303)
 
@@ -308,7 +308,7 @@ def history(name: str):
         return file
     editor = _editor()
     store = current_app.extensions["bridge"].store
-    versions = store.mapping_versions(file.name)
+    versions = store.admin.mapping_versions(file.name)
     active = None
     if versions and editor.version_text(file, versions[0]["version"]) == editor.read(file):
         active = versions[0]["version"]  # else the file changed outside the pages: no version is active
@@ -320,7 +320,7 @@ def version(name: str, version: int):
     file = _file_or_404(name)
     if isinstance(file, Response):
         return file
-    row = current_app.extensions["bridge"].store.mapping_version(file.name, version)
+    row = current_app.extensions["bridge"].store.admin.mapping_version(file.name, version)
     if row is None:
         return _error(404, "error.not_found.title", "error.no_version", file=file.name, version=version)
     return _page("version.html", file=file, row=row)
@@ -352,7 +352,7 @@ def restore(name: str, version: int):
 # -- audit log -----------------------------------------------------------------------------
 @bp.get("/audit")
 def audit():
-    entries = current_app.extensions["bridge"].store.audit_log(AUDIT_ROWS)
+    entries = current_app.extensions["bridge"].store.admin.audit_entries(AUDIT_ROWS)
     return _page("audit.html", entries=entries, limit=AUDIT_ROWS)
 
 
@@ -371,15 +371,15 @@ def leads():
     search_problem = None
     if query:
         if "@" in query:
-            row = store.find_lead(email=query)
+            row = store.leads.find(email=query)
         elif query.isdecimal():
-            row = store.find_lead(hubspot_id=query)
+            row = store.leads.find(hubspot_id=query)
         else:
             row, search_problem = None, "leads.search_help"
         rows, total = ([row] if row is not None else []), int(row is not None)
     else:
-        rows = store.leads(handed_off, LEADS_PER_PAGE, (page - 1) * LEADS_PER_PAGE)
-        total = store.lead_count(handed_off)
+        rows = store.leads.list(handed_off, LEADS_PER_PAGE, (page - 1) * LEADS_PER_PAGE)
+        total = store.leads.count(handed_off)
     return _page("leads.html", leads=[lead_summary(row) for row in rows], query=query, handed=handed, page=page,
                  pages=max(1, math.ceil(total / LEADS_PER_PAGE)), total=total, search_problem=search_problem)
 
@@ -398,10 +398,10 @@ def lead(lead_id: int):
 def outbox():
     """Writes that failed for good, with the reason and the fields named; each can be replayed."""
     store = current_app.extensions["bridge"].store
-    rows = store.outbox_items(status="dead", limit=DEAD_LETTER_ROWS)
-    by_id = store.leads_by_id(row["lead_id"] for row in rows)
+    rows = store.outbox.items(status="dead", limit=DEAD_LETTER_ROWS)
+    by_id = store.leads.by_ids(row["lead_id"] for row in rows)
     items = [write_view(row, by_id.get(row["lead_id"], {"id": row["lead_id"]})) for row in rows]
-    return _page("outbox.html", items=items, counts=store.outbox_counts(), limit=DEAD_LETTER_ROWS)
+    return _page("outbox.html", items=items, counts=store.outbox.counts(), limit=DEAD_LETTER_ROWS)
 
 
 @bp.post("/outbox/replay")
@@ -416,8 +416,8 @@ def replay_outbox():
             return _error(400, "error.http.title", "error.http", code=400, name="Bad Request",
                           description="press Replay next to a dead letter, or Replay all")
         ids, target = [int(given)], f"outbox {given}"
-    replayed = store.replay_outbox(ids, _now())
-    store.audit(PAGE_ACTOR, "outbox_replay", target, f"{replayed} replayed", _now())
+    replayed = store.outbox.replay(ids, _now())
+    store.admin.audit(PAGE_ACTOR, "outbox_replay", target, f"{replayed} replayed", _now())
     flash(t("flash.replayed", n=replayed) if replayed else t("flash.nothing_replayed"))
     back = request.form.get("next")
     return redirect(_safe_next(back) if back else url_for(".outbox"), 303)

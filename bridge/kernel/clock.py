@@ -1,6 +1,11 @@
 """Time in one format: aware UTC datetimes in code, ISO-8601 strings with milliseconds in the database."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+#: Where code below the edge of the program reads "now": a function returning an aware UTC datetime.
+#: Tests pass one they move by hand; nothing below the edge calls datetime.now() itself.
+Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:

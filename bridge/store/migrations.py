@@ -205,3 +205,48 @@ def admin_sessions(db: Database) -> None:
     )
     # The login throttle also counts failures from all clients together within the window.
     db["login_failures"].create_index(["at"])
+
+
+@migrations(name="0008_lead_records_retry_by_time_budget")
+def lead_records_retry_by_time_budget(db: Database) -> None:
+    # A lead's records in every system, one row each, so any system's webhook finds its lead; replaces the
+    # per-system columns. `version` and `fields`: the newest change applied from that record (stale ones are
+    # recognised by it).
+    db["lead_records"].create(
+        {"id": int, "lead_id": int, "system": str, "object": str, "record_id": str, "version": str, "fields": str,
+         "linked_at": str, "updated_at": str},
+        pk="id",
+        not_null={"lead_id", "system", "object", "record_id", "linked_at", "updated_at"},
+        foreign_keys=[("lead_id", "leads", "id")],
+    )
+    db["lead_records"].create_index(["system", "object", "record_id"], unique=True)
+    db["lead_records"].create_index(["lead_id"])
+    db.execute("INSERT OR IGNORE INTO lead_records (lead_id, system, object, record_id, linked_at, updated_at) "
+               "SELECT id, 'hubspot', 'contacts', hubspot_id, created_at, created_at FROM leads "
+               "WHERE hubspot_id IS NOT NULL")
+    # The records the outbox created or updated say where they are (system, object, id).
+    db.execute("INSERT OR IGNORE INTO lead_records (lead_id, system, object, record_id, linked_at, updated_at) "
+               "SELECT lead_id, json_extract(result, '$.system'), json_extract(result, '$.object'), "
+               "json_extract(result, '$.id'), finished_at, finished_at FROM outbox "
+               "WHERE kind = 'upsert' AND status = 'done' AND json_extract(result, '$.id') IS NOT NULL "
+               "ORDER BY id")
+    for column in ("salesforce_id", "kintone_id"):
+        db.execute(f"ALTER TABLE leads DROP COLUMN {column}")
+    # A change knows its lead (when the worker found one), so a timeline needs no system's key format.
+    db.execute("ALTER TABLE changes ADD COLUMN lead_id INTEGER REFERENCES leads(id)")
+    db.execute("UPDATE changes SET lead_id = (SELECT lead_id FROM lead_records WHERE system = 'hubspot' "
+               "AND 'contact:' || record_id = changes.record_key) WHERE source = 'hubspot'")
+    db.execute("UPDATE changes SET lead_id = (SELECT lead_id FROM lead_records WHERE system = 'salesforce' "
+               "AND object || ':' || record_id = changes.record_key) WHERE source = 'salesforce'")
+    db.execute("UPDATE changes SET lead_id = (SELECT lead_id FROM lead_records WHERE system = 'kintone' "
+               "AND 'app' || object || ':' || record_id = changes.record_key) WHERE source = 'kintone'")
+    db["changes"].create_index(["lead_id", "occurred_at"])
+    # Retries by time: when an item first failed decides when it is given up (a rate limit costs nothing).
+    for table in ("inbox", "outbox"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN first_failed_at TEXT")
+    # API calls made, per system and pool, shared by every process: the budget that keeps them under each
+    # system's limits. Rows older than the longest window are deleted as calls are taken.
+    db["api_calls"].create({"id": int, "system": str, "pool": str, "priority": str, "at": str, "calls_limit": int,
+                            "window_seconds": float}, pk="id",
+                           not_null={"system", "pool", "priority", "at", "calls_limit", "window_seconds"})
+    db["api_calls"].create_index(["system", "pool", "at"])

@@ -47,9 +47,9 @@ def readyz():
     settings, store = services.settings, services.store
     checks: dict[str, str] = {}
     try:
-        store.ping()
+        store.health.ping()
         checks["database"] = "ok"
-        pending = store.pending_migrations()
+        pending = store.health.pending_migrations()
         checks["migrations"] = "ok" if not pending else f"pending: {', '.join(pending)}; run `bridge db upgrade`"
         checks["database_write"] = _write_check(store)
         if settings.readiness.worker_stale_seconds:
@@ -66,7 +66,7 @@ def readyz():
 
 def _write_check(store: Store) -> str:
     try:
-        store.check_writable(WRITE_CHECK_MS)
+        store.health.check_writable(WRITE_CHECK_MS)
     except Exception as error:
         return (f"cannot take a write: {error}. Another process may be holding the database's write lock; "
                 "webhooks would answer 503 meanwhile")
@@ -74,7 +74,7 @@ def _write_check(store: Store) -> str:
 
 
 def _worker_check(store: Store, stale_seconds: int, now: datetime) -> str:
-    last = store.last_heartbeat()
+    last = store.health.last_heartbeat()
     if last is None:
         return ("no heartbeat yet: no worker has run on this database. `bridge serve` starts one; with "
                 "--no-worker or plain gunicorn, run `bridge worker` on the same BRIDGE_DB")
@@ -100,5 +100,6 @@ def _disk_check(settings: Settings, disk_usage: Callable[[Path], Any]) -> str:
 
 @bp.get("/metrics")
 def metrics():
-    body, content_type = exposition(current_app.extensions["bridge"].store)
+    services = current_app.extensions["bridge"]
+    body, content_type = exposition(services.store, services.clock())
     return current_app.response_class(body, content_type=content_type)

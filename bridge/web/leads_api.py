@@ -85,12 +85,12 @@ def list_leads():
     if email and hubspot_id:
         raise BadRequest("give email or hubspot_id, not both")
     if email or hubspot_id:
-        row = store.find_lead(email=email or None, hubspot_id=hubspot_id or None)
+        row = store.leads.find(email=email or None, hubspot_id=hubspot_id or None)
         rows = [row] if row is not None and (handed_off is None
                                              or (row["handed_off_at"] is not None) == handed_off) else []
         return jsonify(leads=[lead_summary(r) for r in rows], total=len(rows), limit=limit, offset=0)
-    rows = store.leads(handed_off=handed_off, limit=limit, offset=offset)
-    return jsonify(leads=[lead_summary(r) for r in rows], total=store.lead_count(handed_off), limit=limit,
+    rows = store.leads.list(handed_off=handed_off, limit=limit, offset=offset)
+    return jsonify(leads=[lead_summary(r) for r in rows], total=store.leads.count(handed_off), limit=limit,
                    offset=offset)
 
 
@@ -115,10 +115,10 @@ def list_outbox():
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     limit = _whole("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     store = _store()
-    rows = store.outbox_items(status=status, limit=limit)
-    leads = store.leads_by_id(row["lead_id"] for row in rows)
+    rows = store.outbox.items(status=status, limit=limit)
+    leads = store.leads.by_ids(row["lead_id"] for row in rows)
     return jsonify(items=[write_view(row, leads.get(row["lead_id"], {"id": row["lead_id"]})) for row in rows],
-                   counts=store.outbox_counts())
+                   counts=store.outbox.counts())
 
 
 def _replay_ids(data: Any) -> list[int] | None:
@@ -152,8 +152,8 @@ def replay_outbox():
     data = request.get_json(silent=True) if request.mimetype == "application/json" else None
     ids = _replay_ids(data)
     store, now = _store(), current_app.extensions["bridge"].clock()
-    replayed = store.replay_outbox(ids, now)
+    replayed = store.outbox.replay(ids, now)
     target = "outbox (all dead letters)" if ids is None else f"outbox {', '.join(map(str, ids[:20]))}" \
         + (" …" if len(ids) > 20 else "")
-    store.audit(api_actor(request), "outbox_replay", target, f"{replayed} replayed", now)
+    store.admin.audit(api_actor(request), "outbox_replay", target, f"{replayed} replayed", now)
     return jsonify(replayed=replayed)

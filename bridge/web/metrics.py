@@ -2,6 +2,7 @@
 gauges read from the database at scrape time (so they are right whichever process did the work)."""
 
 import os
+from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -19,25 +20,35 @@ activities_unknown_type = Counter("bridge_activities_unknown_type",
 
 
 class QueueCollector:
-    """Inbox and outbox items by status, and leads waiting for evaluation or handed off."""
+    """Inbox and outbox items by status, leads waiting for evaluation or handed off, and each system's API
+    budget in use (calls in the current window of each pool, against its limit)."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, store: Store, now: datetime):
+        self.store, self.now = store, now
 
     def collect(self):
         queues = GaugeMetricFamily("bridge_queue_items", "Inbox events and outbox writes by status",
                                    labels=["queue", "status"])
-        for queue, counts in (("inbox", self.store.inbox_counts()), ("outbox", self.store.outbox_counts())):
+        for queue, counts in (("inbox", self.store.inbox.counts()), ("outbox", self.store.outbox.counts())):
             for status, count in counts.items():
                 queues.add_metric([queue, status], count)
         yield queues
         leads = GaugeMetricFamily("bridge_leads", "Leads by state", labels=["state"])
-        for state, count in self.store.lead_states().items():
+        for state, count in self.store.leads.states().items():
             leads.add_metric([state], count)
         yield leads
+        used = GaugeMetricFamily("bridge_api_budget_used", "API calls in the current window, per system and pool",
+                                 labels=["system", "pool"])
+        limit = GaugeMetricFamily("bridge_api_budget_limit", "API calls allowed per window, per system and pool",
+                                  labels=["system", "pool"])
+        for pool in self.store.budget.usage(self.now):
+            used.add_metric([pool["system"], pool["pool"]], pool["used"])
+            limit.add_metric([pool["system"], pool["pool"]], pool["limit"])
+        yield used
+        yield limit
 
 
-def exposition(store: Store) -> tuple[bytes, str]:
+def exposition(store: Store, now: datetime) -> tuple[bytes, str]:
     """The text format for /metrics, counters merged across processes when running under gunicorn."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counters = CollectorRegistry()
@@ -46,5 +57,5 @@ def exposition(store: Store) -> tuple[bytes, str]:
     else:
         body = generate_latest()
     queues = CollectorRegistry()
-    queues.register(QueueCollector(store))
+    queues.register(QueueCollector(store, now))
     return body + generate_latest(queues), CONTENT_TYPE_LATEST

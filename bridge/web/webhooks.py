@@ -60,7 +60,7 @@ def _reject(source: str, error: WebhookError, delivery: WebhookRequest, received
     """Refuse an authentic delivery (400, 403) and keep its raw body in `rejected`; 503 if it cannot be kept."""
     try:
         store = current_app.extensions["bridge"].store
-        store.add_rejected(source, error.message, delivery.body, request.content_type, received_at)
+        store.ingest.add_rejected(source, error.message, delivery.body, request.content_type, received_at)
     except StoreUnavailable:
         log.exception("%s delivery: could not keep the rejected body", source)
         return jsonify(error="storage unavailable, retry later"), 503
@@ -70,7 +70,7 @@ def _reject(source: str, error: WebhookError, delivery: WebhookRequest, received
 
 @bp.post("/webhooks/<source>")
 def receive(source: str):
-    connectors = current_app.extensions["bridge"].settings.connectors
+    connectors = current_app.extensions["bridge"].connectors
     connector = connectors.get(source)
     if connector is None:
         return jsonify(error=f"unknown webhook source {source!r}; known: {', '.join(sorted(connectors))}"), 404
@@ -109,7 +109,7 @@ def ingest(source: str, sender):
         return _reject(source, problem, delivery, received_at)
 
     try:
-        new = store.add_events(events, received_at)
+        new = store.ingest.add_events(events, received_at)
     except Exception:  # StoreUnavailable, or anything else: not committed, so never a 2xx
         log.exception("%s delivery: could not commit %d event(s); answering 503 so the sender retries",
                       source, len(events))

@@ -8,11 +8,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bridge.config import WorkerSettings
 from bridge.kernel.clock import iso
 from bridge.store import Store
 from bridge.worker.notify import for_slack, post_to_slack
-from bridge.worker.retry import retry_at
+from bridge.worker.retry import RetryPolicy, backoff
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +53,53 @@ def recovery_lines(alert: dict, still_dead: int) -> list[str]:
     ]
 
 
-class Alerts:
+class AlertsStage:
     """Sends the alerts and recovery notices that are due, from the worker loop. A send that fails leaves
     the notice due after a back-off; nothing here waits for Slack longer than one request."""
 
-    def __init__(self, store: Store, settings: WorkerSettings, clock: Callable[[], datetime]):
+    name = "alerts"
+
+    def __init__(self, store: Store, slack_webhook_url: str | None, clock: Callable[[], datetime],
+                 policy: RetryPolicy):
         self.store = store
-        self.settings = settings
+        self.slack_webhook_url = slack_webhook_url
         self.clock = clock
+        self.policy = policy
+
+    def run_once(self) -> int:
+        """Send what is due; never raises (a locked database leaves the notices due for the next loop).
+        Returns 0: notices are not work that keeps a draining worker looping."""
+        try:
+            self.send_due()
+        except Exception:
+            log.exception("sending failed-write alerts failed; they stay due")
+        return 0
 
     def send_due(self) -> int:
         """Send what is due; return how many were delivered. Stops at the first failure: Slack is down,
         and every further try would only wait for its timeout."""
         sent = 0
         for _ in range(PER_LOOP):
-            alert = self.store.claim_alert(self.clock(), SEND_LEASE)
+            alert = self.store.alerts.claim(self.clock(), SEND_LEASE)
             if alert is None:
                 break
             recovery = alert["notified_at"] is not None
-            lines = (recovery_lines if recovery else alert_lines)(alert, self.store.dead_letter_count(alert["target"]))
+            lines = (recovery_lines if recovery else alert_lines)(alert, self.store.outbox.dead_count(alert["target"]))
             try:
                 self._deliver(lines, recovery)
             except Exception as error:  # Slack down or refusing: keep it due, with back-off
-                when = retry_at(error, self.clock(), alert["tries"] + 1, self.settings)
+                when = self.clock() + backoff(alert["tries"] + 1, self.policy)
                 log.error("alert %s for %s could not be sent to Slack (%s); next try at %s. It says: %s",
                           alert["id"], alert["target"], error, iso(when), " | ".join(lines))
-                self.store.alert_failed(alert["id"], str(error), when)
+                self.store.alerts.failed(alert["id"], str(error), when)
                 break
-            self.store.alert_sent(alert["id"], recovery, self.clock())
+            self.store.alerts.sent(alert["id"], recovery, self.clock())
             sent += 1
         return sent
 
     def _deliver(self, lines: list[str], recovery: bool) -> None:
-        if self.settings.slack_webhook_url:
-            post_to_slack(self.settings.slack_webhook_url, "\n".join(for_slack(line) for line in lines))
+        if self.slack_webhook_url:
+            post_to_slack(self.slack_webhook_url, "\n".join(for_slack(line) for line in lines))
         elif recovery:
             log.info("%s", " | ".join(lines))
         else:

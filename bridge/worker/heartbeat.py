@@ -23,5 +23,5 @@ class Heartbeat:
         now = self.clock()
         if self._last is not None and now - self._last < BEAT_EVERY:
             return
-        self.store.beat(self.owner, self.started_at, now)
+        self.store.health.beat(self.owner, self.started_at, now)
         self._last = now

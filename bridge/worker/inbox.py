@@ -1,89 +1,71 @@
-"""The inbox stage: claims events under a lease, runs their handlers in record order, retries, dead-letters."""
+"""The inbox stage: claims events under a lease, runs their handlers in record order, retries by time, buries."""
 
 from __future__ import annotations
 
 import logging
-import os
-import random
-import socket
-import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from sqlite_utils import Database
-
-from bridge.config import WorkerSettings
-from bridge.kernel.clock import utcnow
-from bridge.store import ClaimedEvent, LeaseLost, Store
+from bridge.store import ClaimedEvent, LeaseLost, Store, Work
 from bridge.worker.handlers import HandlerContext, handler_for
+from bridge.worker.retry import RetryPolicy
+from bridge.worker.stage import settle_failure
 
 log = logging.getLogger(__name__)
 
 
-def backoff_seconds(attempt: int, settings: WorkerSettings, rng: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter in the upper half: base·2^(n-1), capped, times 0.5–1.0."""
-    ceiling = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** max(attempt - 1, 0))
-    return ceiling * (0.5 + rng() / 2)
+class InboxStage:
+    name = "inbox"
 
-
-class Worker:
-    def __init__(self, store: Store, settings: WorkerSettings, clock: Callable[[], datetime] = utcnow,
-                 owner: str | None = None, context: HandlerContext | None = None):
-        self.store = store
-        self.context = context or HandlerContext(store)
-        self.settings = settings
-        self.clock = clock
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    def __init__(self, store: Store, context: HandlerContext, clock: Callable[[], datetime], owner: str,
+                 policy: RetryPolicy, lease_seconds: int = 120, batch_size: int = 100):
+        self.store, self.context, self.clock, self.owner = store, context, clock, owner
+        self.policy, self.lease_seconds, self.batch_size = policy, lease_seconds, batch_size
 
     def run_once(self) -> int:
-        """Claim one batch and process it in one transaction; return how many events were claimed.
+        """Claim one batch and process it in one unit of work; return how many events were claimed.
 
         One commit (one fsync) covers the whole batch; each event runs in a savepoint, so a failing
         handler undoes only its own work and the others still commit.
         """
-        claimed = self.store.claim(self.owner, self.clock(), self.settings.lease_seconds, self.settings.batch_size)
+        claimed = self.store.inbox.claim(self.owner, self.clock(), self.lease_seconds, self.batch_size)
         if not claimed:
             return 0
-        with self.store.transaction() as db:
+        with self.store.unit_of_work() as work:
             for _, group in groupby(claimed, key=lambda e: (e.source, e.record_key)):
-                self._process_record(db, list(group))
+                self._process_record(work, list(group))
         return len(claimed)
 
-    def _process_record(self, db: Database, events: list[ClaimedEvent]) -> None:
+    def _process_record(self, work: Work, events: list[ClaimedEvent]) -> None:
         for index, event in enumerate(events):
-            if not self._process(db, event):
+            retry_at = self._process(work, event)
+            if retry_at is not None:
                 # Later events of this record wait behind the failed one, so order is kept.
-                retry_at = self.clock() + timedelta(seconds=backoff_seconds(event.attempts, self.settings))
-                self.store.release(db, (e.id for e in events[index + 1:]), self.owner, retry_at)
+                work.inbox.release((e.id for e in events[index + 1:]), self.owner, retry_at)
                 return
 
-    def _process(self, db: Database, event: ClaimedEvent) -> bool:
-        handler = handler_for(event.source, event.event_type)
-        db.execute("SAVEPOINT event")
+    def _process(self, work: Work, event: ClaimedEvent) -> datetime | None:
+        """Handle one event; None when it is done, else when the record's next event may be tried."""
+        handler = handler_for(self.context, event.source)
         try:
-            if handler is None:
-                raise LookupError(f"no handler registered for {event.source} {event.event_type}")
-            now = self.clock()
-            handler(self.context, db, event, now)
-            self.store.complete(db, event.id, self.owner, now)
-            db.execute("RELEASE event")
-            return True
+            with work.savepoint():
+                if handler is None:
+                    raise LookupError(f"no connector is installed for {event.source!r} events")
+                now = self.clock()
+                handler(self.context, work, event, now)
+                work.inbox.complete(event.id, self.owner, now)
+            return None
         except LeaseLost:
-            db.execute("ROLLBACK TO event")
-            db.execute("RELEASE event")
             log.warning("event %s: lease lost to another worker; its result was discarded", event.id)
-            return False
+            return self.clock()
         except Exception as error:
-            db.execute("ROLLBACK TO event")
-            db.execute("RELEASE event")
-            message = f"{type(error).__name__}: {error}"
             now = self.clock()
-            if event.attempts >= self.settings.max_attempts:
-                log.error("event %s dead after %d attempts: %s", event.id, event.attempts, message)
-                self.store.fail(db, event.id, self.owner, message, None, now)
-            else:
-                delay = backoff_seconds(event.attempts, self.settings)
-                log.warning("event %s attempt %d failed, retry in %.0f s: %s", event.id, event.attempts, delay, message)
-                self.store.fail(db, event.id, self.owner, message, now + timedelta(seconds=delay), now)
-            return False
+            step = settle_failure(work.inbox, asdict(event), self.owner, error, now, self.policy)
+            if step.action == "bury":
+                log.error("event %s is a dead letter: %s: %s", event.id, type(error).__name__, error)
+                return now + timedelta(seconds=1)  # the record's later events go on
+            log.warning("event %s failed (%s), next try at %s: %s: %s", event.id, step.action, step.at,
+                        type(error).__name__, error)
+            return step.at

@@ -14,6 +14,8 @@ from bridge.timeline import display_name
 
 log = logging.getLogger(__name__)
 
+#: The sales systems a notice names a lead's records in, as people call them.
+SALES_SYSTEMS = {"salesforce": "Salesforce", "kintone": "kintone"}
 SLACK_TIMEOUT = (5, 10)  # seconds to connect, to read
 # Line and paragraph breaks and other control characters: in a lead's value they would start a line of
 # their own in the notice, one that could pass for another lead or for Bridge's own words.
@@ -48,8 +50,9 @@ def log_line(lead: dict) -> str:
 
 
 def _records(lead: dict) -> str:
-    records = [f"{system} {record_id}" for system, record_id in
-               (("Salesforce", lead.get("salesforce_id")), ("kintone", lead.get("kintone_id"))) if record_id]
+    """` | Salesforce 00Q…, kintone 12`: the lead's records in the sales systems."""
+    found = lead.get("records") or {}
+    records = [f"{name} {found[system]}" for system, name in SALES_SYSTEMS.items() if found.get(system)]
     return f" | {', '.join(records)}" if records else ""
 
 

@@ -1,29 +1,32 @@
-"""The outbox dispatcher: handoff writes sent in batches per target, retried when the error is
-retriable, dead-lettered with the reason when it is not (replayable once the mapping is fixed), and
-people alerted once per target when writes start failing and again when they work again."""
+"""The outbox stage: writes sent in batches per target, each kind of write a small class in one registry.
+
+A worker runs one outbox stage per lane (a system: salesforce, kintone, hubspot, slack), so a slow or failing
+system never holds up another's writes. A whole call that fails is settled for every item of the batch (retry at a
+due time, or a dead letter); a batch with per-record outcomes is settled item by item. A dead letter counts in its
+target's alert; a clean batch ends the target's failure episode.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
-from bridge.config import WorkerSettings
+from bridge.kernel.budget import spending
 from bridge.kernel.errors import AuthError, ConnectorError, Permanent
 from bridge.live import LiveMappings
 from bridge.mapping import RecordInvalid, apply_route
-from bridge.store import Store
-from bridge.worker.alerts import Alerts
+from bridge.store import Store, Work
 from bridge.worker.notify import notify
-from bridge.worker.retry import retry_at
-from connectors.base import Connector
+from bridge.worker.retry import RetryPolicy
+from bridge.worker.stage import settle_failure
+from connectors.base import Connector, UpsertResult
 
 log = logging.getLogger(__name__)
-
-# Items per claimed batch. Upserts: Salesforce sObject Collections take 200 per call; connectors with
-# smaller batches (kintone, HubSpot: 100) split it into full calls themselves.
-BATCH_SIZES = {"upsert": 200, "writeback": 100, "notify": 50}
 
 #: HubSpot contact properties the write-back sets (the sandbox has them; create them in HubSpot).
 SCORE_PROPERTIES = {"bridge_score": "score", "bridge_stage": "stage", "bridge_temperature": "temperature"}
@@ -48,177 +51,240 @@ def source_record(lead: Mapping) -> dict:
 def write_back(lead: Mapping) -> dict:
     """The HubSpot properties that tell marketing about the handoff."""
     properties = {name: lead.get(column) for name, column in SCORE_PROPERTIES.items()}
-    properties.update({name: lead.get(f"{system}_id") for system, name in RECORD_ID_PROPERTIES.items()
-                       if lead.get(f"{system}_id")})
+    records = lead.get("records") or {}
+    properties.update({name: records[system] for system, name in RECORD_ID_PROPERTIES.items() if records.get(system)})
     current = (json.loads(lead["properties"]) if lead.get("properties") else {}).get("lifecyclestage") or ""
     if current in BEFORE_MQL:
         properties["lifecyclestage"] = MQL
     return {name: value for name, value in properties.items() if value is not None}
 
 
-class Dispatcher:
-    def __init__(self, store: Store, settings: WorkerSettings, mappings: LiveMappings,
-                 connectors: Mapping[str, Connector], clock: Callable[[], datetime], owner: str):
-        self.store = store
-        self.settings = settings
-        self.mappings = mappings
-        self.connectors = connectors
-        self.clock = clock
-        self.owner = owner
-        self.alerts = Alerts(store, settings, clock)
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item of a batch: written (with what to keep as its result), or failed."""
 
-    def run_once(self) -> int:
-        """Send one batch of ready writes, then the failed-write alerts that are due; return how many
-        items the batch held. The alerts come after the batch's commit and cannot fail it."""
-        taken = self._dispatch()
-        try:
-            self.alerts.send_due()
-        except Exception:  # e.g. a locked database: the alerts stay due for the next loop
-            log.exception("sending failed-write alerts failed; they stay due")
-        return taken
+    ok: bool
+    result: Mapping[str, Any] | None = None
+    reason: str = ""
+    fields: tuple[str, ...] = ()
+    retriable: bool = False
+    #: Why a record of a partly sent batch was not sent (a budget spent, a pause): settled like a failed call.
+    error: ConnectorError | None = None
 
-    def _dispatch(self) -> int:
-        items = self.store.claim_outbox(self.owner, self.clock(), self.settings.lease_seconds, BATCH_SIZES,
-                                        timedelta(seconds=self.settings.linger_seconds))
-        if not items:
-            return 0
-        leads = self.store.leads_by_id(item["lead_id"] for item in items)
-        kind, target = items[0]["kind"], items[0]["target"]
-        try:
-            if kind == "upsert":
-                self._upsert(target, items, leads)
-            elif kind == "writeback":
-                self._write_back(items, leads)
-            else:
-                self._notify(items, leads)
-        except ConnectorError as error:
-            self._settle_all(items, error)
-        except Exception as error:  # a bug must not wedge the queue: retry with backoff, keep the reason
-            log.exception("outbox %s %s: unexpected failure", kind, target)
-            self._settle_all(items, error)
-        return len(items)
+    @classmethod
+    def of(cls, system: str, result: UpsertResult, written: Mapping[str, Any]) -> Outcome:
+        if result.outcome in ("created", "updated"):
+            return cls(True, written)
+        if result.error is not None:
+            return cls(False, reason=str(result.error), error=result.error)
+        reason = f"{system} {result.code or 'error'}: {result.message or ''}".strip()
+        return cls(False, reason=reason, fields=tuple(result.fields), retriable=result.category == "retriable")
 
-    # -- kinds ---------------------------------------------------------------------------------
-    def _upsert(self, target: str, items: list[dict], leads: dict[int, dict]) -> None:
-        route = self.mappings.routes.get(target)
-        if route is None or not route.enabled:
-            raise Permanent("bridge", f"route {target} is missing or disabled; enable it in mappings/, then replay")
-        connector = self._connector(route.target.system)
-        payloads, sendable, invalid = [], [], []
-        for item in items:
-            try:
-                payloads.append(apply_route(route, source_record(leads[item["lead_id"]])))
-                sendable.append(item)
-            except RecordInvalid as error:
-                invalid.append((item, error))
-        if invalid:  # the mapping cannot build these records: no call can succeed until it is fixed
-            with self.store.transaction() as db:
-                now = self.clock()
-                for item, error in invalid:
-                    self._bury(db, item, now, str(error), error.fields)
-                    self._after_upsert(db, item["lead_id"], now)
-        if not sendable:
-            return
-        try:
-            results = connector.upsert(route.target.object, route.target.key, payloads)
-        except ConnectorError as error:
-            self._settle_all(sendable, error)
-            return
-        with self.store.transaction() as db:
-            now = self.clock()
-            buried = len(invalid)
-            for item, result in zip(sendable, results, strict=True):
-                if result.outcome in ("created", "updated"):
-                    self.store.settle(db, item["id"], self.owner, now, "done",
-                                      result={"outcome": result.outcome, "system": route.target.system,
-                                              "object": route.target.object, "id": result.id})
-                    if result.id:
-                        self.store.set_lead_record_id(db, item["lead_id"], route.target.system, result.id)
-                else:
-                    reason = f"{route.target.system} {result.code or 'error'}: {result.message or ''}".strip()
-                    buried += self._settle_failed(db, item, now, reason, result.fields,
-                                                  result.category == "retriable")
-                self._after_upsert(db, item["lead_id"], now)
-            self._clean_batch(db, target, now, buried, results)
 
-    def _after_upsert(self, db, lead_id: int, now: datetime) -> None:
-        """Once no upsert of the lead is left in flight, tell HubSpot and sales (with the new record ids)."""
-        if self.store.open_writes(db, lead_id, "upsert") == 0:
-            self.store.enqueue(db, lead_id, "writeback", "hubspot", now)
-            self.store.enqueue(db, lead_id, "notify", "slack", now)
+@dataclass
+class Sender:
+    """What a kind of write may use: the mappings in force, the connectors, the store, the clock."""
 
-    def _write_back(self, items: list[dict], leads: dict[int, dict]) -> None:
-        hubspot = self._connector("hubspot")
-        writes = {leads[i["lead_id"]]["hubspot_id"]: write_back(leads[i["lead_id"]]) for i in items}
-        # Remembered before sending: the webhooks these writes cause can arrive before the reply does.
-        self.store.remember_writes("hubspot", writes, self.clock())
-        results = hubspot.upsert("contacts", "hs_object_id",
-                                 [{"hs_object_id": hubspot_id, **props} for hubspot_id, props in writes.items()])
-        by_id = {r.key: r for r in results}
-        with self.store.transaction() as db:
-            now = self.clock()
-            buried = 0
-            for item in items:
-                hubspot_id = leads[item["lead_id"]]["hubspot_id"]
-                result = by_id[hubspot_id]
-                if result.outcome == "failed":
-                    reason = f"hubspot {result.code or 'error'}: {result.message or ''}".strip()
-                    buried += self._settle_failed(db, item, now, reason, result.fields,
-                                                  result.category == "retriable")
-                else:
-                    self.store.settle(db, item["id"], self.owner, now, "done", result=writes[hubspot_id])
-            self._clean_batch(db, items[0]["target"], now, buried, results)
+    store: Store
+    mappings: LiveMappings
+    connectors: Mapping[str, Connector]
+    clock: Callable[[], datetime]
+    slack_webhook_url: str | None = field(default=None, repr=False)
 
-    def _notify(self, items: list[dict], leads: dict[int, dict]) -> None:
-        notices = [{**leads[i["lead_id"]], "record": source_record(leads[i["lead_id"]])} for i in items]
-        channel = notify(self.settings.slack_webhook_url, notices)
-        with self.store.transaction() as db:
-            now = self.clock()
-            for item in items:
-                self.store.settle(db, item["id"], self.owner, now, "done", result={"sent_to": channel})
-            self.store.note_clean_write(db, items[0]["target"], now)
-
-    # -- outcomes ------------------------------------------------------------------------------
-    def _connector(self, system: str) -> Connector:
+    def connector(self, system: str) -> Connector:
         connector = self.connectors.get(system)
         problem = "no such connector is installed" if connector is None else connector.api_problem()
         if problem:
             raise AuthError(system, f"not configured: {problem}")
         return connector
 
-    def _settle_failed(self, db, item: dict, now: datetime, reason: str, fields: Sequence[str],
-                       retriable: bool) -> bool:
-        """Retry the item later, or bury it; True when it became a dead letter."""
-        if retriable and item["attempts"] < self.settings.max_attempts:
-            when = retry_at(RuntimeError(reason), now, item["attempts"], self.settings)
-            self.store.settle(db, item["id"], self.owner, now, "pending", error=reason, fields=fields, retry_at=when)
-            return False
-        self._bury(db, item, now, reason, fields)
-        return True
 
-    def _bury(self, db, item: dict, now: datetime, reason: str, fields: Sequence[str]) -> None:
-        """A dead letter: kept with the reason and the fields, and counted in its target's alert."""
-        log.error("outbox item %s (%s %s, lead %s) is a dead letter: %s", item["id"], item["kind"],
-                  item["target"], item["lead_id"], reason)
-        self.store.settle(db, item["id"], self.owner, now, "dead", error=reason, fields=fields)
-        self.store.note_dead_letter(db, item["target"], item["kind"], reason, fields, now)
+class OutboxKind(ABC):
+    """One kind of write. Subclasses set `name`, `batch_size` and `priority`, and implement `send` and `lane`."""
 
-    def _clean_batch(self, db, target: str, now: datetime, buried: int, results: Sequence) -> None:
-        """A batch that wrote something and buried nothing ends the target's failure episode (if any)."""
-        if not buried and any(r.outcome != "failed" for r in results):
-            self.store.note_clean_write(db, target, now)
+    name: ClassVar[str]
+    batch_size: ClassVar[int]
+    priority: ClassVar[str] = "handoff"  # whose share of the API budget the calls spend (bridge/kernel/budget.py)
 
-    def _settle_all(self, items: list[dict], error: Exception) -> None:
-        """A whole call failed: retry every item later (when that can help) or dead-letter them."""
-        retriable = getattr(error, "retriable", True) or isinstance(error, AuthError)
-        fields = getattr(error, "fields", ())
-        with self.store.transaction() as db:
-            now = self.clock()
-            for item in items:
-                if retriable and item["attempts"] < self.settings.max_attempts:
-                    when = retry_at(error, now, item["attempts"], self.settings)
-                    self.store.settle(db, item["id"], self.owner, now, "pending", error=str(error), retry_at=when)
+    @abstractmethod
+    def lane(self, target: str, mappings: LiveMappings) -> str | None:
+        """The system a write to `target` calls (the worker's lane for it); None when the target is unknown."""
+
+    @abstractmethod
+    def send(self, sender: Sender, target: str, items: list[dict], leads: dict[int, dict]) -> list[Outcome]:
+        """Write a batch for `target`: one Outcome per item, in order. Raise ConnectorError when the whole call
+        failed (every item is then settled alike)."""
+
+    def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:  # noqa: B027
+        """Runs in the unit of work that settles `item` (outcome None: the whole call failed). Override to queue
+        what follows a write; most kinds need nothing."""
+
+
+class Upserts(OutboxKind):
+    """A handed-off lead created or updated in a sales system through its route; then HubSpot and sales hear."""
+
+    name = "upsert"
+    batch_size = 200  # Salesforce sObject Collections take 200; connectors with smaller calls split the batch
+
+    def lane(self, target: str, mappings: LiveMappings) -> str | None:
+        route = mappings.routes.get(target)
+        return route.target.system if route is not None and route.enabled else None
+
+    def send(self, sender: Sender, target: str, items: list[dict], leads: dict[int, dict]) -> list[Outcome]:
+        route = sender.mappings.routes.get(target)
+        if route is None or not route.enabled:
+            raise Permanent("bridge", f"route {target} is missing or disabled; enable it in mappings/, then replay")
+        connector = sender.connector(route.target.system)
+        outcomes: list[Outcome | None] = []
+        payloads = []
+        for item in items:
+            try:
+                payloads.append(apply_route(route, source_record(leads[item["lead_id"]])))
+                outcomes.append(None)
+            except RecordInvalid as error:  # the mapping cannot build it: no call can succeed until it is fixed
+                outcomes.append(Outcome(False, reason=str(error), fields=tuple(error.fields)))
+        results = iter(connector.upsert(route.target.object, route.target.key, payloads) if payloads else [])
+        where = {"system": route.target.system, "object": route.target.object}
+        return [outcome or Outcome.of(route.target.system, result := next(results),
+                                      {"outcome": result.outcome, **where, "id": result.id})
+                for outcome in outcomes]
+
+    def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:
+        if outcome is not None and outcome.ok and outcome.result.get("id"):
+            work.leads.link_record(item["lead_id"], outcome.result["system"], outcome.result["object"],
+                                   outcome.result["id"], now)
+        if work.outbox.open_writes(item["lead_id"], "upsert") == 0:
+            # No upsert of the lead in flight any more: tell HubSpot and sales (with the new record ids).
+            work.outbox.enqueue(item["lead_id"], "writeback", "hubspot", now)
+            work.outbox.enqueue(item["lead_id"], "notify", "slack", now)
+
+
+class WriteBacks(OutboxKind):
+    """Score, stage, temperature, lifecycle stage and the sales record ids, written back to the HubSpot contact."""
+
+    name = "writeback"
+    batch_size = 100  # HubSpot batch calls take 100 inputs
+
+    def lane(self, target: str, mappings: LiveMappings) -> str | None:
+        return "hubspot" if target == "hubspot" else None
+
+    def send(self, sender: Sender, target: str, items: list[dict], leads: dict[int, dict]) -> list[Outcome]:
+        hubspot = sender.connector("hubspot")
+        writes = {leads[i["lead_id"]]["hubspot_id"]: write_back(leads[i["lead_id"]]) for i in items}
+        # Remembered before sending: the webhooks these writes cause can arrive before the reply does.
+        sender.store.echoes.remember("hubspot", writes, sender.clock())
+        results = hubspot.upsert("contacts", "hs_object_id",
+                                 [{"hs_object_id": hubspot_id, **props} for hubspot_id, props in writes.items()])
+        by_id = {r.key: r for r in results}
+        return [Outcome.of("hubspot", by_id[hubspot_id], writes[hubspot_id])
+                for hubspot_id in (leads[i["lead_id"]]["hubspot_id"] for i in items)]
+
+
+class Notices(OutboxKind):
+    """Sales hears about its new leads: one Slack message per batch, or a log line."""
+
+    name = "notify"
+    batch_size = 50
+
+    def lane(self, target: str, mappings: LiveMappings) -> str | None:
+        return "slack" if target == "slack" else None
+
+    def send(self, sender: Sender, target: str, items: list[dict], leads: dict[int, dict]) -> list[Outcome]:
+        notices = [{**leads[i["lead_id"]], "record": source_record(leads[i["lead_id"]])} for i in items]
+        channel = notify(sender.slack_webhook_url, notices)
+        return [Outcome(True, {"sent_to": channel}) for _ in items]
+
+
+#: Every kind of write, by the name stored in the outbox: adding a kind is adding a class here.
+KINDS: dict[str, OutboxKind] = {kind.name: kind for kind in (Upserts(), WriteBacks(), Notices())}
+BATCH_SIZES = {name: kind.batch_size for name, kind in KINDS.items()}
+
+
+def lane_targets(lane: str, mappings: LiveMappings) -> list[str]:
+    """The outbox targets whose writes call `lane`'s system."""
+    candidates = [*mappings.routes, "hubspot", "slack"]
+    return [target for target in candidates
+            if any(kind.lane(target, mappings) == lane for kind in KINDS.values())]
+
+
+class OutboxStage:
+    """Sends one batch per run for the targets of one lane; `lane` None: targets no lane knows (a route that
+    was removed or disabled), which are buried with the reason so nothing waits forever."""
+
+    def __init__(self, sender: Sender, owner: str, policy: RetryPolicy, lane: str | None, lanes: Sequence[str],
+                 lease_seconds: int = 120, linger: timedelta = timedelta(seconds=0.3)):
+        self.sender, self.owner, self.policy = sender, owner, policy
+        self.lane, self.lanes = lane, tuple(lanes)
+        self.name = f"outbox:{lane or 'unrouted'}"
+        self.lease_seconds, self.linger = lease_seconds, linger
+
+    @property
+    def store(self) -> Store:
+        return self.sender.store
+
+    def run_once(self) -> int:
+        mappings = self.sender.mappings
+        if self.lane is not None:
+            scope = {"targets": lane_targets(self.lane, mappings)}
+            if not scope["targets"]:
+                return 0
+        else:
+            scope = {"other_than": [t for lane in self.lanes for t in lane_targets(lane, mappings)]}
+        items = self.store.outbox.claim(self.owner, self.sender.clock(), self.lease_seconds, BATCH_SIZES,
+                                        self.linger, **scope)
+        if not items:
+            return 0
+        kind, target = KINDS.get(items[0]["kind"]), items[0]["target"]
+        leads = self.store.leads.by_ids(item["lead_id"] for item in items)
+        try:
+            if kind is None:
+                raise Permanent("bridge", f"unknown kind of write {items[0]['kind']!r}")
+            with spending(kind.priority):
+                outcomes = kind.send(self.sender, target, items, leads)
+        except Exception as error:
+            if not isinstance(error, ConnectorError):  # a bug must not wedge the queue: retried, reason kept
+                log.exception("outbox %s %s: unexpected failure", items[0]["kind"], target)
+            self._settle_call_failure(kind, items, error)
+            return len(items)
+        self._settle(kind, target, items, outcomes)
+        return len(items)
+
+    def _settle(self, kind: OutboxKind, target: str, items: list[dict], outcomes: list[Outcome]) -> None:
+        with self.store.unit_of_work() as work:
+            now = self.sender.clock()
+            buried = 0
+            for item, outcome in zip(items, outcomes, strict=True):
+                if outcome.ok:
+                    work.outbox.complete(item["id"], self.owner, now, json.dumps(outcome.result, ensure_ascii=False))
                 else:
-                    self._settle_failed(db, item, now, str(error), fields, retriable=False)
-                if item["kind"] == "upsert":
-                    self._after_upsert(db, item["lead_id"], now)
+                    error = outcome.error or _ItemFailed(outcome.reason, outcome.retriable)
+                    buried += self._fail(work, item, error, now, outcome.fields) == "bury"
+                kind.after(work, item, outcome, now)
+            if not buried and any(o.ok for o in outcomes):
+                work.alerts.note_clean_write(target, now)
+
+    def _settle_call_failure(self, kind: OutboxKind | None, items: list[dict], error: BaseException) -> None:
+        with self.store.unit_of_work() as work:
+            now = self.sender.clock()
+            for item in items:
+                self._fail(work, item, error, now, getattr(error, "fields", ()))
+                if kind is not None:
+                    kind.after(work, item, None, now)
+
+    def _fail(self, work: Work, item: dict, error: BaseException, now: datetime, fields: Sequence[str]) -> str:
+        step = settle_failure(work.outbox, item, self.owner, error, now, self.policy, fields)
+        if step.action == "bury":
+            log.error("outbox item %s (%s %s, lead %s) is a dead letter: %s", item["id"], item["kind"],
+                      item["target"], item["lead_id"], error)
+            work.alerts.note_dead_letter(item["target"], item["kind"], str(error), fields, now)
+        return step.action
+
+
+class _ItemFailed(Exception):
+    """One record of a batch refused: retriable or not, as the system said."""
+
+    plain = True  # its message already says which system refused and why
+
+    def __init__(self, reason: str, retriable: bool):
+        super().__init__(reason)
+        self.retriable = retriable

@@ -1,67 +1,141 @@
-"""The worker process: inbox events, then lead evaluation, then outbox writes, round and round."""
+"""The worker process: a list of stages in lanes. The core lane runs inbox, evaluation and alerts; each external
+system gets an outbox lane of its own, so a system that is slow (a request waiting out its timeout) or down
+never holds up another system's writes or the inbox.
+
+Why threads, one per lane: the work is waiting on sockets and on SQLite, both of which release the GIL, and each
+lane must be able to wait on its own system without holding up the others. Processes would cost a connection
+set-up, a copy of the mappings and a process to supervise per lane, for no throughput we need. Each lane uses
+its own database connection (thread-local) and its own lease owner.
+
+`run_once` runs every stage once in this thread (tests and `bridge worker --once` use it: deterministic, with
+an injected clock); `run` runs the lanes in threads until stopped.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bridge.config import Settings
 from bridge.kernel.clock import utcnow
 from bridge.live import LiveMappings
 from bridge.retention import DailyPrune
 from bridge.store import Store
-from bridge.worker.evaluate import Evaluator
+from bridge.worker.alerts import AlertsStage
+from bridge.worker.evaluate import EvaluateStage
 from bridge.worker.handlers import HandlerContext
 from bridge.worker.heartbeat import Heartbeat
-from bridge.worker.inbox import Worker
-from bridge.worker.outbox import Dispatcher
+from bridge.worker.inbox import InboxStage
+from bridge.worker.outbox import OutboxStage, Sender
+from bridge.worker.retry import RetryPolicy
+from bridge.worker.stage import Stage
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
 
+#: Outbox lanes besides one per connector: Slack (handoff notices).
+EXTRA_LANES = ("slack",)
 
-class Pipeline:
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    worker = settings.worker
+    return RetryPolicy(base=timedelta(seconds=worker.retry_base_seconds),
+                       cap=timedelta(seconds=worker.retry_max_seconds),
+                       give_up_after=timedelta(hours=worker.retry_hours))
+
+
+class Worker:
     """Each stage commits its own work, so a crash anywhere resumes from the last commit."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime] = utcnow,
-                 owner: str | None = None, connectors: Mapping[str, Connector] | None = None,
-                 drain: bool = False):
-        # Draining (`bridge worker --once`) sends partial batches at once instead of lingering.
-        worker_settings = replace(settings.worker, linger_seconds=0) if drain else settings.worker
-        self.settings = worker_settings
+    def __init__(self, settings: Settings, store: Store, connectors: Mapping[str, Connector],
+                 clock: Callable[[], datetime] = utcnow, owner: str | None = None, drain: bool = False):
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.mappings = LiveMappings(settings)
-        connectors = settings.connectors if connectors is None else connectors
-        context = HandlerContext(store, lambda: self.mappings.rules)
-        self.inbox = Worker(store, worker_settings, clock, owner, context)
-        self.evaluator = Evaluator(store, worker_settings, self.mappings, connectors.get("hubspot"), clock)
-        self.outbox = Dispatcher(store, worker_settings, self.mappings, connectors, clock, self.inbox.owner)
-        # Housekeeping beside the three stages: finished rows past their retention go once a day.
+        worker = settings.worker
+        # Draining (`bridge worker --once`) sends partial batches at once instead of lingering.
+        linger = timedelta(seconds=0 if drain else worker.linger_seconds)
+        policy = retry_policy(settings)
+        lease = worker.lease_seconds
+        context = HandlerContext(store, connectors, lambda: self.mappings.rules)
+        sender = Sender(store, self.mappings, connectors, clock, worker.slack_webhook_url)
+        systems = [*connectors, *EXTRA_LANES]
+        self.lanes: dict[str, list[Stage]] = {"core": [
+            InboxStage(store, context, clock, f"{self.owner}/inbox", policy, lease, worker.batch_size),
+            EvaluateStage(store, self.mappings, connectors.get("hubspot"), clock, policy, lease, linger),
+            OutboxStage(sender, f"{self.owner}/unrouted", policy, None, systems, lease, linger),
+            AlertsStage(store, worker.slack_webhook_url, clock, policy),
+        ]}
+        for system in systems:
+            self.lanes[system] = [OutboxStage(sender, f"{self.owner}/{system}", policy, system, systems, lease, linger)]
+        # Housekeeping beside the stages: finished rows past their retention go once a day.
         self.prune = DailyPrune(store, settings.retention, clock)
-        self.heartbeat = Heartbeat(store, self.inbox.owner, clock)  # /readyz: is anyone processing the inbox?
+        self.heartbeat = Heartbeat(store, self.owner, clock)  # /readyz: is anyone processing the inbox?
+        self._passed: dict[str, datetime] = {}  # each lane's last pass without an error
+
+    @property
+    def stages(self) -> list[Stage]:
+        return [stage for lane in self.lanes.values() for stage in lane]
 
     def run_once(self) -> int:
-        """One pass over the three stages; returns how much work was taken (0: idle)."""
+        """One pass over every stage, in this thread; returns how much work was taken (0: idle). A stage's
+        error is raised (after the stages before it committed their work)."""
         self.mappings.refresh()
         self.prune.run_if_due()  # not counted as work: it must not keep a draining worker looping
-        return self.inbox.run_once() + self.evaluator.run_once() + self.outbox.run_once()
+        taken = sum(self._pass(lane, stages) for lane, stages in self.lanes.items())
+        self._beat_if_healthy()
+        return taken
+
+    def _pass(self, lane: str, stages: list[Stage]) -> int:
+        taken = sum(stage.run_once() for stage in stages)
+        self._passed[lane] = self.clock()
+        return taken
+
+    def _beat_if_healthy(self) -> None:
+        """Stamp the heartbeat (/readyz) only while every lane finishes passes without errors: a lane that keeps
+        failing, or hangs longer than a lease, stops the beat. A lane waiting on one slow request does not."""
+        since = self.clock() - timedelta(seconds=self.settings.worker.lease_seconds)
+        if all(self._passed.get(lane, since) > since for lane in self.lanes):
+            self.heartbeat.beat()
 
     def drain(self) -> None:
         while self.run_once():
             pass
 
     def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set; sleep only when every stage is idle."""
-        log.info("worker %s started", self.inbox.owner)
+        """Run each lane in its own thread until `stop` is set; this thread reloads the mappings, prunes, and
+        beats the heartbeat while every lane is healthy."""
+        log.info("worker %s started: lanes %s", self.owner, ", ".join(self.lanes))
+        threads = [threading.Thread(target=self._run_lane, args=(name, stages, stop), name=f"lane-{name}",
+                                    daemon=True) for name, stages in self.lanes.items()]
+        for thread in threads:
+            thread.start()
         while not stop.is_set():
             try:
-                work = self.run_once()
-                self.heartbeat.beat()  # only after a pass that did not fail: a stuck or failing loop stops beating
-                if work == 0:
-                    stop.wait(self.settings.poll_seconds)
+                self.mappings.refresh()
+                self.prune.run_if_due()
+                self._beat_if_healthy()
             except Exception:  # the loop must survive a bad moment (e.g. a locked database)
-                log.exception("worker loop failed; retrying in %.1f s", self.settings.poll_seconds * 10)
-                stop.wait(self.settings.poll_seconds * 10)
-        log.info("worker %s stopped", self.inbox.owner)
+                log.exception("worker housekeeping failed; retrying")
+            stop.wait(self.settings.worker.poll_seconds)
+        for thread in threads:
+            thread.join(timeout=self.settings.worker.lease_seconds)
+        log.info("worker %s stopped", self.owner)
+
+    def _run_lane(self, name: str, stages: list[Stage], stop: threading.Event) -> None:
+        """Run the lane's stages round and round; sleep only when all of them are idle."""
+        poll = self.settings.worker.poll_seconds
+        while not stop.is_set():
+            try:
+                if self._pass(name, stages) == 0:
+                    stop.wait(poll)
+            except Exception:  # a bad moment (a locked database) must not end the lane
+                log.exception("worker lane %s failed; retrying in %.1f s", name, poll * 10)
+                stop.wait(poll * 10)

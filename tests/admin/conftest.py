@@ -73,4 +73,4 @@ def csrf(admin):
 def audit(admin_app):
     """The audit log's actions, oldest first."""
     return lambda: [(e["actor"], e["action"], e["target"]) for e in
-                    reversed(admin_app.extensions["bridge"].store.audit_log())]
+                    reversed(admin_app.extensions["bridge"].store.admin.audit_entries())]

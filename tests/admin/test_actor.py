@@ -66,19 +66,19 @@ def test_the_list_of_changes_covers_every_state_changing_api_route(admin_app):
 def test_every_change_is_audited_with_the_named_actor(anonymous, mappings, admin_app, endpoint):
     change, action = CHANGES[endpoint]
     assert change(anonymous, mappings, "田中 太郎").status_code == 200
-    newest = admin_app.extensions["bridge"].store.audit_log(1)[0]
+    newest = admin_app.extensions["bridge"].store.admin.audit_entries(1)[0]
     assert (newest["actor"], newest["action"]) == ("api:田中 太郎", action)
 
 
 def test_a_refused_save_is_audited_with_the_actor_too(anonymous, mappings, admin_app):
     assert _refused_save(anonymous, mappings, TANAKA_PERCENT).status_code == 422
-    newest = admin_app.extensions["bridge"].store.audit_log(1)[0]
+    newest = admin_app.extensions["bridge"].store.admin.audit_entries(1)[0]
     assert (newest["actor"], newest["action"]) == ("api:田中", "save_rejected")
 
 
 def test_without_a_name_the_actor_is_api(anonymous, mappings, admin_app):
     assert _save(anonymous, mappings, "").status_code == 200
-    assert admin_app.extensions["bridge"].store.audit_log(1)[0]["actor"] == "api"
+    assert admin_app.extensions["bridge"].store.admin.audit_entries(1)[0]["actor"] == "api"
 
 
 @pytest.mark.parametrize(("sent", "name"), [
@@ -105,7 +105,7 @@ def test_header_text_recovers_what_the_sender_wrote(sent, name):
 ])
 def test_control_characters_are_stripped_after_decoding(anonymous, mappings, admin_app, sent, actor):
     assert _save(anonymous, mappings, sent).status_code == 200
-    assert admin_app.extensions["bridge"].store.audit_log(1)[0]["actor"] == actor
+    assert admin_app.extensions["bridge"].store.admin.audit_entries(1)[0]["actor"] == actor
 
 
 @pytest.fixture
@@ -141,4 +141,4 @@ def _put_over_http(address: str, text: str, actor: bytes) -> int:
                                    b"UTF-8''%E7%94%B0%E4%B8%AD%20%E5%A4%AA%E9%83%8E"])
 def test_a_unicode_actor_survives_a_real_http_request(served, mappings, admin_app, actor):
     assert _put_over_http(served, _renamed(mappings), actor) == 200
-    assert admin_app.extensions["bridge"].store.audit_log(1)[0]["actor"] == "api:田中 太郎"
+    assert admin_app.extensions["bridge"].store.admin.audit_entries(1)[0]["actor"] == "api:田中 太郎"

@@ -51,8 +51,9 @@ def test_a_broken_save_is_refused_with_every_problem_and_the_file_stays(anonymou
     assert problem["display"].startswith(f"{SF_FILE}:41: fields[0] (Email).transforms[2]: ")
     assert (mappings / SF_FILE).read_text(encoding="utf-8") == before
     store = admin_app.extensions["bridge"].store
-    assert store.mapping_versions(SF_FILE) == []
-    assert [(e["actor"], e["action"], e["target"]) for e in store.audit_log()] == [("api", "save_rejected", SF_FILE)]
+    assert store.admin.mapping_versions(SF_FILE) == []
+    assert [(e["actor"], e["action"], e["target"]) for e in store.admin.audit_entries()] == \
+        [("api", "save_rejected", SF_FILE)]
 
 
 def test_a_yaml_syntax_error_is_refused_with_its_line(anonymous, mappings):
@@ -127,13 +128,13 @@ def test_history_and_rollback(anonymous, mappings, admin_app):
 
 def test_a_version_that_no_longer_passes_is_not_restored(anonymous, mappings, admin_app):
     store = admin_app.extensions["bridge"].store
-    store.add_mapping_version(SF_FILE, _edited(mappings, BROKEN), "", "someone", admin_app.extensions[
+    store.admin.add_mapping_version(SF_FILE, _edited(mappings, BROKEN), "", "someone", admin_app.extensions[
         "bridge_admin"].clock())
     before = (mappings / SF_FILE).read_text(encoding="utf-8")
     response = anonymous.post(f"/api/admin/mappings/{SF_FILE}/versions/1/restore", headers=API_HEADERS)
     assert response.status_code == 422 and response.json["problems"][0]["line"] == 41
     assert (mappings / SF_FILE).read_text(encoding="utf-8") == before
-    assert store.audit_log()[0]["action"] == "restore_rejected"
+    assert store.admin.audit_entries()[0]["action"] == "restore_rejected"
 
 
 def test_check_reports_problems_without_saving(anonymous, mappings):

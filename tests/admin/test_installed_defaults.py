@@ -34,7 +34,7 @@ def test_saving_the_shipped_defaults_is_refused_with_what_to_do(shipped_app):
     [problem] = response.json["problems"]
     assert "bridge init" in problem["message"] and "BRIDGE_MAPPINGS" in problem["message"]
     assert (folder / SF_FILE).read_text(encoding="utf-8") == before
-    assert shipped_app.extensions["bridge"].store.audit_log()[0]["action"] == "save_rejected"
+    assert shipped_app.extensions["bridge"].store.admin.audit_entries()[0]["action"] == "save_rejected"
 
 
 def test_the_pages_say_the_defaults_are_read_only(shipped_app):
@@ -52,10 +52,10 @@ def test_an_editable_folder_shows_no_read_only_notice(admin):
 
 def test_the_timeline_marks_an_activity_of_unknown_type(admin, admin_app, clock):
     store = admin_app.extensions["bridge"].store
-    with store.transaction() as db:
-        lead_id = store.touch_lead(db, clock(), email="emily.carter@northwind.example")
-        store.add_activity(db, "a1", lead_id, "pricing_page_visit", "2026-11-20T09:00:00.000Z", None, 1, clock())
-        store.add_activity(db, "a2", lead_id, "webnar_signup", "2026-11-20T10:00:00.000Z", None, 2, clock())
+    with store.unit_of_work() as work:
+        lead_id = work.leads.touch(clock(), email="emily.carter@northwind.example")
+        work.leads.add_activity("a1", lead_id, "pricing_page_visit", "2026-11-20T09:00:00.000Z", None, 1, clock())
+        work.leads.add_activity("a2", lead_id, "webnar_signup", "2026-11-20T10:00:00.000Z", None, 2, clock())
     english = admin.get(f"/admin/leads/{lead_id}", headers={"Accept-Language": "en"}).text
     assert english.count("Unknown type: no rule in handoff.yaml scores it") == 1
     japanese = admin.get(f"/admin/leads/{lead_id}", headers={"Accept-Language": "ja"}).text

@@ -24,7 +24,7 @@ def lead_id(store):
 
 
 def _dead(store):
-    return store.outbox_items(status="dead")
+    return store.outbox.items(status="dead")
 
 
 def text_of(response) -> str:
@@ -56,8 +56,8 @@ def test_replay_without_the_csrf_token_is_refused(admin, store, lead_id):
 
 # -- leads list -------------------------------------------------------------------------------------
 def test_the_list_shows_who_where_and_whether_handed_off(admin, store, lead_id):
-    with store.transaction() as db:
-        store.touch_lead(db, at(300), email="waiting@example.co.jp")
+    with store.unit_of_work() as work:
+        work.leads.touch(at(300), email="waiting@example.co.jp")
     page = text_of(admin.get("/admin/leads"))
     for shown in ("hanako.sato@example.co.jp", "佐藤 花子", "株式会社ミライソフト", "115", "consideration", "hot",
                   "waiting@example.co.jp", "2 lead(s)"):
@@ -138,7 +138,7 @@ def test_replay_one_moves_it_to_pending_and_is_audited(admin, store, lead_id, au
     page = admin.get("/admin/outbox").text
     response = admin.post("/admin/outbox/replay", data={"csrf_token": csrf_from(page), "id": item})
     assert response.status_code == 303 and response.headers["Location"] == "/admin/outbox"
-    assert _dead(store) == [] and store.outbox_items(status="pending")[0]["id"] == item
+    assert _dead(store) == [] and store.outbox.items(status="pending")[0]["id"] == item
     assert audit()[-1] == ("admin", "outbox_replay", f"outbox {item}")
     after = admin.get("/admin/outbox").text
     assert "1 write(s) queued again" in after and "No failed writes" in after
@@ -162,7 +162,7 @@ def test_replay_all(admin, store, lead_id, audit):
     handed_off_lead(store, hubspot_id="502", email="taro@example.co.jp")
     csrf = csrf_from(admin.get("/admin/outbox").text)
     admin.post("/admin/outbox/replay", data={"csrf_token": csrf, "all": "1"})
-    assert _dead(store) == [] and store.outbox_counts()["pending"] == 2
+    assert _dead(store) == [] and store.outbox.counts()["pending"] == 2
     assert audit()[-1] == ("admin", "outbox_replay", "outbox (all dead letters)")
 
 

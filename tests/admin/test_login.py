@@ -107,7 +107,7 @@ def test_behind_a_proxy_failures_count_per_forwarded_client(make_settings, clock
 def test_logins_pause_for_everyone_after_many_failures_from_many_addresses(admin_app, admin, clock, monkeypatch):
     store = admin_app.extensions["bridge"].store
     for number in range(auth.MAX_FAILED_LOGINS_ALL):  # an attacker rotating addresses, a guess from each
-        store.record_login_failure(f"203.0.113.{number}", clock() - timedelta(minutes=10))
+        store.admin.record_login_failure(f"203.0.113.{number}", clock() - timedelta(minutes=10))
     checked, real_scrypt = [], auth._scrypt
     monkeypatch.setattr(auth, "_scrypt", lambda password, salt: checked.append(password) or real_scrypt(password, salt))
     stranger = admin_app.test_client()
@@ -191,7 +191,7 @@ def test_forty_parallel_wrong_passwords_get_exactly_five_checks(two_workers, mak
     assert Counter(status for status, _, _ in answers) == {401: 5, 429: 35}
     assert len(checked) == 5
     store = Store(make_settings(**ADMIN_ENV).db_path)
-    assert store.login_failures_since("127.0.0.1", clock() - auth.FAILED_LOGIN_WINDOW) == 5
+    assert store.admin.login_failures_since("127.0.0.1", clock() - auth.FAILED_LOGIN_WINDOW) == 5
     for status, language, text in answers:
         if status == 429:
             assert ("ログインの失敗が多すぎます" if language == "ja" else "Too many failed logins") in text

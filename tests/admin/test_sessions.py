@@ -24,7 +24,7 @@ def _forged(app, client, data: dict) -> None:
 
 
 def _sessions(app) -> list[dict]:
-    return list(app.extensions["bridge"].store.db["admin_sessions"].rows)
+    return list(app.extensions["bridge"].store.conn.db["admin_sessions"].rows)
 
 
 def _page_after_redirect(client, url: str = "/admin/mappings", headers: dict | None = None):
@@ -174,6 +174,6 @@ def test_pages_stay_readable_when_the_session_cannot_be_touched(admin_app, admin
     def full_disk():
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(store, "transaction", full_disk)
+    monkeypatch.setattr(store.conn, "transaction", full_disk)
     clock.advance(minutes=5)  # due for a last_seen_at write, which fails
     assert admin.get("/admin/mappings").status_code == 200

@@ -9,9 +9,9 @@ import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-pytest.register_assert_rewrite("tests.connectors.contract")
+pytest.register_assert_rewrite("connectors.testing")
 
-from tests.connectors.contract import FakeClock  # noqa: E402 (after the rewrite hook)
+from connectors.testing import FakeClock  # noqa: E402 (after the rewrite hook)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """The three connectors against the in-process sandbox over loopback HTTP: no `responses`, real requests.
 
 Each connector is built by the registry from the settings the sandbox prints (`Sandbox.env()`), then
-checked, described, used to upsert, read and list changes, and made to retry failures the sandbox
-injects. Call counts come from both sides: the connector's own counter and the sandbox's call log.
+checked, described, used to upsert, read and list changes, and shown failures the sandbox injects: each
+comes back as an error to reschedule by, after one call, and the next call succeeds. Call counts come
+from both sides: the connector's own counter and the sandbox's call log.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from bridge.kernel.env import EnvReader
-from connectors._http import Clock
+from bridge.kernel.errors import RateLimited, Transient
 from connectors.base import Connector
-from connectors.registry import connector_classes, load_connectors
+from connectors.registry import load_connectors
 from connectors.sandbox import Sandbox
+from connectors.testing import FakeClock
 from tests.conftest import SHIPPED_MAPPINGS
 
 # The sandbox fixtures (a served Sandbox on a settable clock, and a control-API client) are shared
@@ -119,21 +120,6 @@ SYSTEMS = {
 NAMES = list(SYSTEMS)
 
 
-class RecordingClock(Clock):
-    """Real time plus whatever was slept; sleeps are recorded, not waited."""
-
-    def __init__(self) -> None:
-        self.slept = 0.0
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return super().time() + self.slept
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.slept += seconds
-
-
 @pytest.fixture
 def connectors(sandbox: Sandbox) -> dict[str, Connector]:  # noqa: F811 (the imported fixture)
     built, problems = load_connectors(sandbox.env())
@@ -142,12 +128,11 @@ def connectors(sandbox: Sandbox) -> dict[str, Connector]:  # noqa: F811 (the imp
 
 
 @pytest.fixture
-def timed(sandbox: Sandbox) -> tuple[dict[str, Connector], RecordingClock]:  # noqa: F811
-    """The same connectors on a clock that records sleeps instead of waiting them out."""
-    clock_ = RecordingClock()
-    read = EnvReader(sandbox.env())
-    built = {name: cls.from_env(read, clock=clock_) for name, cls in connector_classes().items()}
-    assert read.problems == []
+def timed(sandbox: Sandbox) -> tuple[dict[str, Connector], FakeClock]:  # noqa: F811
+    """The same connectors on a clock the test moves (the sandbox keeps its own)."""
+    clock_ = FakeClock(START)
+    built, problems = load_connectors(sandbox.env(), clock=clock_)
+    assert problems == []
     return built, clock_
 
 
@@ -266,28 +251,50 @@ def test_an_invalid_record_fails_alone_with_its_field(name, breaks, code, fields
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_an_injected_503_is_retried_transparently(name, timed, sandbox, control):  # noqa: F811
-    connectors_, recording = timed
+def test_an_injected_503_comes_back_after_one_call_and_the_next_call_succeeds(name, timed, sandbox, control):  # noqa: F811
+    connectors_, _ = timed
     system, connector = SYSTEMS[name], connectors_[name]
     reply = control.post("/failures", json={"endpoint": system.upsert_endpoint, "status": 503})
     assert reply.status_code == 201
+    with pytest.raises(Transient):
+        connector.upsert(system.object, system.key, system.records(1, 3))
+    assert sandbox.calls.count(system.upsert_endpoint, 503) == 1
+    assert sandbox.calls.count(system.upsert_endpoint) == 1  # not sent again by the connector
+    assert control.get("/failures").json() == []
     results = connector.upsert(system.object, system.key, system.records(1, 3))
     assert [r.outcome for r in results] == ["created"] * 3
-    assert sandbox.calls.count(system.upsert_endpoint, 503) == 1
     assert sandbox.calls.count(system.upsert_endpoint, 200) == 1
     assert connector.calls[system.upsert_label] == 2
-    assert len(recording.sleeps) == 1 and 0 <= recording.sleeps[0] <= 2  # one backoff, attempt 1
-    assert control.get("/failures").json() == []
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_an_injected_429_waits_the_retry_after_then_succeeds(name, timed, sandbox, control):  # noqa: F811
-    connectors_, recording = timed
+def test_an_injected_429_comes_back_with_its_retry_after_and_then_succeeds(name, timed, sandbox, control):  # noqa: F811
+    connectors_, clock_ = timed
     system, connector = SYSTEMS[name], connectors_[name]
     control.post("/failures", json={"endpoint": system.upsert_endpoint, "status": 429, "retry_after": 7})
+    with pytest.raises(RateLimited) as caught:
+        connector.upsert(system.object, system.key, system.records(1, 2))
+    assert caught.value.retry_after == 7.0  # the header's value, not a default
+    assert sandbox.calls.count(system.upsert_endpoint, 429) == 1
+    clock_.advance(seconds=7)
     results = connector.upsert(system.object, system.key, system.records(1, 2))
     assert [r.outcome for r in results] == ["created", "created"]
-    assert recording.sleeps == [7.0]  # the header's value, not the backoff or a default
-    assert sandbox.calls.count(system.upsert_endpoint, 429) == 1
     assert sandbox.calls.count(system.upsert_endpoint, 200) == 1
     assert connector.calls[system.upsert_label] == 2
+
+
+def test_a_burst_past_hubspots_budget_is_refused_before_the_sandbox_sees_it(sandbox):  # noqa: F811
+    clock_ = FakeClock(START)
+    built, _ = load_connectors({**sandbox.env(), "HUBSPOT_TIER": "free"}, clock=clock_)  # 90 calls in 10 s
+    hubspot, system = built["hubspot"], SYSTEMS["hubspot"]
+    for _ in range(89):
+        hubspot.describe("contacts")
+    records = system.records(1, 200)  # two calls: the first is the 90th, the second finds no call left
+    results = hubspot.upsert(system.object, system.key, records)
+    assert [r.outcome for r in results] == ["created"] * 100 + ["failed"] * 100
+    assert {(r.category, type(r.error)) for r in results[100:]} == {("retriable", RateLimited)}
+    assert sandbox.calls.count(system.upsert_endpoint) == hubspot.calls[system.upsert_label] == 1
+    clock_.advance(seconds=results[100].error.retry_after)
+    again = hubspot.upsert(system.object, system.key, records[100:])
+    assert {r.outcome for r in again} == {"created"}
+    assert sandbox.calls.count(system.upsert_endpoint, 200) == 2

@@ -1,81 +1,109 @@
-"""Shared HTTP plumbing: the window limiter, Retry-After parsing, retry policy and error mapping."""
+"""Shared HTTP plumbing: one counted attempt per call, the budget asked first, pauses, Retry-After, status → error."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 import requests
 import responses
 
-from bridge.kernel.errors import Permanent, RateLimited, Transient
-from connectors._http import Http, RetryPolicy, WindowLimiter, retry_after_seconds
+from bridge.kernel.budget import Limit, LocalBudget
+from bridge.kernel.errors import AuthError, Paused, Permanent, RateLimited, Transient
+from connectors._http import Http, error_for_status, retry_after_seconds
+from connectors.testing import SpentBudget
 
 URL = "https://api.example.com/thing"
 
 
-def make_http(clock, **policy) -> Http:
-    def classify(response: requests.Response):
-        if response.status_code == 429:
-            return RateLimited(
-                "test", "slow down", retry_after=float(response.headers["Retry-After"])
-            )
-        if response.status_code >= 500:
-            return Transient("test", "unavailable")
-        return Permanent("test", "invalid", fields=("email",))
-
-    return Http("test", classify, clock, RetryPolicy(**policy))
+def make_http(clock, budget=None) -> Http:
+    return Http("test", clock, budget or LocalBudget())
 
 
-def test_window_limiter_waits_for_the_oldest_call_to_leave_the_window(clock):
-    limiter = WindowLimiter(3, 1.0, clock)
-    for _ in range(3):
-        limiter.acquire()
-    clock.moment += 0.25
-    limiter.acquire()
-    assert clock.sleeps == [0.75]
-    clock.moment += 5
-    limiter.acquire()
-    assert clock.sleeps == [0.75]
-
-
-def test_retry_after_as_an_http_date(clock):
+def answer(status: int, headers: dict[str, str] | None = None) -> requests.Response:
     response = requests.Response()
-    response.headers["Retry-After"] = "Fri, 20 Nov 2026 03:00:30 GMT"
-    assert retry_after_seconds(response, clock) == 30.0
-    response.headers["Retry-After"] = "soon"
-    assert retry_after_seconds(response, clock) is None
+    response.status_code = status
+    response.headers.update(headers or {})
+    response.url = URL + "?email=taro@example.co.jp"
+    response.request = requests.Request("PATCH", response.url).prepare()
+    return response
 
 
-def test_permanent_errors_are_not_retried(clock, rsps):
-    rsps.get(URL, status=400)
-    http = make_http(clock)
-    with pytest.raises(Permanent):
-        http.call(lambda: http.send("GET", URL, "GET thing"))
-    assert http.calls == {"GET thing": 1} and clock.sleeps == []
-
-
-def test_transient_errors_stop_after_the_attempt_limit_with_capped_backoff(clock, rsps):
+def test_a_failed_status_is_returned_after_one_attempt(clock, rsps):
     rsps.get(URL, status=503)
-    http = make_http(clock, attempts=4, base=1.0, cap=3.0)
-    with pytest.raises(Transient):
-        http.call(lambda: http.send("GET", URL, "GET thing"))
-    assert http.calls["GET thing"] == 4
-    assert len(clock.sleeps) == 3 and all(0 <= s <= 3.0 for s in clock.sleeps)
-
-
-def test_a_retry_after_beyond_the_longest_wait_goes_back_to_the_caller(clock, rsps):
-    rsps.get(URL, status=429, headers={"Retry-After": "3600"})
     http = make_http(clock)
+    assert http.send("GET", URL, "GET thing", pool="api", limit=None).status_code == 503
+    assert http.calls == {"GET thing": 1} and len(rsps.calls) == 1
+
+
+def test_the_budget_is_asked_before_counting_or_sending(clock, rsps):
+    rsps.get(URL, json={})
+    http = make_http(clock, SpentBudget())
+    with pytest.raises(RateLimited):
+        http.send("GET", URL, "GET thing", pool="api", limit=Limit(1, 1.0))
+    assert http.calls == {} and len(rsps.calls) == 0
+
+
+def test_a_window_that_is_full_refuses_until_its_oldest_call_leaves(clock, rsps):
+    rsps.get(URL, json={})
+    http = make_http(clock)
+    limit = Limit(3, 1.0)
+    for _ in range(3):
+        http.send("GET", URL, "GET thing", pool="api", limit=limit)
+    clock.advance(seconds=0.25)
     with pytest.raises(RateLimited) as caught:
-        http.call(lambda: http.send("GET", URL, "GET thing"))
-    assert caught.value.retry_after == 3600 and clock.sleeps == []
+        http.send("GET", URL, "GET thing", pool="api", limit=limit)
+    assert caught.value.retry_after == pytest.approx(0.75)
+    clock.advance(seconds=0.75)
+    http.send("GET", URL, "GET thing", pool="api", limit=limit)
+    assert http.calls == {"GET thing": 4} and len(rsps.calls) == 4
+
+
+def test_a_paused_connector_sends_nothing_until_the_pause_ends(clock, rsps):
+    rsps.get(URL, json={})
+    http = make_http(clock)
+    error = http.pause(clock() + timedelta(hours=1), "daily API limit reached")
+    assert isinstance(error, Paused) and error.until == clock() + timedelta(hours=1)
+    with pytest.raises(Paused):
+        http.send("GET", URL, "GET thing", pool="api", limit=None)
+    assert len(rsps.calls) == 0
+    clock.advance(hours=1)
+    http.send("GET", URL, "GET thing", pool="api", limit=None)
+    assert len(rsps.calls) == 1
+
+
+def test_retry_after_as_seconds_or_an_http_date(clock):
+    assert retry_after_seconds(answer(429, {"Retry-After": "7"}), clock()) == 7.0
+    assert retry_after_seconds(answer(429, {"Retry-After": "Fri, 20 Nov 2026 03:00:30 GMT"}), clock()) == 30.0
+    assert retry_after_seconds(answer(429, {"Retry-After": "soon"}), clock()) is None
+    assert retry_after_seconds(answer(429), clock()) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "retry_after"),
+    [
+        (429, {"Retry-After": "30"}, RateLimited, 30.0),
+        (429, {}, RateLimited, 1.0),
+        (503, {"Retry-After": "120"}, Transient, 120.0),
+        (502, {}, Transient, None),
+        (401, {}, AuthError, None),
+        (400, {}, Permanent, None),
+    ],
+)
+def test_statuses_map_to_errors_with_the_wait_the_system_asked(clock, status, headers, error, retry_after):
+    mapped = error_for_status("test", answer(status, headers), clock(), message="nope", auth_setting="TEST_TOKEN")
+    assert type(mapped) is error
+    assert getattr(mapped, "retry_after", None) == retry_after
+    assert "PATCH /thing: " in str(mapped) and "taro" not in str(mapped)  # the query may hold record data
 
 
 def test_connection_failures_are_transient_and_name_no_url(clock, rsps):
     rsps.get(URL, body=requests.ConnectionError(f"cannot reach {URL}?token=abc"))
-    http = make_http(clock, attempts=1)
+    http = make_http(clock)
     with pytest.raises(Transient) as caught:
-        http.call(lambda: http.send("GET", URL, "GET thing"))
+        http.send("GET", URL, "GET thing", pool="api", limit=None)
     assert str(caught.value) == "test: GET thing: could not connect"
+    assert len(rsps.calls) == 1  # not sent again
 
 
 def test_every_request_has_a_timeout(clock, monkeypatch):
@@ -88,8 +116,7 @@ def test_every_request_has_a_timeout(clock, monkeypatch):
         return response
 
     monkeypatch.setattr(requests.Session, "request", fake_request)
-    http = make_http(clock)
-    http.send("GET", URL, "GET thing")
+    make_http(clock).send("GET", URL, "GET thing", pool="api", limit=None)
     connect, read = seen["timeout"]
     assert 0 < connect <= 10 and 0 < read <= 120
 
@@ -99,6 +126,6 @@ def test_calls_are_counted_per_endpoint(clock):
     responses.get(URL, json={})
     http = make_http(clock)
     for _ in range(2):
-        http.send("GET", URL, "GET thing")
-    http.send("GET", URL, "GET other")
+        http.send("GET", URL, "GET thing", pool="api", limit=None)
+    http.send("GET", URL, "GET other", pool="api", limit=None)
     assert http.calls == {"GET thing": 2, "GET other": 1}

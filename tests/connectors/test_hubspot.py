@@ -9,14 +9,18 @@ from urllib.parse import parse_qs
 import pytest
 
 from bridge.kernel.env import EnvReader
-from bridge.kernel.errors import AuthError, Paused
-from connectors.hubspot import HubSpotConnector
-from tests.connectors.contract import ConnectorContract, script
+from bridge.kernel.errors import AuthError, Paused, RateLimited
+from connectors.base import WebhookRequest
+from connectors.hubspot import HubSpotConnector, sign_v3
+from connectors.testing import ConnectorContract, RetriableRecordsContract, script
+from tests.helpers import hubspot_event
 
 BASE = "https://api.hubapi.com"
 UPSERT = f"{BASE}/crm/v3/objects/contacts/batch/upsert"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 ENV = {"HUBSPOT_ACCESS_TOKEN": TOKEN}
+APP_SECRET = "app-client-secret-0123456789"
+WEBHOOK_URL = "https://bridge.example.co.jp/webhooks/hubspot"
 OAUTH_ENV = {
     "HUBSPOT_CLIENT_ID": "client-id-1",
     "HUBSPOT_CLIENT_SECRET": "client-secret-0123456789",
@@ -50,21 +54,36 @@ def batch(results: list, errors: list | None = None) -> dict:
     return body
 
 
+def input_error(trace: str, category: str, message: str, **details) -> dict:
+    """One entry of a batch reply's errors[], tied to its input by the trace id."""
+    return {"status": "error", "category": category, "message": message,
+            "context": {"objectWriteTraceId": [trace]}, **details}
+
+
 def invalid_email(trace: str) -> dict:
-    return {
-        "status": "error",
-        "category": "VALIDATION_ERROR",
-        "message": "Property values were not valid",
-        "context": {"objectWriteTraceId": [trace]},
-        "errors": [
-            {"message": "Email address lead1@ is invalid", "code": "INVALID_EMAIL", "in": "email"}
-        ],
+    detail = {"message": "Email address lead1@ is invalid", "code": "INVALID_EMAIL", "in": "email"}
+    return input_error(trace, "VALIDATION_ERROR", "Property values were not valid", errors=[detail])
+
+
+def internal_error(trace: str) -> dict:
+    return input_error(trace, "INTERNAL_ERROR", "try again")
+
+
+def signed(events: list[dict], now: datetime) -> WebhookRequest:
+    """A delivery as HubSpot sends it: a JSON array signed with signature v3 at `now`."""
+    body = json.dumps(events).encode()
+    timestamp = str(int(now.timestamp() * 1000))
+    headers = {
+        "X-HubSpot-Signature-v3": sign_v3(APP_SECRET, "POST", WEBHOOK_URL, body, timestamp),
+        "X-HubSpot-Request-Timestamp": timestamp,
+        "Content-Type": "application/json",
     }
+    return WebhookRequest("POST", WEBHOOK_URL, headers, {}, body)
 
 
-class TestHubSpotContract(ConnectorContract):
+class TestHubSpotContract(ConnectorContract, RetriableRecordsContract):
     connector_class = HubSpotConnector
-    settings = ENV
+    settings = {**ENV, "HUBSPOT_CLIENT_SECRET": APP_SECRET}
     secret = TOKEN
     auth_setting = "HUBSPOT_ACCESS_TOKEN"
     object = "contacts"
@@ -101,6 +120,7 @@ class TestHubSpotContract(ConnectorContract):
     )
     rejection_fields = ("favourite_colour",)
     partial_fields = ("email",)
+    change = ("contacts", "123", "property")
 
     def upsert_reply(self, body):
         return 200, batch(
@@ -119,6 +139,11 @@ class TestHubSpotContract(ConnectorContract):
         ]
         return 207, batch(results[::-1], [invalid_email(bad["objectWriteTraceId"])])
 
+    def retriable_reply(self, body, bad_key):
+        status, reply = self.partial_reply(body, bad_key)
+        reply["errors"] = [internal_error(e["context"]["objectWriteTraceId"][0]) for e in reply["errors"]]
+        return status, reply
+
     def reject_credentials(self, rsps):
         rsps.post(
             f"{BASE}/crm/v3/objects/contacts/search",
@@ -130,6 +155,9 @@ class TestHubSpotContract(ConnectorContract):
                 "message": "Authentication credentials not found.",
             },
         )
+
+    def delivery(self, now):
+        return signed([hubspot_event(1, object_id=123), hubspot_event(2, object_id=456)], now)
 
 
 @pytest.fixture
@@ -158,12 +186,12 @@ def test_daily_limit_pauses_until_midnight_in_the_account_time_zone(hubspot, rsp
         hubspot.upsert("contacts", "salesforce_lead_id", records)
     # 03:00 UTC is 12:00 in Tokyo: the counter resets at 00:00 JST, 15:00 UTC.
     assert caught.value.until == datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-    assert len(rsps.calls) == 1 and clock.sleeps == []
+    assert len(rsps.calls) == 1
     with pytest.raises(Paused):
         hubspot.upsert("contacts", "salesforce_lead_id", records)
-    assert len(rsps.calls) == 1  # no retries burnt while paused
+    assert len(rsps.calls) == 1  # no calls burnt while paused
 
-    clock.moment = datetime(2026, 11, 20, 15, 0, 1, tzinfo=UTC).timestamp()
+    clock.now = datetime(2026, 11, 20, 15, 0, 1, tzinfo=UTC)
     rsps.replace("POST", UPSERT, json=batch([contact(0, {}, trace="0")]))
     assert hubspot.upsert("contacts", "salesforce_lead_id", records)[0].outcome == "created"
 
@@ -177,46 +205,34 @@ def test_rolling_limit_without_retry_after_waits_for_the_window(hubspot, rsps, c
         lambda body: (200, batch([contact(0, {}, trace="0")])),
         headers={"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
     )
-    hubspot.upsert("contacts", "salesforce_lead_id", [{"salesforce_lead_id": "K1"}])
-    assert clock.sleeps == [10.0]
+    records = [{"salesforce_lead_id": "K1"}]
+    with pytest.raises(RateLimited) as caught:
+        hubspot.upsert("contacts", "salesforce_lead_id", records)
+    assert caught.value.retry_after == 10.0 and caught.value.code == "TEN_SECONDLY_ROLLING"
+    clock.advance(seconds=10)
+    assert hubspot.upsert("contacts", "salesforce_lead_id", records)[0].outcome == "created"
+    assert len(rsps.calls) == 2
 
 
-def test_207_resends_only_inputs_that_failed_retriably(hubspot, rsps):
-    def first(body):
+def test_207_tells_retriable_and_permanent_failures_apart_in_one_call(hubspot, rsps):
+    def reply(body):
         ok = [contact(0, body["inputs"][0]["properties"], trace="0")]
-        return 207, batch(
-            ok,
-            [
-                {
-                    "status": "error",
-                    "category": "INTERNAL_ERROR",
-                    "message": "try again",
-                    "context": {"objectWriteTraceId": ["1"]},
-                },
-                invalid_email("2"),
-            ],
-        )
+        return 207, batch(ok, [internal_error("1"), invalid_email("2")])
 
-    script(
-        rsps,
-        "POST",
-        UPSERT,
-        first,
-        lambda body: (200, batch([contact(9, {}, new=False, trace="0")])),
-    )
+    script(rsps, "POST", UPSERT, reply)
     records = [{"salesforce_lead_id": f"K{i}", "email": f"x{i}@example.com"} for i in range(3)]
     results = hubspot.upsert("contacts", "salesforce_lead_id", records)
-    assert [r.outcome for r in results] == ["created", "updated", "failed"]
-    assert results[2].category == "permanent" and results[2].code == "VALIDATION_ERROR"
-    resent = json.loads(rsps.calls[1].request.body)["inputs"]
-    assert [x["id"] for x in resent] == ["K1"]
+    assert [r.outcome for r in results] == ["created", "failed", "failed"]
+    assert (results[1].category, results[1].code) == ("retriable", "INTERNAL_ERROR")
+    assert (results[2].category, results[2].code) == ("permanent", "VALIDATION_ERROR")
+    assert len(rsps.calls) == 1
 
 
 def test_input_without_result_or_error_is_retriable_not_lost(hubspot, rsps):
     script(rsps, "POST", UPSERT, (200, batch([])))
     [result] = hubspot.upsert("contacts", "salesforce_lead_id", [{"salesforce_lead_id": "K1"}])
     assert result.outcome == "failed" and result.category == "retriable"
-    assert len(rsps.calls) == 5  # the retry policy's attempts, then handed back
+    assert len(rsps.calls) == 1  # handed back for the caller to reschedule
 
 
 def test_keying_on_the_record_id_uses_batch_update(hubspot, rsps):
@@ -231,32 +247,24 @@ def test_keying_on_the_record_id_uses_batch_update(hubspot, rsps):
     assert sent == [{"id": "77", "properties": {"lifecyclestage": "lead"}}]
 
 
+def token_endpoint(rsps, *tokens: str) -> None:
+    """HubSpot's token endpoint, handing out `tokens` in turn, each valid for 30 minutes."""
+    handed = iter(tokens)
+    reply = {"refresh_token": "refresh-0123456789abcdef", "expires_in": 1800, "token_type": "bearer",
+             "token_use": "access_token"}
+    rsps.add_callback("POST", f"{BASE}/oauth/v1/token",
+                      callback=lambda request: (200, {}, json.dumps({**reply, "access_token": next(handed)})))
+
+
 def test_oauth_token_is_refreshed_before_it_expires(clock, rsps):
     hubspot = HubSpotConnector.from_env(EnvReader(OAUTH_ENV), clock=clock)
-    tokens = iter(["access-1", "access-2"])
-    rsps.add_callback(
-        "POST",
-        f"{BASE}/oauth/v1/token",
-        callback=lambda request: (
-            200,
-            {},
-            json.dumps(
-                {
-                    "access_token": next(tokens),
-                    "refresh_token": "refresh-0123456789abcdef",
-                    "expires_in": 1800,
-                    "token_type": "bearer",
-                    "token_use": "access_token",
-                }
-            ),
-        ),
-    )
+    token_endpoint(rsps, "access-1", "access-2")
     rsps.get(f"{BASE}/crm/v3/properties/contacts", json={"results": []})
 
     hubspot.describe("contacts")
-    clock.moment += 1400  # 400 s left: still good
+    clock.advance(seconds=1400)  # 400 s left: still good
     hubspot.describe("contacts")
-    clock.moment += 200  # 200 s left: inside the refresh margin
+    clock.advance(seconds=200)  # 200 s left: inside the refresh margin
     hubspot.describe("contacts")
 
     token_calls = [c for c in rsps.calls if c.request.url.endswith("/oauth/v1/token")]
@@ -272,6 +280,22 @@ def test_oauth_token_is_refreshed_before_it_expires(clock, rsps):
         c.request.headers["Authorization"] for c in rsps.calls if "properties" in c.request.url
     ]
     assert bearers == ["Bearer access-1", "Bearer access-1", "Bearer access-2"]
+
+
+def test_a_token_that_expired_early_is_refreshed_once_and_the_call_sent_again(clock, rsps):
+    hubspot = HubSpotConnector.from_env(EnvReader(OAUTH_ENV), clock=clock)
+    token_endpoint(rsps, "access-1", "access-2")
+    expired = {
+        "status": "error",
+        "category": "EXPIRED_AUTHENTICATION",
+        "correlationId": "c",
+        "message": "The OAuth token used to make this call expired 2 second(s) ago.",
+    }
+    script(rsps, "GET", f"{BASE}/crm/v3/properties/contacts", (401, expired), (200, {"results": []}))
+    assert hubspot.describe("contacts") == {}
+    bearers = [c.request.headers.get("Authorization") for c in rsps.calls if "properties" in c.request.url]
+    assert bearers == ["Bearer access-1", "Bearer access-2"]
+    assert len(rsps.calls) == 4  # token, call, token, call: once, no loop
 
 
 def test_refused_refresh_token_names_the_setting(clock, rsps):
@@ -297,10 +321,16 @@ def test_request_rate_stays_under_ninety_percent_of_the_tier(clock, rsps):
         EnvReader({**ENV, "HUBSPOT_TIER": "professional"}), clock=clock
     )
     rsps.get(f"{BASE}/crm/v3/properties/contacts", json={"results": []})
-    for _ in range(172):
+    for _ in range(171):  # 90 % of 190 go at once
         hubspot.describe("contacts")
-    # 171 = 90 % of 190 go at once; the 172nd waits for the 10-second window to roll.
-    assert clock.sleeps == [10.0]
+    clock.advance(seconds=4)
+    with pytest.raises(RateLimited) as caught:
+        hubspot.describe("contacts")
+    assert caught.value.retry_after == pytest.approx(6.0)  # when the first call leaves the 10-second window
+    assert len(rsps.calls) == 171  # refused without calling
+    clock.advance(seconds=6)
+    hubspot.describe("contacts")
+    assert len(rsps.calls) == 172
 
 
 def test_search_pages_with_after_and_opens_a_new_window_at_10000(hubspot, rsps, clock):
@@ -341,17 +371,23 @@ def test_search_pages_with_after_and_opens_a_new_window_at_10000(hubspot, rsps, 
     assert (
         bodies[2]["filterGroups"][0]["filters"][0]["value"] == str(stamp + 5)
         and "after" not in bodies[2]
-    )
-    assert clock.sleeps == []  # three searches fit in the 4-per-second limit
+    )  # three searches fit in the 4-per-second limit
 
 
 def test_search_has_its_own_four_per_second_limit(hubspot, rsps, clock):
-    script(
-        rsps, "POST", f"{BASE}/crm/v3/objects/contacts/search", (200, {"total": 0, "results": []})
-    )
-    for _ in range(5):
-        list(hubspot.changed_since("contacts", datetime(2026, 1, 1, tzinfo=UTC), []))
-    assert clock.sleeps == [1.0]
+    search = f"{BASE}/crm/v3/objects/contacts/search"
+    script(rsps, "POST", search, (200, {"total": 0, "results": []}))
+    rsps.get(f"{BASE}/crm/v3/properties/contacts", json={"results": []})
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    for _ in range(4):
+        list(hubspot.changed_since("contacts", since, []))
+    with pytest.raises(RateLimited) as caught:
+        list(hubspot.changed_since("contacts", since, []))
+    assert caught.value.retry_after == 1.0
+    hubspot.describe("contacts")  # the ten-second bucket is another pool: still open
+    clock.advance(seconds=1)
+    list(hubspot.changed_since("contacts", since, []))
+    assert len([c for c in rsps.calls if c.request.url == search]) == 5
 
 
 def test_batch_read_by_unique_property_maps_back_to_the_ids_asked(hubspot, rsps):
@@ -438,7 +474,7 @@ def test_settings_problems_are_all_reported():
 
 def test_paused_error_says_until_when(hubspot):
     until = datetime(2026, 11, 20, 15, tzinfo=UTC)
-    error = hubspot.http.pause(until, "daily API limit reached")
+    error = hubspot.pause(until, "daily API limit reached")
     assert "paused until 2026-11-20T15:00:00+00:00" in str(error)
 
 

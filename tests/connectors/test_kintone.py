@@ -10,14 +10,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bridge.kernel.env import EnvReader
-from bridge.kernel.errors import AuthError
+from bridge.kernel.errors import AuthError, RateLimited
+from connectors.base import WebhookRequest
 from connectors.kintone import KintoneConnector
-from tests.connectors.contract import ConnectorContract, script
+from connectors.testing import SPENT_RETRY_AFTER, ConnectorContract, SpentBudget, script
+from tests.helpers import kintone_notification
 
 BASE = "https://example.cybozu.com"
 RECORDS = f"{BASE}/k/v1/records.json"
 TOKEN = "kintone-api-token-AAAAAAAAAAAAAAAAAAAA"
 ENV = {"KINTONE_BASE_URL": BASE, "KINTONE_API_TOKEN": TOKEN, "KINTONE_APP_ID": "7"}
+WEBHOOK_TOKEN = "kintone-webhook-token-0123456789"
 INVALID = "入力内容が正しくありません。"
 
 
@@ -48,7 +51,7 @@ def query_of(call) -> dict[str, list[str]]:
 
 class TestKintoneContract(ConnectorContract):
     connector_class = KintoneConnector
-    settings = ENV
+    settings = {**ENV, "KINTONE_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "KINTONE_APP_IDS": "7"}
     secret = TOKEN
     auth_setting = "KINTONE_API_TOKEN"
     object = "7"
@@ -69,9 +72,8 @@ class TestKintoneContract(ConnectorContract):
     )
     rejection_fields = ("app",)
     partial_fields = ("email",)
-    partial_calls = (
-        2  # kintone writes all or nothing: the valid records go again without the bad one
-    )
+    partial_calls = 2  # kintone writes all or nothing: the valid records go again without the bad one
+    change = ("7", "2", "updated")
 
     def upsert_reply(self, body):
         return upserted(body)
@@ -97,6 +99,11 @@ class TestKintoneContract(ConnectorContract):
             status=401,
             json={"code": "GAIA_IA02", "id": "x", "message": "指定したAPIトークンが無効です。"},
         )
+
+    def delivery(self, now):
+        body = json.dumps(kintone_notification(), ensure_ascii=False).encode()
+        url = f"https://bridge.example.co.jp/webhooks/kintone?token={WEBHOOK_TOKEN}"
+        return WebhookRequest("POST", url, {"Content-Type": "application/json"}, {"token": WEBHOOK_TOKEN}, body)
 
 
 @pytest.fixture
@@ -228,17 +235,49 @@ def test_updating_by_record_id_does_not_upsert(kintone, rsps):
     }
 
 
-def test_daily_budget_warns_once_near_the_limit(clock, rsps, caplog):
-    kintone = KintoneConnector.from_env(
-        EnvReader({**ENV, "KINTONE_DAILY_LIMIT": "10"}), clock=clock
-    )
+def test_daily_budget_warns_near_the_limit_and_stops_at_it_until_9_jst(clock, rsps, caplog):
+    kintone = KintoneConnector.from_env(EnvReader({**ENV, "KINTONE_DAILY_LIMIT": "10"}), clock=clock)
     rsps.get(RECORDS, json={"records": []})
     with caplog.at_level(logging.WARNING):
         for _ in range(10):
             kintone.check()
-    assert [r.getMessage() for r in caplog.records] == [
-        "kintone app 7: 9 of 10 daily requests used"
-    ]
+    assert [r.getMessage() for r in caplog.records] == ["kintone app 7: 9 of 10 calls a day (from 00:00 UTC) used"]
+    with pytest.raises(RateLimited) as caught:
+        kintone.check()
+    # 03:00 UTC: the app's counter resets at 00:00 UTC (9:00 JST), 21 hours on.
+    assert caught.value.retry_after == 21 * 3600
+    assert len(rsps.calls) == 10
+    clock.advance(hours=21)
+    kintone.check()
+    assert len(rsps.calls) == 11
+
+
+def test_each_app_has_its_own_daily_budget(clock, rsps):
+    kintone = KintoneConnector.from_env(EnvReader({**ENV, "KINTONE_DAILY_LIMIT": "1"}), clock=clock)
+    rsps.get(RECORDS, json={"records": []})
+    kintone.read("7", ["1"], [])
+    kintone.read("8", ["1"], [])
+    with pytest.raises(RateLimited):
+        kintone.read("7", ["2"], [])
+    assert [query_of(c)["app"] for c in rsps.calls] == [["7"], ["8"]]
+
+
+def test_a_busy_slot_is_refused_not_waited_for(clock, rsps):
+    kintone = KintoneConnector.from_env(EnvReader({**ENV, "KINTONE_MAX_CONCURRENCY": "1"}), clock=clock)
+    inner = []
+
+    def reply(request):
+        # A second request while this one is in flight (as another thread would make).
+        with pytest.raises(RateLimited, match="KINTONE_MAX_CONCURRENCY") as caught:
+            kintone.check()
+        inner.append(caught.value.retry_after)
+        return 200, {}, json.dumps({"records": []})
+
+    rsps.add_callback("GET", RECORDS, callback=reply)
+    kintone.check()
+    assert inner == [1.0] and len(rsps.calls) == 1
+    rsps.replace("GET", RECORDS, json={"records": []})
+    kintone.check()  # the slot was given back
 
 
 def test_describe_maps_field_types(kintone, rsps):
@@ -302,3 +341,22 @@ def test_a_conflict_that_persists_is_handed_back_as_retriable(kintone, rsps):
         result.outcome == "failed" and result.category == "retriable" and result.code == "GAIA_CO02"
     )
     assert len([c for c in rsps.calls if c.request.method == "PUT"]) == 3
+
+
+def test_records_named_invalid_stay_failed_when_the_resend_is_refused_by_the_budget(clock, rsps):
+    budget = SpentBudget(spent=False)
+    kintone = KintoneConnector.from_env(EnvReader(ENV), clock=clock, budget=budget)
+
+    def invalid_second(body):
+        budget.spent = True  # the re-send without the invalid record finds no call left
+        return TestKintoneContract().partial_reply(body, "K1")
+
+    script(rsps, "PUT", RECORDS, invalid_second)
+    records = [{"hubspot_contact_id": f"K{i}", "email": f"lead{i}@example.co.jp"} for i in range(3)]
+    results = kintone.upsert("7", "hubspot_contact_id", records)
+    assert [(r.outcome, r.category) for r in results] == [
+        ("failed", "retriable"), ("failed", "permanent"), ("failed", "retriable")
+    ]
+    assert results[1].code == "CB_VA01" and results[1].fields == ("email",)
+    assert isinstance(results[0].error, RateLimited) and results[0].error.retry_after == SPENT_RETRY_AFTER
+    assert len(rsps.calls) == 1

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bridge.kernel.budget import LocalBudget
 from connectors import registry
-from connectors.base import Connector
+from connectors.base import Change, Connector
+from connectors.testing import FakeClock
 
 
 class Marketo(Connector):
@@ -14,11 +16,14 @@ class Marketo(Connector):
     name = "marketo"
     settings_help = {"MARKETO_CLIENT_ID": "API client id"}
 
+    def __init__(self, clock, budget):
+        self.clock, self.budget = clock, budget
+
     @classmethod
-    def from_env(cls, read):
+    def from_env(cls, read, *, clock, budget=None):
         if not read.text("MARKETO_CLIENT_ID"):
             read.problems.append("MARKETO_CLIENT_ID is not set")
-        return cls()
+        return cls(clock, budget)
 
     def api_problem(self):
         return None
@@ -51,6 +56,9 @@ class Marketo(Connector):
     def parse_webhook(self, request, received_at):
         return []
 
+    def change_of(self, event_type, body, occurred_at):
+        return Change(self.name, "leads", body, "updated", {}, False, occurred_at, None)
+
 
 class FakeEntryPoint:
     def load(self):
@@ -76,3 +84,14 @@ def test_every_connectors_problems_are_gathered_at_once(monkeypatch):
         "MARKETO_CLIENT_ID",
     ):
         assert any(name in p for p in problems), name
+
+
+def test_every_connector_gets_the_same_clock_and_budget(monkeypatch):
+    monkeypatch.setattr(registry, "entry_points", lambda group: [FakeEntryPoint()])
+    clock, budget = FakeClock(), LocalBudget()
+    built, _ = registry.load_connectors({}, clock=clock, budget=budget)
+    assert {id(c.clock) for c in built.values()} == {id(clock)}
+    assert built["marketo"].budget is budget
+    assert {id(c.http.budget) for n, c in built.items() if n != "marketo"} == {id(budget)}
+    shared, _ = registry.load_connectors({})
+    assert shared["hubspot"].http.budget is shared["kintone"].http.budget  # one default budget for all

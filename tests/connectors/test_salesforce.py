@@ -10,9 +10,11 @@ import jwt
 import pytest
 
 from bridge.kernel.env import EnvReader
-from bridge.kernel.errors import AuthError, Paused
+from bridge.kernel.errors import AuthError, Paused, Transient
+from connectors.base import WebhookRequest
 from connectors.salesforce import SalesforceConnector
-from tests.connectors.contract import ConnectorContract, script
+from connectors.testing import ConnectorContract, RetriableRecordsContract, script
+from tests.helpers import outbound_message
 
 LOGIN = "https://login.salesforce.com"
 INSTANCE = "https://acme.my.salesforce.com"
@@ -21,6 +23,8 @@ UPSERT = f"{DATA}/composite/sobjects/Lead/HubSpot_Contact_Id__c"
 CLIENT_ID = "3MVG9-consumer-key"
 SECRET = "consumer-secret-0123456789ABCDEF"
 SESSION = "00D5g000004Z1xY!AQ-session-1"
+ORG_ID = "00D5g000004Z1xYEAS"
+WEBHOOK_TOKEN = "outbound-token-0123456789abcdef"
 
 
 def token_reply(access_token: str = SESSION) -> dict:
@@ -51,12 +55,20 @@ def jwt_env(private_key_file) -> dict[str, str]:
     }
 
 
-class TestSalesforceContract(ConnectorContract):
+def failed_with(item: dict, code: str, message: str, fields: list[str]) -> None:
+    """Turn a collection result item into a failure with `code`, as Salesforce reports one."""
+    item.update(id=None, success=False, created=False,
+                errors=[{"statusCode": code, "message": message, "fields": fields}])
+
+
+class TestSalesforceContract(ConnectorContract, RetriableRecordsContract):
     connector_class = SalesforceConnector
     settings = {
         "SALESFORCE_CLIENT_ID": CLIENT_ID,
         "SALESFORCE_CLIENT_SECRET": SECRET,
         "SALESFORCE_LOGIN_URL": INSTANCE,
+        "SALESFORCE_ORG_ID": ORG_ID,
+        "SALESFORCE_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
     }
     secret = SECRET
     auth_setting = "SALESFORCE_CLIENT_ID"
@@ -67,6 +79,7 @@ class TestSalesforceContract(ConnectorContract):
     upsert_url = UPSERT
     upsert_endpoint = "PATCH composite/sobjects/Lead"
     throttled = (503, [{"errorCode": "SERVER_UNAVAILABLE", "message": "Server is busy, try later"}])
+    throttled_error = Transient  # Salesforce's REST API says "busy" with a 503, not a 429
     rejection = (
         400,
         [
@@ -78,6 +91,7 @@ class TestSalesforceContract(ConnectorContract):
     )
     rejection_fields = ("Favourite_Colour__c",)
     partial_fields = ("Company",)
+    change = ("Lead", "00Q5g000000000000", "updated")
 
     def login(self, rsps):
         rsps.post(f"{INSTANCE}/services/oauth2/token", json=token_reply())
@@ -89,19 +103,25 @@ class TestSalesforceContract(ConnectorContract):
         status, items = created(body)
         for record, item in zip(body["records"], items, strict=True):
             if record["HubSpot_Contact_Id__c"] == bad_key:
-                item.update(
-                    id=None,
-                    success=False,
-                    created=False,
-                    errors=[
-                        {
-                            "statusCode": "REQUIRED_FIELD_MISSING",
-                            "message": "Required fields are missing: [Company]",
-                            "fields": ["Company"],
-                        }
-                    ],
-                )
+                failed_with(item, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Company]", ["Company"])
         return status, items
+
+    def retriable_reply(self, body, bad_key):
+        status, items = created(body)
+        for record, item in zip(body["records"], items, strict=True):
+            if record["HubSpot_Contact_Id__c"] == bad_key:
+                failed_with(item, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", [])
+        return status, items
+
+    def delivery(self, now):
+        body = outbound_message(("04l5g000001AAAA", "04l5g000001AAAB"), org_id=ORG_ID)
+        return WebhookRequest(
+            "POST",
+            f"https://bridge.example.co.jp/webhooks/salesforce?token={WEBHOOK_TOKEN}",
+            {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+            {"token": WEBHOOK_TOKEN},
+            body,
+        )
 
     def reject_credentials(self, rsps):
         rsps.post(
@@ -127,7 +147,7 @@ def test_jwt_assertion_carries_the_documented_claims(jwt_env, rsa_key, clock, rs
         options={"verify_exp": False},
     )
     assert claims["iss"] == CLIENT_ID and claims["sub"] == "bridge@acme.example"
-    assert 0 < claims["exp"] - clock.time() <= 180
+    assert 0 < claims["exp"] - clock().timestamp() <= 180
     assert jwt.get_unverified_header(form["assertion"][0])["alg"] == "RS256"
     # REST calls go to the instance the token response names.
     assert rsps.calls[1].request.url.startswith(f"{DATA}/query?q=SELECT+Id+FROM+Lead+LIMIT+1")
@@ -236,41 +256,18 @@ def test_request_limit_exceeded_pauses_instead_of_retrying(clock, rsps):
     )
     with pytest.raises(Paused):
         salesforce.upsert("Lead", "HubSpot_Contact_Id__c", [{"HubSpot_Contact_Id__c": "1"}])
-    assert len(rsps.calls) == 2 and clock.sleeps == []
+    assert len(rsps.calls) == 2
 
 
-def test_locked_rows_are_retried_alone(clock, rsps):
-    salesforce = SalesforceConnector.from_env(
-        EnvReader(TestSalesforceContract.settings), clock=clock
-    )
+def test_collections_upsert_sends_all_or_none_false_and_each_records_type(clock, rsps):
+    salesforce = SalesforceConnector.from_env(EnvReader(TestSalesforceContract.settings), clock=clock)
     rsps.post(f"{INSTANCE}/services/oauth2/token", json=token_reply())
-
-    def first(body):
-        status, items = created(body)
-        items[0].update(
-            success=False,
-            created=False,
-            id=None,
-            errors=[
-                {
-                    "statusCode": "UNABLE_TO_LOCK_ROW",
-                    "message": "unable to obtain exclusive access",
-                    "fields": [],
-                }
-            ],
-        )
-        return status, items
-
-    script(rsps, "PATCH", UPSERT, first, created)
-    records = [
-        {"HubSpot_Contact_Id__c": str(i), "LastName": "Yamada", "Company": "ACME"} for i in range(3)
-    ]
-    results = salesforce.upsert("Lead", "HubSpot_Contact_Id__c", records)
-    assert [r.outcome for r in results] == ["created"] * 3
-    bodies = [json.loads(c.request.body) for c in rsps.calls if c.request.method == "PATCH"]
-    assert [r["HubSpot_Contact_Id__c"] for r in bodies[1]["records"]] == ["0"]
-    assert bodies[0]["allOrNone"] is False
-    assert bodies[0]["records"][0]["attributes"] == {"type": "Lead"}
+    script(rsps, "PATCH", UPSERT, created)
+    records = [{"HubSpot_Contact_Id__c": str(i), "LastName": "Yamada", "Company": "ACME"} for i in range(3)]
+    assert [r.outcome for r in salesforce.upsert("Lead", "HubSpot_Contact_Id__c", records)] == ["created"] * 3
+    body = json.loads(rsps.calls[1].request.body)
+    assert body["allOrNone"] is False
+    assert body["records"][0] == {"attributes": {"type": "Lead"}, **records[0]}
 
 
 def test_auto_assign_header_follows_the_setting(clock, rsps):

@@ -33,7 +33,7 @@ def test_webhook_to_records_in_both_sandboxes_and_write_back(tmp_path):
             assert props["lifecyclestage"] == "marketingqualifiedlead"
             assert props["salesforce_lead_id"] == sf[contact]["Id"] and props["kintone_record_id"]
         # The write-back's own webhooks came back and were recognised as echoes.
-        echoes = stack.store.change_count("echo")
+        echoes = stack.store.changes.count("echo")
         assert echoes >= 2
         lines = report(stack, leads, ids, kintone=True)
         assert not any(line.startswith("\nUNEXPECTED") for line in lines)

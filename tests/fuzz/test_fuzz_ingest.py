@@ -56,14 +56,14 @@ def check(app, source: str, response, request: WebhookRequest, parse) -> None:
     if response.status_code < 300:
         events = parse(request, app.extensions["bridge"].clock())
         keys = [e.dedupe_key for e in events]
-        stored = {row[0] for row in store.db.execute(
+        stored = {row[0] for row in store.conn.db.execute(
             f"SELECT dedupe_key FROM inbox WHERE source = ? AND dedupe_key IN ({', '.join('?' * len(keys))})",  # noqa: S608
             [source, *keys])}
         assert stored == set(keys), f"acknowledged but not stored: {set(keys) - stored}"
         if response.is_json:
             assert response.json.get("received", response.json.get("accepted")) == len(events)
     elif response.status_code in (400, 403):
-        assert store.rejected(limit=1)[0]["body"] == request.body
+        assert store.ingest.rejected(limit=1)[0]["body"] == request.body
     else:
         assert response.status_code in (401, 413), text
 
@@ -82,7 +82,7 @@ def hubspot_deliveries(draw) -> bytes:
 @given(body=hubspot_deliveries())
 def test_hubspot(app, body):
     client = app.test_client()
-    connector = app.extensions["bridge"].settings.connectors["hubspot"]
+    connector = app.extensions["bridge"].connectors["hubspot"]
     timestamp = str(int(app.extensions["bridge"].clock().timestamp() * 1000))
     url = "http://localhost/webhooks/hubspot"
     headers = {"X-HubSpot-Signature-v3": sign_v3(connector.client_secret, "POST", url, body, timestamp),
@@ -125,7 +125,7 @@ def kintone_deliveries(draw) -> bytes:
 def test_kintone(app, body):
     response = app.test_client().post(f"/webhooks/kintone?token={KINTONE_TOKEN}", data=body,
                                       headers={"Content-Type": "application/json"})
-    connector = app.extensions["bridge"].settings.connectors["kintone"]
+    connector = app.extensions["bridge"].connectors["kintone"]
     check(app, "kintone", response, WebhookRequest("POST", "/webhooks/kintone", {}, {}, body), connector.parse_webhook)
 
 
@@ -181,6 +181,6 @@ def salesforce_deliveries(draw) -> bytes:
 def test_salesforce(app, body):
     response = app.test_client().post(f"/webhooks/salesforce?token={SF_TOKEN}", data=body,
                                       headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
-    connector = app.extensions["bridge"].settings.connectors["salesforce"]
+    connector = app.extensions["bridge"].connectors["salesforce"]
     check(app, "salesforce", response, WebhookRequest("POST", "/webhooks/salesforce", {}, {}, body),
           connector.parse_webhook)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +12,10 @@ import requests
 
 from bridge.app import create_app
 from bridge.store import Store
-from bridge.worker.run import Pipeline
+from bridge.worker.run import Worker
 from connectors.sandbox import RunningSandbox, Sandbox, serve
 from tests.conftest import BASE_ENV
-from tests.helpers import hubspot_event, post_hubspot
+from tests.helpers import hubspot_event, make_worker, post_hubspot
 
 TOKEN = BASE_ENV["BRIDGE_ACTIVITIES_TOKEN"]
 WORKED_EXAMPLE = {"email": "Taro.Yamada@Example.co.jp", "firstname": "太郎", "lastname": "山田",
@@ -27,7 +27,7 @@ class World:
     sandbox: RunningSandbox
     client: object
     store: Store
-    pipeline: Pipeline
+    pipeline: Worker
     secret: str
     mappings: Path
 
@@ -72,7 +72,7 @@ def world(make_settings, tmp_path):
         settings = make_settings(**running.sandbox.env(), BRIDGE_BATCH_LINGER_MS="0")
         app = create_app(settings)
         store = app.extensions["bridge"].store
-        yield World(running, app.test_client(), store, Pipeline(settings, store, drain=True),
+        yield World(running, app.test_client(), store, make_worker(app, drain=True),
                     running.sandbox.config.hubspot.client_secret, tmp_path)
 
 
@@ -81,18 +81,18 @@ def test_worked_example_85_waits_then_pricing_visit_hands_off_once(world):
     world.activities(act("wp-1", "whitepaper_download", hubspot_id=contact),
                      act("wp-2", "whitepaper_download", hubspot_id=contact))
     world.drain()
-    lead = world.store.find_lead(hubspot_id=contact)
+    lead = world.store.leads.find(hubspot_id=contact)
     assert (lead["score"], lead["handed_off_at"]) == (85, None)
     assert "pricing_page_visit 0 < 1" in lead["summary"]
     assert world.sf_leads() == []
 
     world.activities(act("price-1", "pricing_page_visit", email="TARO.YAMADA@example.co.jp"))
     world.drain()
-    lead = world.store.find_lead(hubspot_id=contact)
+    lead = world.store.leads.find(hubspot_id=contact)
     assert lead["score"] == 115 and lead["handed_off_at"] and lead["handoff_reason"].startswith("handoff by")
     (sf,) = world.sf_leads()
     assert sf["HubSpot_Contact_Id__c"] == contact and sf["LastName"] == "山田" and sf["Bridge_Score__c"] == 115
-    assert lead["salesforce_id"] == sf["Id"]
+    assert lead["records"]["salesforce"] == sf["Id"]
     written = world.hubspot(contact)
     assert written["lifecyclestage"] == "marketingqualifiedlead"
     assert (written["bridge_score"], written["bridge_stage"], written["bridge_temperature"]) == \
@@ -115,7 +115,7 @@ def test_duplicated_and_reordered_events_hand_off_once(world):
     world.activities(act("p2", "pricing_page_visit", 0, hubspot_id=contact))  # crosses again: no second handoff
     world.drain()
     assert len(world.sf_leads()) == 1
-    upserts = world.store.outbox_items(lead_id=world.store.find_lead(hubspot_id=contact)["id"])
+    upserts = world.store.outbox.items(lead_id=world.store.leads.find(hubspot_id=contact)["id"])
     assert sorted((i["kind"], i["status"]) for i in upserts) == \
         [("notify", "done"), ("upsert", "done"), ("writeback", "done")]
 
@@ -130,8 +130,8 @@ def test_write_back_echo_is_ignored(world):
     genuine = hubspot_event(901, object_id=int(contact), propertyName="bridge_score", propertyValue="7")
     post_hubspot(world.client, [echo], secret=world.secret)
     world.drain()
-    assert world.store.changes(f"contact:{contact}")[-1]["change_type"] == "echo"
-    assert world.store.find_lead(hubspot_id=contact)["dirty"] == 0
+    assert world.store.changes.list(f"contact:{contact}")[-1]["change_type"] == "echo"
+    assert world.store.leads.find(hubspot_id=contact)["dirty"] == 0
     assert world.calls("hubspot.batch_read") == reads  # nothing was read or evaluated
     post_hubspot(world.client, [genuine], secret=world.secret)  # someone else changed it: not an echo
     world.drain()
@@ -145,25 +145,34 @@ def test_activity_before_the_contact_merges_into_it(world):
     world.activities(act("early-2", "whitepaper_download", hubspot_id=contact),
                      act("early-3", "pricing_page_visit", hubspot_id=contact))
     world.drain()
-    lead = world.store.find_lead(email="taro.yamada@example.co.jp")
+    lead = world.store.leads.find(email="taro.yamada@example.co.jp")
     assert lead["hubspot_id"] == contact and lead["score"] == 115 and lead["handed_off_at"]
-    assert len(world.store.lead_activities(lead["id"])) == 3
-    assert world.store.db.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 1
+    assert len(world.store.leads.activities(lead["id"])) == 3
+    assert world.store.conn.db.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 1
 
 
 def test_excluded_lead_is_never_handed_off(world):
     (contact,) = world.contacts({**WORKED_EXAMPLE, "email": "taro@gmail.com"})
     world.activities(*(act(f"x{n}", "pricing_page_visit", hubspot_id=contact) for n in range(5)))
     world.drain()
-    lead = world.store.find_lead(hubspot_id=contact)
+    lead = world.store.leads.find(hubspot_id=contact)
     assert lead["excluded"] and lead["handed_off_at"] is None and world.sf_leads() == []
 
 
 def test_500_handoffs_cost_three_salesforce_calls(world):
+    """Batches fill while the clock stands still: two full Salesforce calls of 200, then the last 100 once they
+    have waited the linger (300 ms), on an injected clock."""
     ids = world.contacts(*({**WORKED_EXAMPLE, "email": f"lead{n}@example.co.jp"} for n in range(500)))
     world.activities(*(act(f"{c}-{kind}", kind, hubspot_id=c) for c in ids
                        for kind in ("whitepaper_download", "seminar_attended")))
-    world.drain()
+    now = [datetime.now(UTC)]
+    services = world.client.application.extensions["bridge"]
+    lingering = replace(services.settings, worker=replace(services.settings.worker, linger_seconds=0.3))
+    worker = Worker(lingering, world.store, services.connectors, lambda: now[0], owner="lingering")
+    worker.drain()
+    assert world.calls("salesforce.upsert") == 2 and len(world.sf_leads()) == 400
+    now[0] += timedelta(seconds=1)
+    worker.drain()
     assert len(world.sf_leads()) == 500
     assert world.calls("salesforce.upsert") == 3  # ⌈500 / 200⌉
     assert world.calls("hubspot.batch_read") == 5  # ⌈500 / 100⌉
@@ -181,7 +190,7 @@ def test_permanent_error_is_a_dead_letter_until_the_mapping_is_fixed(world):
     world.activities(*(act(f"d{n}", kind, hubspot_id=contact) for n, kind in
                        enumerate(["whitepaper_download", "whitepaper_download", "pricing_page_visit"])))
     world.drain()
-    (dead,) = world.store.outbox_items(status="dead")
+    (dead,) = world.store.outbox.items(status="dead")
     assert "REQUIRED_FIELD_MISSING" in dead["last_error"] and json.loads(dead["fields"]) == ["Company"]
     assert world.sf_leads() == []
     # HubSpot still hears about the handoff (score, stage), without a Salesforce id.
@@ -189,7 +198,7 @@ def test_permanent_error_is_a_dead_letter_until_the_mapping_is_fixed(world):
 
     route.write_text(good, encoding="utf-8")
     assert world.pipeline.mappings.refresh()
-    assert world.store.replay_outbox([dead["id"]], datetime.now(UTC)) == 1
+    assert world.store.outbox.replay([dead["id"]], datetime.now(UTC)) == 1
     world.drain()
     (sf,) = world.sf_leads()
     assert sf["Company"] == "(不明)"
@@ -206,10 +215,11 @@ def test_both_targets_when_the_kintone_route_is_enabled(world):
     world.drain()
     records = requests.get(f"{world.sandbox.base_url}/_sandbox/kintone/apps/1/records", timeout=10).json()
     (record,) = records if isinstance(records, list) else records["records"]
-    lead = world.store.find_lead(hubspot_id=contact)
-    assert lead["kintone_id"] and lead["salesforce_id"]
+    lead = world.store.leads.find(hubspot_id=contact)
+    assert lead["records"]["kintone"] and lead["records"]["salesforce"]
     written = world.hubspot(contact)
-    assert (written["kintone_record_id"], written["salesforce_lead_id"]) == (lead["kintone_id"], lead["salesforce_id"])
+    assert (written["kintone_record_id"], written["salesforce_lead_id"]) == \
+        (lead["records"]["kintone"], lead["records"]["salesforce"])
     assert contact in json.dumps(record, ensure_ascii=False)
 
 
@@ -221,11 +231,11 @@ def test_without_hubspot_api_access_nobody_is_handed_off_and_the_reason_says_why
     post_hubspot(client, [hubspot_event(1, object_id=42, subscriptionType="contact.creation")])
     client.post("/api/activities", headers={"Authorization": f"Bearer {TOKEN}"},
                 json=[act(f"n{n}", "seminar_attended", hubspot_id="42") for n in range(3)])
-    Pipeline(settings, store, drain=True).drain()
-    lead = store.find_lead(hubspot_id="42")
+    make_worker(app).drain()
+    lead = store.leads.find(hubspot_id="42")
     assert lead["score"] == 120 and lead["handed_off_at"] is None
     assert "HubSpot API access is not configured (HUBSPOT_ACCESS_TOKEN)" in lead["summary"]
-    assert store.outbox_counts()["pending"] == 0
+    assert store.outbox.counts()["pending"] == 0
 
 
 def test_a_configured_property_change_counts_as_an_activity(world):
@@ -238,6 +248,6 @@ def test_a_configured_property_change_counts_as_an_activity(world):
     stamp = hubspot_event(300, object_id=int(contact), propertyName="last_seminar_date", propertyValue="2026-11-20")
     post_hubspot(world.client, [stamp, stamp], secret=world.secret)  # a duplicate delivery counts once
     world.drain()
-    lead = world.store.find_lead(hubspot_id=contact)
-    assert [a["type"] for a in world.store.lead_activities(lead["id"])] == ["seminar_attended"]
+    lead = world.store.leads.find(hubspot_id=contact)
+    assert [a["type"] for a in world.store.leads.activities(lead["id"])] == ["seminar_attended"]
     assert lead["score"] == 85 and lead["handed_off_at"] and "seminar" in lead["handoff_reason"]

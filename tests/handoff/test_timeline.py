@@ -30,9 +30,9 @@ def at(minutes: int) -> datetime:
 
 
 def _inbox_ids(store: Store, events: list[InboxEvent]) -> dict[str, int]:
-    store.add_events(events, at(0))
+    store.ingest.add_events(events, at(0))
     keys = {(e.source, e.dedupe_key) for e in events}
-    rows = store.db.execute("SELECT source, dedupe_key, id FROM inbox").fetchall()
+    rows = store.conn.db.execute("SELECT source, dedupe_key, id FROM inbox").fetchall()
     return {dedupe: row_id for source, dedupe, row_id in rows if (source, dedupe) in keys}
 
 
@@ -52,45 +52,45 @@ def handed_off_lead(store: Store, hubspot_id: str = "501", email: str = "hanako.
         InboxEvent("activities", "whitepaper_download", f"wp-{hubspot_id}-2", key, at(90), "{}"),
         InboxEvent("activities", "pricing_page_visit", f"pv-{hubspot_id}-1", key, at(180), "{}"),
     ])
-    with store.transaction() as db:
-        store.record_change(db, ids[f"hs-{hubspot_id}-1"], "hubspot", key, "propertyChange", iso(at(0)),
-                            json.dumps({"jobtitle": "情報システム部長"}, ensure_ascii=False), at(1))
-        lead_id = store.touch_lead(db, at(1), hubspot_id=hubspot_id, refresh=True)
-        lead_id = store.save_record(db, lead_id, 1, hubspot_id, email, json.dumps(record, ensure_ascii=False),
-                                    at(2))
+    with store.unit_of_work() as work:
+        lead_id = work.leads.touch(at(1), hubspot_id=hubspot_id, refresh=True)
+        work.changes.record(ids[f"hs-{hubspot_id}-1"], "hubspot", key, "property", iso(at(0)),
+                            json.dumps({"jobtitle": "情報システム部長"}, ensure_ascii=False), at(1), lead_id)
+        lead_id = work.leads.save_record(lead_id, 1, hubspot_id, email, json.dumps(record, ensure_ascii=False),
+                                         at(2))
         activities = []
         for dedupe, kind, minute, properties in ((f"wp-{hubspot_id}-1", "whitepaper_download", 60,
                                                   {"title": "MA導入ガイド"}),
                                                  (f"wp-{hubspot_id}-2", "whitepaper_download", 90, None)):
-            store.add_activity(db, dedupe, lead_id, kind, iso(at(minute)),
-                               json.dumps(properties, ensure_ascii=False) if properties else None, ids[dedupe],
-                               at(minute))
+            work.leads.add_activity(dedupe, lead_id, kind, iso(at(minute)),
+                                    json.dumps(properties, ensure_ascii=False) if properties else None, ids[dedupe],
+                                    at(minute))
             activities.append(Activity(kind, at(minute)))
         first = evaluate(record, activities, RULES, at(120))
-        store.save_decision(db, lead_id, 1, first.as_dict(), first.summary(), at(120))
-    with store.transaction() as db:
-        store.add_activity(db, f"pv-{hubspot_id}-1", lead_id, "pricing_page_visit", iso(at(180)),
-                           json.dumps({"url": "https://example.co.jp/pricing"}), ids[f"pv-{hubspot_id}-1"], at(180))
+        work.leads.save_decision(lead_id, 1, first.as_dict(), first.summary(), at(120))
+    with store.unit_of_work() as work:
+        work.leads.add_activity(f"pv-{hubspot_id}-1", lead_id, "pricing_page_visit", iso(at(180)),
+                                json.dumps({"url": "https://example.co.jp/pricing"}), ids[f"pv-{hubspot_id}-1"],
+                                at(180))
         activities.append(Activity("pricing_page_visit", at(180)))
         second = evaluate(record, activities, RULES, at(185))
-        store.save_decision(db, lead_id, 1, second.as_dict(), second.summary(), at(185))
-        assert store.mark_handed_off(db, lead_id, second.criterion, second.summary(), at(185))
-        store.enqueue(db, lead_id, "upsert", SF_ROUTE, at(185))
-        store.enqueue(db, lead_id, "upsert", KINTONE_ROUTE, at(185))
+        work.leads.save_decision(lead_id, 1, second.as_dict(), second.summary(), at(185))
+        assert work.leads.mark_handed_off(lead_id, second.criterion, second.summary(), at(185))
+        work.outbox.enqueue(lead_id, "upsert", SF_ROUTE, at(185))
+        work.outbox.enqueue(lead_id, "upsert", KINTONE_ROUTE, at(185))
     for _ in range(2):  # one (kind, target) group per claim
-        for item in store.claim_outbox("test-worker", at(186), 60, BATCH_SIZES, timedelta(0)):
-            with store.transaction() as db:
+        for item in store.outbox.claim("test-worker", at(186), 60, BATCH_SIZES, timedelta(0)):
+            with store.unit_of_work() as work:
                 if item["target"] == SF_ROUTE:
-                    store.settle(db, item["id"], "test-worker", at(186), "done",
-                                 result={"outcome": "created", "system": "salesforce", "object": "Lead",
-                                         "id": f"00Q5g0000{hubspot_id}"})
-                    store.set_lead_record_id(db, lead_id, "salesforce", f"00Q5g0000{hubspot_id}")
+                    work.outbox.complete(item["id"], "test-worker", at(186), json.dumps(
+                        {"outcome": "created", "system": "salesforce", "object": "Lead",
+                         "id": f"00Q5g0000{hubspot_id}"}))
+                    work.leads.link_record(lead_id, "salesforce", "Lead", f"00Q5g0000{hubspot_id}", at(186))
                 else:
-                    store.settle(db, item["id"], "test-worker", at(186), "dead", error=KINTONE_ERROR,
-                                 fields=["company"])
-    with store.transaction() as db:  # the webhook caused by our own write-back of the score
-        store.record_change(db, ids[f"hs-{hubspot_id}-2"], "hubspot", key, "echo", iso(at(187)),
-                            json.dumps({"bridge_score": "115"}), at(188))
+                    work.outbox.bury(item["id"], "test-worker", at(186), KINTONE_ERROR, ["company"])
+    with store.unit_of_work() as work:  # the webhook caused by our own write-back of the score
+        work.changes.record(ids[f"hs-{hubspot_id}-2"], "hubspot", key, "echo", iso(at(187)),
+                            json.dumps({"bridge_score": "115"}), at(188), lead_id)
     return lead_id
 
 
@@ -115,9 +115,9 @@ def test_the_timeline_tells_the_lead_story_in_time_order(store):
 def test_events_carry_fields_and_echoes_are_labelled_ignored(store):
     entries = timeline(store, handed_off_lead(store))["entries"]
     change, echo = [e for e in entries if e["kind"] == "event"]
-    assert change["event"]["change_type"] == "propertyChange" and not change["event"]["echo"]
+    assert change["event"]["change_type"] == "property" and not change["event"]["echo"]
     assert change["event"]["fields"] == {"jobtitle": "情報システム部長"}
-    assert change["text"] == "HubSpot propertyChange: jobtitle = 情報システム部長"
+    assert change["text"] == "HubSpot property: jobtitle = 情報システム部長"
     assert echo["event"]["echo"] and echo["event"]["ignored"] and echo["event"]["fields"] == {"bridge_score": "115"}
     assert "ignored" in echo["text"] and "echo of our own write" in echo["text"]
 
@@ -166,12 +166,13 @@ def test_writes_show_status_result_reason_and_fields(store):
 def test_events_of_the_salesforce_record_we_created_belong_to_the_lead(store):
     lead_id = handed_off_lead(store)
     ids = _inbox_ids(store, [InboxEvent("salesforce", "Lead", "sf-1", "Lead:00Q5g0000501", at(200), "{}")])
-    with store.transaction() as db:
-        store.record_change(db, ids["sf-1"], "salesforce", "Lead:00Q5g0000501", "snapshot", iso(at(200)),
-                            json.dumps({"Status": "Working - Contacted"}), at(201))
+    with store.unit_of_work() as work:
+        found = work.leads.find_by_record("salesforce", "Lead", "00Q5g0000501")  # as the inbox stage finds it
+        work.changes.record(ids["sf-1"], "salesforce", "Lead:00Q5g0000501", "updated", iso(at(200)),
+                            json.dumps({"Status": "Working - Contacted"}), at(201), found["id"])
     last = timeline(store, lead_id)["entries"][-1]
     assert last["kind"] == "event" and last["event"]["source"] == "salesforce"
-    assert last["text"] == "Salesforce snapshot: Status = Working - Contacted"
+    assert last["text"] == "Salesforce updated: Status = Working - Contacted"
 
 
 def test_other_leads_stay_out_and_unknown_leads_are_none(store):
@@ -183,8 +184,8 @@ def test_other_leads_stay_out_and_unknown_leads_are_none(store):
 
 
 def test_a_lead_known_only_by_email_has_an_empty_but_valid_timeline(store):
-    with store.transaction() as db:
-        lead_id = store.touch_lead(db, at(0), email="Only.Email@Example.co.jp")
+    with store.unit_of_work() as work:
+        lead_id = work.leads.touch(at(0), email="Only.Email@Example.co.jp")
     found = timeline(store, lead_id)
     assert found["entries"] == [] and found["lead"]["email"] == "only.email@example.co.jp"
     assert found["lead"]["name"] is None and found["lead"]["properties"] == {}

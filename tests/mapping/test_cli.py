@@ -8,7 +8,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from bridge.mapping.cli import mappings
+from bridge.mappings_cli import mappings
 from tests.conftest import BASE_ENV
 from tests.mapping.conftest import HEADER, MAPPINGS
 

@@ -19,6 +19,7 @@ from bridge.mapping.jsonschema import mapping_json_schema
 from bridge.mapping.loader import check_text
 from bridge.mapping.problems import Problem
 from bridge.mapping.sample import sample_record
+from connectors.registry import load_connectors
 
 
 def _show(value: Any) -> str:
@@ -47,7 +48,7 @@ def mappings() -> None:
 def check(live: bool) -> None:
     """Validate every mapping file; exit 1 listing all problems, else print OK per route."""
     settings = settings_or_exit()
-    described = ConnectorDescriptions(settings.connectors) if live else None
+    described = ConnectorDescriptions(load_connectors(settings.env)[0]) if live else None
     report = check_folder(settings.mappings_dir, settings.env, described)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)

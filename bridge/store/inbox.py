@@ -1,0 +1,95 @@
+"""The inbox queue (events claimed in record order) and the normalised changes the worker keeps of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bridge.kernel.clock import iso
+from bridge.store.queue import LeasedQueue
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    source: str
+    event_type: str
+    record_key: str
+    occurred_at: str
+    body: str
+    attempts: int
+    first_failed_at: str | None = None
+
+
+class InboxQueue(LeasedQueue):
+    table = "inbox"
+    noun = "event"
+
+    def claim(self, owner: str, now: datetime, lease_seconds: int, max_records: int) -> list[ClaimedEvent]:
+        """Lease every open event of up to `max_records` records that are ready and not leased by anyone else,
+        in record order.
+
+        A record is ready when none of its pending events is waiting for a retry (so a new event never
+        overtakes an older one that failed) and no live lease holds any of its events.
+        """
+        self.reap(now)
+        with self.conn.transaction() as db:
+            found = db.execute(
+                """
+                UPDATE inbox SET status = 'processing', lease_owner = :owner, lease_expires_at = :expires
+                WHERE status = 'pending' AND (source, record_key) IN (
+                    SELECT source, record_key FROM inbox AS i
+                    WHERE status = 'pending'
+                      AND NOT EXISTS (SELECT 1 FROM inbox AS p WHERE p.status = 'processing'
+                                      AND p.source = i.source AND p.record_key = i.record_key)
+                    GROUP BY source, record_key
+                    HAVING MAX(next_attempt_at) <= :now
+                    ORDER BY MIN(id) LIMIT :limit)
+                RETURNING id, source, event_type, record_key, occurred_at, body, attempts, first_failed_at
+                """,
+                {"owner": owner, "expires": iso(now + timedelta(seconds=lease_seconds)), "now": iso(now),
+                 "limit": max_records},
+            ).fetchall()
+        events = [ClaimedEvent(*row) for row in found]
+        return sorted(events, key=lambda e: (e.source, e.record_key, e.occurred_at, e.id))
+
+    def events(self, status: str, limit: int = 50) -> list[dict]:
+        """Events of one status, oldest first, without their bodies."""
+        return list(self.conn.db.query(
+            "SELECT id, source, event_type, record_key, occurred_at, received_at, attempts, first_failed_at, "
+            "last_error, finished_at FROM inbox WHERE status = ? ORDER BY id LIMIT ?", [status, limit]))
+
+
+class Changes:
+    """A normalised change per processed event: what the timeline shows as "received"."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def record(self, inbox_id: int, source: str, record_key: str, change_type: str, occurred_at: str,
+               fields_json: str, now: datetime, lead_id: int | None = None) -> int:
+        """(In the caller's unit of work.) Keep a change; `lead_id` when the lead it is about is known."""
+        return self.conn.db.execute(
+            "INSERT INTO changes (inbox_id, source, record_key, change_type, occurred_at, fields, recorded_at, "
+            "lead_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [inbox_id, source, record_key, change_type, occurred_at, fields_json, iso(now), lead_id]).lastrowid
+
+    def set_lead(self, change_id: int, lead_id: int) -> None:
+        """(In the caller's unit of work.) The lead a change turned out to be about."""
+        self.conn.db.execute("UPDATE changes SET lead_id = ? WHERE id = ?", [lead_id, change_id])
+
+    def count(self, change_type: str) -> int:
+        return self.conn.db.execute("SELECT COUNT(*) FROM changes WHERE change_type = ?",
+                                    [change_type]).fetchone()[0]
+
+    def list(self, record_key: str | None = None, limit: int = 100) -> list[dict]:
+        if record_key is None:
+            return list(self.conn.db.query("SELECT * FROM changes ORDER BY id LIMIT ?", [limit]))
+        return list(self.conn.db.query("SELECT * FROM changes WHERE record_key = ? ORDER BY id LIMIT ?",
+                                       [record_key, limit]))
+
+    def of_lead(self, lead_id: int, limit: int = 500) -> list[dict]:
+        """The newest `limit` changes about the lead (from any system), oldest first."""
+        found = self.conn.db.query("SELECT * FROM changes WHERE lead_id = ? ORDER BY occurred_at DESC, id DESC "
+                                   "LIMIT ?", [lead_id, limit])
+        return list(reversed(list(found)))
