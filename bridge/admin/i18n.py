@@ -12,6 +12,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.mappings": ("Mapping files", "マッピングファイル"),
     "nav.leads": ("Leads", "リード"),
     "nav.outbox": ("Failed writes", "送信失敗"),
+    "nav.inbox": ("Failed events", "受信処理の失敗"),
     "nav.audit": ("Audit log", "操作ログ"),
     "nav.logout": ("Log out", "ログアウト"),
     "yes": ("yes", "はい"),
@@ -237,6 +238,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.restore": ("restored", "復元"),
     "audit.restore_rejected": ("restore refused (problems)", "復元拒否 (問題あり)"),
     "audit.outbox_replay": ("replayed failed writes", "送信失敗の再送"),
+    "audit.inbox_replay": ("replayed failed events", "受信処理の失敗の再処理"),
     # leads
     "leads.title": ("Leads", "リード"),
     "leads.intro": (
@@ -387,6 +389,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "送信失敗はありません (すべて完了したか、再試行中です)。",
     ),
     "outbox.shown": ("Showing the newest {n} of {total}.", "全 {total} 件のうち新しい {n} 件を表示しています。"),
+    "inbox.title": ("Failed events (dead letters)", "受信処理の失敗 (デッドレター)"),
+    "inbox.intro": (
+        "These deliveries from HubSpot, Salesforce, kintone or the activities API were received and kept, but "
+        "processing them kept failing for the retry period (BRIDGE_RETRY_HOURS), usually because of a fault "
+        "in Bridge or a connector that is not installed. Once that is fixed, press Replay: the event is "
+        "processed again, in order with the other events of its record.",
+        "HubSpot・Salesforce・kintone・行動 API から受信して保存したものの、再試行期間 (BRIDGE_RETRY_HOURS) を"
+        "過ぎても処理に失敗し続けた配信です。多くは Bridge の不具合か、コネクタが未導入であることが原因です。"
+        "原因を直してから「再送」を押すと、同じレコードの他のイベントと順序を保って再処理します。",
+    ),
+    "inbox.counts": (
+        "Events: {pending} waiting, {processing} processing, {done} done, {dead} failed.",
+        "イベント: 待機中 {pending} 件・処理中 {processing} 件・完了 {done} 件・失敗 {dead} 件",
+    ),
+    "inbox.empty": (
+        "No failed events: every delivery was processed or is still being tried.",
+        "処理に失敗したイベントはありません (すべて処理済みか、再試行中です)。",
+    ),
+    "inbox.event": ("Event", "イベント"),
+    "inbox.record": ("Record", "レコード"),
     "button.replay": ("Replay", "再送"),
     "button.replay_all": ("Replay all {n}", "{n} 件すべて再送"),
     "flash.replayed": (

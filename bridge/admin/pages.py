@@ -7,6 +7,7 @@ import json
 import logging
 import math
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -393,31 +394,46 @@ def lead(lead_id: int):
     return _page("lead.html", lead=found["lead"], entries=found["entries"])
 
 
-# -- outbox dead letters -------------------------------------------------------------------
-@bp.get("/outbox")
-def outbox():
-    """Writes that failed for good, with the reason and the fields named; each can be replayed."""
-    store = current_app.extensions["bridge"].store
-    rows = store.outbox.items(status="dead", limit=DEAD_LETTER_ROWS)
+# -- dead letters of each queue (the same pages and replay for the inbox and the outbox) -----
+def _outbox_rows(store, rows: list[dict]) -> list[dict]:
     by_id = store.leads.by_ids(row["lead_id"] for row in rows)
-    items = [write_view(row, by_id.get(row["lead_id"], {"id": row["lead_id"]})) for row in rows]
-    return _page("outbox.html", items=items, counts=store.outbox.counts(), limit=DEAD_LETTER_ROWS)
+    return [write_view(row, by_id.get(row["lead_id"], {"id": row["lead_id"]})) for row in rows]
 
 
-@bp.post("/outbox/replay")
-def replay_outbox():
+#: Each queue's page: its template, its queue in the store, and how its rows are shown.
+QUEUE_PAGES = {
+    "outbox": ("outbox.html", lambda store: store.outbox, _outbox_rows),
+    "inbox": ("inbox.html", lambda store: store.inbox, lambda store, rows: rows),
+}
+
+
+def _dead_letters(name: str):
+    """A queue's items that failed for good, with the reason (and the fields named); each can be replayed."""
+    template, queue_of, shown = QUEUE_PAGES[name]
+    store = current_app.extensions["bridge"].store
+    queue = queue_of(store)
+    items = shown(store, queue.items(status="dead", limit=DEAD_LETTER_ROWS))
+    return _page(template, items=items, counts=queue.counts(), limit=DEAD_LETTER_ROWS, queue=name)
+
+
+def _replay(name: str):
     """Queue one dead letter (`id`) or all of them (`all`) again; audit-logged."""
     store, t = current_app.extensions["bridge"].store, g.t
     if request.form.get("all"):
-        ids, target = None, "outbox (all dead letters)"
+        ids, target = None, f"{name} (all dead letters)"
     else:
         given = request.form.get("id", "")
         if not given.isdecimal():
             return _error(400, "error.http.title", "error.http", code=400, name="Bad Request",
                           description="press Replay next to a dead letter, or Replay all")
-        ids, target = [int(given)], f"outbox {given}"
-    replayed = store.outbox.replay(ids, _now())
-    store.admin.audit(PAGE_ACTOR, "outbox_replay", target, f"{replayed} replayed", _now())
+        ids, target = [int(given)], f"{name} {given}"
+    replayed = QUEUE_PAGES[name][1](store).replay(ids, _now())
+    store.admin.audit(PAGE_ACTOR, f"{name}_replay", target, f"{replayed} replayed", _now())
     flash(t("flash.replayed", n=replayed) if replayed else t("flash.nothing_replayed"))
     back = request.form.get("next")
-    return redirect(_safe_next(back) if back else url_for(".outbox"), 303)
+    return redirect(_safe_next(back) if back else url_for(f".{name}"), 303)
+
+
+for _name in QUEUE_PAGES:
+    bp.add_url_rule(f"/{_name}", _name, partial(_dead_letters, _name))
+    bp.add_url_rule(f"/{_name}/replay", f"replay_{_name}", partial(_replay, _name), methods=["POST"])

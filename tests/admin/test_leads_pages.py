@@ -170,3 +170,29 @@ def test_replay_with_a_bad_id_is_a_400_page(admin, store, lead_id):
     csrf = csrf_from(admin.get("/admin/outbox").text)
     response = admin.post("/admin/outbox/replay", data={"csrf_token": csrf, "id": "x"})
     assert response.status_code == 400 and len(_dead(store)) == 1
+
+
+# -- the inbox's dead letters: the same page code and replay as the outbox's ---------------------------------
+def _dead_event(store) -> int:
+    from datetime import UTC, datetime
+
+    from connectors.base import InboxEvent
+
+    store.ingest.add_events([InboxEvent("marketo", "lead.updated", "m-1", "lead:7", at(0), "{}")], at(0))
+    (event,) = store.inbox.claim("test-worker", datetime(2026, 11, 21, tzinfo=UTC), 60, 10)
+    with store.unit_of_work() as work:
+        work.inbox.bury(event.id, "test-worker", at(1), "LookupError: no connector is installed for 'marketo' events")
+    return event.id
+
+
+def test_the_inbox_lists_failed_events_and_replays_them_audited(admin, store, audit):
+    event = _dead_event(store)
+    page = text_of(admin.get("/admin/inbox"))
+    assert "marketo" in page and "lead:7" in page and "no connector is installed" in page and "Replay all 1" in page
+    assert "受信処理の失敗 (デッドレター)" in text_of(admin.get("/admin/inbox", headers=JA))
+    response = admin.post("/admin/inbox/replay", data={"csrf_token": csrf_from(admin.get("/admin/inbox").text),
+                                                        "id": event})
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/inbox"
+    assert store.inbox.counts()["dead"] == 0 and store.inbox.counts()["pending"] == 1
+    assert audit()[-1] == ("admin", "inbox_replay", f"inbox {event}")
+    assert "replayed failed events" in admin.get("/admin/audit").text
