@@ -118,6 +118,9 @@ class Change:
     # as text (times are UTC ISO-8601, numbers zero-padded). Salesforce SystemModstamp, kintone $revision,
     # HubSpot occurredAt; None when the event has none.
     version: str | None
+    # Fields of a snapshot the system itself sets on every save (ids, timestamps, revisions, who saved it):
+    # never a change of their own, so left out when a snapshot is compared with the last one.
+    bookkeeping: frozenset[str] = frozenset()
 
 
 class Connector(ABC):

@@ -460,6 +460,7 @@ class KintoneConnector(RestConnector):
             snapshot=bool(record),  # added, edited and status notifications carry the whole record
             occurred_at=occurred_at,
             version=f"{int(revision):020d}" if _NUMERIC_ID.fullmatch(revision) else None,
+            bookkeeping=_bookkeeping(record),
         )
 
     def record_key(self, object: str, record_id: str) -> str:
@@ -483,6 +484,17 @@ def _quote(value: str) -> str:
 def _with_ids(fields_: Sequence[str], *extra: str) -> list[str]:
     """The fields to fetch; none means all of them (and then $id and $revision come anyway)."""
     return list(dict.fromkeys([*fields_, *extra, "$id", "$revision"])) if fields_ else []
+
+
+#: Field types kintone sets on every save (record number, revision, who and when): not a change anyone made.
+# https://cybozu.dev/ja/kintone/docs/overview/field-types/
+_BOOKKEEPING_TYPES = frozenset({"__ID__", "__REVISION__", "RECORD_NUMBER", "UPDATED_TIME", "MODIFIER", "CREATED_TIME",
+                                "CREATOR"})
+
+
+def _bookkeeping(record: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(code for code, item in record.items()
+                     if isinstance(item, dict) and item.get("type") in _BOOKKEEPING_TYPES)
 
 
 def _plain(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,6 +110,8 @@ ACK_ENVELOPE = (
 )
 # Fields that say when the record last changed, newest first; they order a record's notifications.
 _TIMESTAMP_FIELDS = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
+#: What Salesforce sets on every save: not a change anyone made.
+_BOOKKEEPING = frozenset({"Id", *_TIMESTAMP_FIELDS, "LastModifiedById", "LastViewedDate", "LastReferencedDate"})
 
 
 def _local(tag: str) -> str:
@@ -471,6 +473,7 @@ class SalesforceConnector(RestConnector):
             snapshot=True,
             occurred_at=occurred_at,
             version=iso(parse_event_time(record[stamp], stamp)) if stamp else None,
+            bookkeeping=_BOOKKEEPING,
         )
 
     def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:

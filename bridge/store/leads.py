@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,6 +96,21 @@ class Leads:
             "INSERT INTO lead_records (lead_id, system, object, record_id, linked_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(system, object, record_id) DO UPDATE SET lead_id = excluded.lead_id",
             [lead_id, system, object, record_id, iso(now), iso(now)])
+
+    def record_state(self, system: str, object: str, record_id: str) -> tuple[str | None, dict] | None:
+        """The version and fields of the newest change applied from a record (None: the record is not known)."""
+        row = self.conn.db.execute("SELECT version, fields FROM lead_records WHERE system = ? AND object = ? "
+                                   "AND record_id = ?", [system, object, record_id]).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]) if row[1] else {})
+
+    def save_record_state(self, system: str, object: str, record_id: str, version: str | None,
+                          fields: Mapping[str, Any], now: datetime) -> None:
+        """(In the caller's unit of work.) Remember the newest change applied from a record: a later delivery
+        with an older version is stale, and the next snapshot is compared with this one."""
+        self.conn.db.execute(
+            "UPDATE lead_records SET version = ?, fields = ?, updated_at = ? WHERE system = ? AND object = ? "
+            "AND record_id = ?", [version, json.dumps(dict(fields), ensure_ascii=False), iso(now), system, object,
+                                  record_id])
 
     # -- touching and activities -------------------------------------------------------------------
     def touch(self, now: datetime, hubspot_id: str | None = None, email: str | None = None,

@@ -19,6 +19,8 @@ from connectors.base import Change, Connector
 MARKETING_RECORDS = HUBSPOT_CONTACTS
 #: Kinds of change after which the marketing record is gone: nothing to read, nobody to evaluate.
 GONE = frozenset({"deleted", "erased"})
+#: Changes kept on the timeline but acted on no further.
+IGNORED = frozenset({"echo", "stale"})
 
 
 @dataclass
@@ -46,11 +48,13 @@ def record_change(ctx: HandlerContext, work: Work, event: ClaimedEvent, now: dat
     wrote itself is an echo: kept, marked, and acted on no further (acting on it would start a loop)."""
     change = ctx.connectors[event.source].change_of(event.event_type, event.body, parse_iso(event.occurred_at))
     lead = work.leads.find_by_record(change.system, change.object, change.record_id)
-    echo = change.kind == "property" and work.echoes.all_own(change.system, change.record_id, change.fields, now)
-    change_id = work.changes.record(event.id, event.source, event.record_key, "echo" if echo else change.kind,
-                                    event.occurred_at, json.dumps(change.fields, ensure_ascii=False), now,
-                                    lead and lead["id"])
-    if echo or (change.system, change.object) != MARKETING_RECORDS or change.kind in GONE:
+    kind = _kind(work, change, now) if lead is not None or change.kind == "property" else change.kind
+    change_id = work.changes.record(event.id, event.source, event.record_key, kind, event.occurred_at,
+                                    json.dumps(change.fields, ensure_ascii=False), now, lead and lead["id"])
+    if lead is not None and change.snapshot and kind not in IGNORED:
+        work.leads.save_record_state(change.system, change.object, change.record_id, change.version,
+                                     change.fields, now)
+    if kind in IGNORED or (change.system, change.object) != MARKETING_RECORDS or change.kind in GONE:
         return
     # Webhooks are notifications: the current contact is read later, in a batch, before evaluation.
     lead_id = work.leads.touch(now, hubspot_id=change.record_id, refresh=True)
@@ -59,6 +63,26 @@ def record_change(ctx: HandlerContext, work: Work, event: ClaimedEvent, now: dat
     if activity:
         work.leads.add_activity(f"{event.source}:{event.id}", lead_id, activity, event.occurred_at,
                                 json.dumps(change.fields, ensure_ascii=False), event.id, now)
+
+
+def _kind(work: Work, change: Change, now: datetime) -> str:
+    """The change's kind, or `echo` (it only brings back what Bridge wrote) or `stale` (a newer change of the
+    record was applied already: deliveries come out of order)."""
+    if change.kind == "property":
+        return "echo" if work.echoes.all_own(change.system, change.record_id, change.fields, now) else change.kind
+    if not change.snapshot:
+        return change.kind
+    prior = work.leads.record_state(change.system, change.object, change.record_id)
+    if prior is None:
+        return change.kind
+    version, fields = prior
+    if version is not None and change.version is not None and change.version < version:
+        return "stale"
+    changed = {name: value for name, value in change.fields.items()
+               if name not in change.bookkeeping and fields.get(name) != value}
+    if fields and not changed:
+        return "echo"  # nothing new: a redelivery, or the notification of a write that changed nothing
+    return "echo" if work.echoes.all_own(change.system, change.record_id, changed, now) else change.kind
 
 
 def _property_activity(rules: Rules | None, change: Change) -> str | None:

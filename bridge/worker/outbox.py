@@ -135,24 +135,26 @@ class Upserts(OutboxKind):
         if route is None or not route.enabled:
             raise Permanent("bridge", f"route {target} is missing or disabled; enable it in mappings/, then replay")
         connector = sender.connector(route.target.system)
-        outcomes: list[Outcome | None] = []
-        payloads = []
+        built: list[dict | Outcome] = []
         for item in items:
             try:
-                payloads.append(apply_route(route, source_record(leads[item["lead_id"]])))
-                outcomes.append(None)
+                built.append(apply_route(route, source_record(leads[item["lead_id"]])))
             except RecordInvalid as error:  # the mapping cannot build it: no call can succeed until it is fixed
-                outcomes.append(Outcome(False, reason=str(error), fields=tuple(error.fields)))
+                built.append(Outcome(False, reason=str(error), fields=tuple(error.fields)))
+        payloads = [b for b in built if not isinstance(b, Outcome)]
         results = iter(connector.upsert(route.target.object, route.target.key, payloads) if payloads else [])
         where = {"system": route.target.system, "object": route.target.object}
-        return [outcome or Outcome.of(route.target.system, result := next(results),
-                                      {"outcome": result.outcome, **where, "id": result.id})
-                for outcome in outcomes]
+        return [b if isinstance(b, Outcome) else Outcome.of(
+                    route.target.system, result := next(results),
+                    {"outcome": result.outcome, **where, "id": result.id, "fields": b})
+                for b in built]
 
     def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:
         if outcome is not None and outcome.ok and outcome.result.get("id"):
-            work.leads.link_record(item["lead_id"], outcome.result["system"], outcome.result["object"],
-                                   outcome.result["id"], now)
+            written = outcome.result
+            work.leads.link_record(item["lead_id"], written["system"], written["object"], written["id"], now)
+            # The record's own webhook (an outbound message, a kintone notification) brings these values back.
+            work.echoes.remember(written["system"], {written["id"]: written.get("fields") or {}}, now)
         if work.outbox.open_writes(item["lead_id"], "upsert") == 0:
             # No upsert of the lead in flight any more: tell HubSpot and sales (with the new record ids).
             work.outbox.enqueue(item["lead_id"], "writeback", "hubspot", now)
