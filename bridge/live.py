@@ -1,4 +1,4 @@
-"""The routes and handoff rules in force, reloaded when an admin saves a file (no restart needed)."""
+"""The routes and rules files in force (handoff, feedback), reloaded when an admin saves a file (no restart)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 from bridge.config import Settings
+from bridge.feedback.load import FEEDBACK_FILE, load_feedback
+from bridge.feedback.rules import FeedbackRules
 from bridge.handoff.load import load_rules
 from bridge.handoff.rules import Rules
 from bridge.mapping import MappingError, Route, load_routes
@@ -22,6 +24,15 @@ class LiveMappings:
         self._signature = self._files()
         self.routes: dict[str, Route] = load_routes(settings.mappings_dir, settings.env)
         self.rules: Rules = load_rules(settings.mappings_dir)
+        self.feedback: FeedbackRules | None = self._feedback()
+        if self.feedback is None:
+            log.warning("%s is not in %s: sales feedback is off (copy it from `bridge init` into that folder)",
+                        FEEDBACK_FILE, settings.mappings_dir)
+
+    def _feedback(self) -> FeedbackRules | None:
+        """The sales feedback rules; None when the folder has no feedback.yaml (a folder made before it existed)."""
+        folder = Path(self.settings.mappings_dir)
+        return load_feedback(folder) if (folder / FEEDBACK_FILE).is_file() else None
 
     def _files(self) -> tuple:
         folder = Path(self.settings.mappings_dir)
@@ -36,10 +47,11 @@ class LiveMappings:
         try:
             routes, rules = load_routes(self.settings.mappings_dir, self.settings.env), \
                 load_rules(self.settings.mappings_dir)
+            feedback = self._feedback()
         except MappingError as error:
             log.error("mappings changed but are broken; the previous version stays in force:\n%s", error)
             return False
-        self.routes, self.rules = routes, rules
+        self.routes, self.rules, self.feedback = routes, rules, feedback
         log.info("mappings reloaded: %d route(s), handoff rules with %d criteria", len(routes), len(rules.criteria))
         return True
 

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from bridge.config import settings_or_exit
+from bridge.feedback.load import FEEDBACK_FILE, check_feedback_text
 from bridge.handoff.load import RULES_FILE, check_rules_text
 from bridge.mapping.apply import Preview, Row, preview_route
 from bridge.mapping.describe import ConnectorDescriptions
@@ -58,7 +59,10 @@ def check(live: bool) -> None:
     rules, rule_problems = (check_rules_text(rules_path.read_text(encoding="utf-8"), rules_path)
                             if rules_path.is_file() else (None, [Problem(str(rules_path), None, "(file)",
                                                                           "is missing; the handoff rules live here")]))
-    problems = [*report.errors, *rule_problems, *(described.failures if described else ())]
+    feedback_path = Path(settings.mappings_dir) / FEEDBACK_FILE
+    feedback, feedback_problems = (check_feedback_text(feedback_path.read_text(encoding="utf-8"), feedback_path)
+                                   if feedback_path.is_file() else (None, []))  # optional: feedback is then off
+    problems = [*report.errors, *rule_problems, *feedback_problems, *(described.failures if described else ())]
     if problems:
         _fail(problems)
     if not report.routes:
@@ -67,6 +71,11 @@ def check(live: bool) -> None:
         click.echo(f"OK {name}: {route.summary()}")
     click.echo(f"OK {RULES_FILE}: {len(rules.criteria)} handoff criteria, {len(rules.attributes)} attribute and "
                f"{len(rules.behaviours)} behaviour rules, {len(rules.exclusions)} exclusions")
+    if feedback is None:
+        click.echo(f"note: no {FEEDBACK_FILE}: sales feedback is off (`bridge init` writes the default)")
+    else:
+        click.echo(f"OK {FEEDBACK_FILE}: {len(feedback.objects)} sales object(s), {len(feedback.reasons)} reasons, "
+                   f"{len(feedback.lifecycle)} lifecycle moves")
 
 
 @mappings.command()

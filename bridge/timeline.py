@@ -20,7 +20,7 @@ MAX_ACTIVITIES = 1000
 MAX_DECISIONS = 200
 MAX_WRITES = 200
 # Within the same instant the story reads: something arrived, it was evaluated, then written.
-_KIND_ORDER = {"event": 0, "activity": 1, "decision": 2, "write": 3}
+_KIND_ORDER = {"event": 0, "sales": 1, "activity": 2, "decision": 3, "cycle": 4, "write": 5}
 SOURCE_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "kintone": "kintone"}
 # A criterion check as evaluate.py words it: "score 85 < 100", "stage interest ≥ interest", "seminar_attended 0 < 1".
 _CHECK = re.compile(r"^(?P<subject>\S+) (?P<value>\S+) (?P<op>≥|<) (?P<required>\S+)$")
@@ -184,6 +184,30 @@ def _decision_entry(decision: Mapping[str, Any], handed_off_at: str | None) -> d
                          "explanation": explain(decision["explanation"])}}
 
 
+def _sales_entry(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What sales did, told from a change in Salesforce or kintone (bridge/feedback)."""
+    details = _json(event["details"], {})
+    reason = f" ({event['reason_value']}" + (", not in the reason vocabulary" if event["reason"] == "unknown"
+                                              else "") + ")" if event["reason_value"] else ""
+    source = SOURCE_NAMES.get(event["system"], event["system"])
+    return {"at": event["occurred_at"], "kind": "sales",
+            "text": f"sales: {event['kind']}{reason} in {source} {event['object']} {event['record_id']}",
+            "sales": {"id": event["id"], "event": event["kind"], "cycle": event["cycle"], "system": event["system"],
+                      "source_name": source, "object": event["object"], "record_id": event["record_id"],
+                      "reason": event["reason"], "reason_value": event["reason_value"],
+                      "reason_known": event["reason"] != "unknown", "details": details,
+                      "recorded_at": event["recorded_at"]}}
+
+
+def _cycle_entry(cycle: Mapping[str, Any]) -> dict[str, Any]:
+    """A handoff cycle that sales closed by giving the lead back: a later handoff is a new cycle."""
+    return {"at": cycle["closed_at"], "kind": "cycle",
+            "text": f"handoff cycle {cycle['cycle']} closed: {cycle['closed_by']}"
+                    + (f" ({cycle['closed_reason']})" if cycle["closed_reason"] else "")
+                    + "; the lead may be handed off again",
+            "cycle": dict(cycle)}
+
+
 def _sort_key(entry: Mapping[str, Any]) -> tuple:
     try:
         moment = parse_iso(entry["at"])
@@ -209,6 +233,8 @@ def timeline(store: Store, lead_id: int, known_types: frozenset[str] | None = No
     entries += [_activity_entry(activity, known_types) for activity in activities]
     entries += [_decision_entry(decision, row["handed_off_at"])
                 for decision in store.leads.decisions(lead_id, limit=MAX_DECISIONS)]
+    entries += [_sales_entry(event) for event in store.sales.events(lead_id)]
+    entries += [_cycle_entry(cycle) for cycle in store.sales.cycles(lead_id)]
     entries += [{"at": item["created_at"], "kind": "write", "text": write_text(item), "write": item}
                 for item in writes]
     entries.sort(key=_sort_key)

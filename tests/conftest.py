@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bridge.admin import auth
 from bridge.app import create_app
 from bridge.config import load_settings
+from bridge.store import Store
 
 HUBSPOT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 SF_TOKEN = "sf-token-0123456789abcdef"
@@ -86,17 +88,39 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
+@pytest.fixture(autouse=True)
+def cheap_scrypt(monkeypatch) -> None:
+    """Password hashing at a tiny scrypt cost (production's takes tens of ms a hash): the same code, so a wrong
+    password is still refused; tests/admin/test_login.py checks production's cost itself."""
+    monkeypatch.setattr(auth, "SCRYPT_COST", auth.ScryptCost(n=2**4, r=1))
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> Path:
+    """An empty database with every migration applied, made once: copying it is much cheaper than migrating
+    for each test (tests of the migrations themselves open their own Store on a new path)."""
+    path = tmp_path_factory.mktemp("migrated") / "bridge.db"
+    store = Store(path)
+    store.upgrade()
+    store.close()  # the last connection closing folds the WAL back in: the one file is the whole database
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path):
-    """Settings from BASE_ENV plus overrides (None removes a variable), on a fresh database.
+def make_settings(tmp_path: Path, migrated_database: Path):
+    """Settings from BASE_ENV plus overrides (None removes a variable), on a fresh, migrated database.
 
     BRIDGE_MAPPINGS is the temporary folder, holding a copy of the shipped mappings.
     """
     for shipped in SHIPPED_MAPPINGS.glob("*.yaml"):
         shutil.copy(shipped, tmp_path / shipped.name)
+    database = tmp_path / "bridge.db"
 
     def make(**overrides):
-        env = {**BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(tmp_path)}
+        if "BRIDGE_DB" not in overrides and not database.exists():
+            shutil.copy(migrated_database, database)  # keeps its 0600 mode
+        env = {**BASE_ENV, "BRIDGE_DB": str(database), "BRIDGE_MAPPINGS": str(tmp_path)}
         for key, value in overrides.items():
             if value is None:
                 env.pop(key, None)

@@ -12,6 +12,7 @@ from bridge.admin.editor import (
     Checked,
     Conflict,
     Editor,
+    FeedbackPreview,
     FileStatus,
     HandoffPreview,
     MappingFile,
@@ -176,6 +177,14 @@ def preview_file(name: str):
     except NoSample as missing:
         raise BadRequest(f"no built-in sample for {missing.system} {missing.object}; "
                          'send {"record": {…}}') from None
+    if isinstance(result, FeedbackPreview):
+        cases = [{"label": r.case.label, "system": r.case.system, "object": r.case.object,
+                  "events": [{**asdict(e), "occurred_at": e.occurred_at.isoformat(), "reason_known": e.reason_known}
+                             for e in r.events],
+                  "hubspot": {**r.told.properties, **({"lifecyclestage": r.told.lifecycle} if r.told.lifecycle
+                                                     else {})},
+                  "lifecycle_backward": r.told.backward} for r in result.results]
+        return jsonify(file=file.name, kind=file.kind, sample=result.sample, changes=cases)
     if isinstance(result, HandoffPreview):
         leads = [{"label": r.lead.label, "lead": r.lead.lead,
                   "activities": [{"type": a.type, "occurred_at": a.occurred_at.isoformat()}

@@ -13,8 +13,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bridge.admin.samples import RecordProblem, SampleLead, lead_from, record_from, sample_leads
+from bridge.admin.samples import (
+    RecordProblem,
+    SampleChange,
+    SampleLead,
+    change_from,
+    lead_from,
+    record_from,
+    sample_changes,
+    sample_leads,
+)
 from bridge.config import Settings
+from bridge.feedback.events import SalesEvent, sales_events
+from bridge.feedback.load import FEEDBACK_FILE, check_feedback_text
+from bridge.feedback.rules import FeedbackRules
+from bridge.feedback.writeback import Feedback, feedback
 from bridge.handoff.evaluate import Decision, evaluate
 from bridge.handoff.load import RULES_FILE, check_rules_text
 from bridge.handoff.rules import Rules
@@ -28,7 +41,9 @@ from bridge.mapping.sample import sample_record
 from bridge.store import Store
 from connectors.base import Connector
 
-ROUTE, HANDOFF = "route", "handoff"
+ROUTE, HANDOFF, FEEDBACK = "route", "handoff", "feedback"
+#: The rules files beside the routes: their kind, file name and check (the routes are every other YAML file).
+RULES_FILES = {HANDOFF: (RULES_FILE, check_rules_text), FEEDBACK: (FEEDBACK_FILE, check_feedback_text)}
 BASELINE_AUTHOR = "(file)"  # versions Bridge records itself: the text found on disk
 BASELINE_NOTE = "管理画面で最初に保存する前のファイル / the file before the first save from the admin pages"
 MAX_NOTE = 200
@@ -45,7 +60,7 @@ SHIPPED_READ_ONLY = (
 class MappingFile:
     name: str  # the file name, e.g. hubspot-contact-to-kintone.yaml; also its key in the history
     path: Path
-    kind: str  # ROUTE or HANDOFF
+    kind: str  # ROUTE, or a kind of RULES_FILES
 
 
 @dataclass
@@ -56,7 +71,7 @@ class Checked:
     warnings: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     route: Route | None = None
-    rules: Rules | None = None
+    rules: Rules | FeedbackRules | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,6 +112,21 @@ class LeadResult:
 @dataclass(frozen=True)
 class HandoffPreview:
     results: tuple[LeadResult, ...]
+    sample: bool
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    """A sales record's change, the events it means, and what HubSpot then hears."""
+
+    case: SampleChange
+    events: tuple[SalesEvent, ...]
+    told: Feedback
+
+
+@dataclass(frozen=True)
+class FeedbackPreview:
+    results: tuple[FeedbackResult, ...]
     sample: bool
 
 
@@ -156,9 +186,9 @@ class Editor:
         if not self.folder.is_dir():
             return []
         found = [MappingFile(p.name, p, ROUTE) for p in route_files(self.folder)]
-        rules = self.folder / RULES_FILE
-        if rules.is_file():
-            found.append(MappingFile(rules.name, rules, HANDOFF))
+        for kind, (name, _) in RULES_FILES.items():
+            if (self.folder / name).is_file():
+                found.append(MappingFile(name, self.folder / name, kind))
         return found
 
     def file(self, name: str) -> MappingFile | None:
@@ -198,8 +228,8 @@ class Editor:
     # -- checking and previewing ------------------------------------------------------------
     def check(self, file: MappingFile, text: str, live: bool = False) -> Checked:
         """Validate `text` as `file`; `live` also checks fields against systems with API access."""
-        if file.kind == HANDOFF:
-            rules, problems = check_rules_text(text, file.path)
+        if file.kind in RULES_FILES:
+            rules, problems = RULES_FILES[file.kind][1](text, file.path)
             return Checked(errors=self._local(problems), rules=rules)
         describe = self._describe() if live else None
         loaded = check_text(text, file.path, self.settings.env, describe)
@@ -207,7 +237,7 @@ class Editor:
         return Checked(self._local(loaded.errors), self._local(loaded.warnings), notes, route=loaded.route)
 
     def preview(self, file: MappingFile, text: str, record: Any | None,
-                direction: str = TO_TARGET) -> RoutePreview | HandoffPreview:
+                direction: str = TO_TARGET) -> RoutePreview | HandoffPreview | FeedbackPreview:
         """Apply unsaved `text` to `record` (parsed JSON; None: the built-in samples).
 
         Raises Rejected when the text has errors, RecordProblem or NoSample for the record.
@@ -215,6 +245,15 @@ class Editor:
         checked = self.check(file, text)
         if checked.errors:
             raise Rejected(checked.errors)
+        if file.kind == FEEDBACK:
+            now = self.clock()
+            cases = sample_changes() if record is None else (change_from(record),)
+            results = []
+            for case in cases:
+                events = tuple(sales_events(checked.rules, case.system, case.object, "preview", case.before,
+                                            case.after, now))
+                results.append(FeedbackResult(case, events, feedback(checked.rules, events, case.lifecycle)))
+            return FeedbackPreview(tuple(results), sample=record is None)
         if checked.rules is not None:
             now = self.clock()
             leads = sample_leads(now) if record is None else (lead_from(record, now),)

@@ -1,4 +1,5 @@
-"""Records to preview with: pasted JSON read the way admins paste it, and sample leads for handoff.yaml."""
+"""Records to preview with: pasted JSON read the way admins paste it, sample leads for handoff.yaml and sample
+sales changes for feedback.yaml."""
 
 from __future__ import annotations
 
@@ -82,3 +83,51 @@ def _activity(index: int, item: Any, now: datetime) -> Activity:
     if not isinstance(days, int | float) or isinstance(days, bool) or days < 0:
         raise RecordProblem(f"activities[{index}].days_ago must be a number of days, 0 or more")
     return Activity(item["type"], now - timedelta(days=days))
+
+
+@dataclass(frozen=True)
+class SampleChange:
+    """A sales record before and after a change, and the contact's lifecycle stage then: for feedback.yaml."""
+
+    label: str  # an i18n key, or the literal "sample.pasted"
+    system: str
+    object: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    lifecycle: str | None = "marketingqualifiedlead"
+
+
+def sample_changes() -> tuple[SampleChange, ...]:
+    """A rep's typical week: a call that did not get through, one that did, a Lead disqualified for budget, a
+    Lead converted and its deal won, a kintone lead given back to marketing."""
+    lead = {"Status": "Open - Not Contacted", "IsConverted": False}
+    return (
+        SampleChange("sample.call_attempted", "salesforce", "Task", {},
+                     {"WhoId": "00Q5g0000012345", "TaskSubtype": "Call", "CallDisposition": "No Answer"}),
+        SampleChange("sample.call_connected", "salesforce", "Task", {},
+                     {"WhoId": "00Q5g0000012345", "TaskSubtype": "Call", "CallDisposition": "Connected"}),
+        SampleChange("sample.disqualified", "salesforce", "Lead", lead,
+                     {**lead, "Status": "Closed - Not Converted", "Disqualification_Reason__c": "予算なし"}),
+        SampleChange("sample.converted", "salesforce", "Lead", lead,
+                     {**lead, "Status": "Closed - Converted", "IsConverted": True, "ConvertedContactId": "003A",
+                      "ConvertedOpportunityId": "006B"}),
+        SampleChange("sample.won", "salesforce", "Opportunity", {"IsClosed": False, "IsWon": False},
+                     {"IsClosed": True, "IsWon": True, "Amount": 1200000, "CloseDate": "2026-12-20"}, "opportunity"),
+        SampleChange("sample.recycled", "kintone", "7", {"ステータス": "不通"},
+                     {"ステータス": "マーケに戻す", "失注理由": "連絡不通"}),
+    )
+
+
+def change_from(data: Any) -> SampleChange:
+    """{"system": …, "object": …, "before": {…}, "after": {…}, "lifecycle": …}, pasted by an admin."""
+    if not isinstance(data, dict) or not isinstance(data.get("after"), dict):
+        raise RecordProblem('paste {"system": "salesforce", "object": "Lead", "before": {…}, "after": {…}}')
+    for name in ("system", "object"):
+        if not isinstance(data.get(name), str) or not data[name]:
+            raise RecordProblem(f'"{name}" is needed, e.g. "salesforce" and "Lead", or "kintone" and an app id')
+    before = data.get("before") or {}
+    if not isinstance(before, dict):
+        raise RecordProblem('"before" must be an object of field: value (or left out: a new record)')
+    lifecycle = data.get("lifecycle", "marketingqualifiedlead")
+    return SampleChange("sample.pasted", data["system"], data["object"], before, data["after"],
+                        lifecycle if isinstance(lifecycle, str) else None)

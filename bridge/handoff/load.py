@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
-
-from marshmallow import ValidationError
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError
 
 from bridge.handoff.rules import Rules
 from bridge.handoff.schema import RulesSchema, to_rules
-from bridge.mapping.loader import line_of, new_yaml, schema_messages
-from bridge.mapping.problems import MappingError, Problem
+from bridge.mapping import rulesfile
+from bridge.mapping.problems import Problem
 
 RULES_FILE = "handoff.yaml"
 
 
 def check_rules_text(text: str, file: str | Path) -> tuple[Rules | None, list[Problem]]:
     """Parse and validate a rules text as if it were `file`: the rules, or every problem found."""
-    file = str(file)
-    try:
-        doc = new_yaml().load(text)
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        return None, [Problem(file, mark.line + 1 if mark else 1, "YAML",
-                              " ".join(filter(None, [error.context, error.problem])))]
-    if not isinstance(doc, CommentedMap):
-        return None, [Problem(file, 1, "(file)", "the handoff rules are `key: value` lines with at least `handoff:`")]
-    try:
-        data = RulesSchema().load(doc)
-    except ValidationError as error:
-        return None, sorted((Problem(file, line_of(doc, path), _where(path), message)
-                             for path, message in schema_messages(error.messages, ())), key=lambda p: p.line or 0)
-    rules = to_rules(data)
-    problems = [Problem(file, line_of(doc, path), _where(path), message) for path, message in _semantic(rules)]
-    return (None if problems else rules), problems
-
-
-def _where(path: tuple) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path)) \
-        or "(file)"
+    return rulesfile.check_rules_text(text, file, RulesSchema(), to_rules, _semantic,
+                                      "the handoff rules are `key: value` lines with at least `handoff:`")
 
 
 def _semantic(rules: Rules):
@@ -67,11 +45,18 @@ def _semantic(rules: Rules):
 
 def load_rules(folder: str | Path) -> Rules:
     """The handoff rules of the mappings folder; raise MappingError listing every problem (start-up refuses)."""
-    path = Path(folder) / RULES_FILE
-    if not path.is_file():
-        raise MappingError([Problem(str(path), None, "(file)", "is missing; the handoff rules live here "
-                                    "(`bridge init` writes the defaults to start from)")])
-    rules, problems = check_rules_text(path.read_text(encoding="utf-8"), path)
-    if problems:
-        raise MappingError(problems)
-    return rules
+    return rulesfile.load_rules_file(folder, RULES_FILE, check_rules_text_once, "the handoff rules")
+
+
+def check_rules_text_once(text: str, file: str | Path) -> tuple[Rules | None, list[Problem]]:
+    """`check_rules_text`, parsed once per content: every app, worker and admin page checks the same text, and
+    ruamel's round-trip parse takes tens of ms. Keyed on the text itself, so a saved change is always seen; the
+    file only names the problems, so it is set afterwards."""
+    rules, problems = _checked(text)
+    return rules, [replace(problem, file=str(file)) for problem in problems]
+
+
+@lru_cache(maxsize=16)
+def _checked(text: str) -> tuple[Rules | None, tuple[Problem, ...]]:
+    rules, problems = check_rules_text(text, RULES_FILE)
+    return rules, tuple(problems)

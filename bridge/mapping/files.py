@@ -7,17 +7,19 @@ import os
 import stat
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bridge.mapping.loader import Describe, check_text, new_yaml
+from bridge.mapping.loader import Describe, Loaded, check_text, new_yaml, placeholder_values
 from bridge.mapping.model import Route
 from bridge.mapping.problems import MappingError, Problem
 
 ROUTE_SUFFIXES = (".yaml", ".yml")
 #: Files in the folder that are not routes: the handoff rules have their own format and checker.
-NOT_ROUTES = frozenset({"handoff.yaml", "handoff.yml"})
+#: The rules files that share the folder with the routes (bridge/handoff, bridge/feedback, bridge/sla).
+NOT_ROUTES = frozenset({"handoff.yaml", "handoff.yml", "feedback.yaml", "feedback.yml", "sla.yaml", "sla.yml"})
 
 
 @dataclass
@@ -68,7 +70,7 @@ def check_folder(folder: str | Path, env: Mapping[str, str], describe: Describe 
                 )
             )
             continue
-        loaded = check_text(text, path, env, describe)
+        loaded = check_text_once(text, path, env) if describe is None else check_text(text, path, env, describe)
         report.errors += loaded.errors
         report.warnings += loaded.warnings
         if loaded.route is None:
@@ -79,6 +81,22 @@ def check_folder(folder: str | Path, env: Mapping[str, str], describe: Describe 
             continue
         report.routes[loaded.route.name] = loaded.route
     return report
+
+
+def check_text_once(text: str, file: str | Path, env: Mapping[str, str]) -> Loaded:
+    """`check_text` without describe(), parsed once per content: every app, worker and admin page checks the same
+    few texts, and ruamel's round-trip parse takes tens of ms a file. Keyed on the text itself (never on a time
+    stamp), so a saved change is always seen; the file only names the route and the problems, so it is set after."""
+    path, named = Path(file), str(file)
+    found = _checked(text, path.name, tuple(sorted(placeholder_values(env).items())))
+    return Loaded(named, found.route and replace(found.route, path=path),
+                  [replace(p, file=named) for p in found.errors], [replace(p, file=named) for p in found.warnings])
+
+
+@lru_cache(maxsize=64)
+def _checked(text: str, name: str, placeholders: tuple[tuple[str, str], ...]) -> Loaded:
+    # only the settings a mapping may name reach the check: they are the whole of the environment it depends on
+    return check_text(text, name, dict(placeholders))
 
 
 def load_routes(folder: str | Path, env: Mapping[str, str], describe: Describe | None = None) -> dict[str, Route]:

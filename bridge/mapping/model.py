@@ -27,6 +27,19 @@ BRIDGE_FIELDS: dict[str, Kind] = {
     "bridge.reason": "text",  # why the lead was handed off, in words
     "bridge.handoff_at": "datetime",  # when the handoff happened (UTC)
 }
+#: What sales did, as the service tells it (bridge/feedback): values a `direction: to_source` field reads in place of
+#: a field of the sales record, to write them back to HubSpot.
+SALES_FIELDS: dict[str, Kind] = {
+    "bridge.sales_event": "text",  # the latest sales event: contacted, attempted, … won, lost, recycled
+    "bridge.sales_outcome": "text",  # qualified | converted | won | lost | disqualified | recycled
+    "bridge.sales_reason": "text",  # the reason's code in feedback.yaml's vocabulary (no_budget …), or unknown
+    "bridge.sales_reason_value": "text",  # the reason as the sales system had it
+    "bridge.sales_reason_label": "text",  # 予算なし / No budget
+    "bridge.first_touch_at": "datetime",  # when sales first reached out (UTC)
+    "bridge.won_at": "datetime",
+    "bridge.lost_at": "datetime",
+    "bridge.amount": "number",  # the won or lost deal's amount
+}
 
 
 def is_blank(value: Any) -> bool:

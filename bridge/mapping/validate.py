@@ -9,6 +9,7 @@ from typing import Any
 from bridge.mapping.model import (
     BRIDGE_FIELDS,
     BRIDGE_PREFIX,
+    SALES_FIELDS,
     FieldMap,
     Kind,
     Route,
@@ -104,6 +105,13 @@ def _check_entry(field: FieldMap) -> Iterator[Finding]:
     yield from _check_generators(field, field.reverse, "reverse")
     if field.source is not None and field.source.startswith(BRIDGE_PREFIX) and field.source not in BRIDGE_FIELDS:
         yield Finding((*i, "source"), _unknown_bridge(field.source))
+    if field.target.startswith(BRIDGE_PREFIX):
+        if field.direction != "to_source":
+            yield Finding((*i, "target"), f"{field.target} is a value Bridge provides: it can only be read "
+                          "(`direction: to_source`), never written to the sales system")
+        elif field.target not in SALES_FIELDS:
+            yield Finding((*i, "target"), f"{field.target} is not a sales value the service provides"
+                          f"{did_you_mean(field.target, list(SALES_FIELDS))}; known: {', '.join(SALES_FIELDS)}")
     for position, step in enumerate(field.transforms):
         for name in step.references():
             if name.startswith(BRIDGE_PREFIX) and name not in BRIDGE_FIELDS:
@@ -223,6 +231,8 @@ def _against_target(
     findings = list(_check_key(route.target, described, what, "target"))
     written = {f.target for f in route.fields if f.writes_target()}
     for field in route.fields:
+        if field.target in SALES_FIELDS:  # provided by Bridge, not a field of the object
+            continue
         info = described.get(field.target)
         if info is None:
             findings.append(

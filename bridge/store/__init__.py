@@ -30,6 +30,7 @@ from bridge.store.migrations import migrations
 from bridge.store.outbox import OutboxQueue
 from bridge.store.queue import STATUSES, LeasedQueue, LeaseLost
 from bridge.store.retention import Retention
+from bridge.store.sales import Sales
 
 __all__ = ["OWN_WRITE_MEMORY", "STATUSES", "ClaimedEvent", "LeaseLost", "LeasedQueue", "LoginAttempt", "Store",
            "Work"]
@@ -45,6 +46,7 @@ class Work:
         self.outbox = store.outbox
         self.echoes = store.echoes
         self.alerts = store.alerts
+        self.sales = store.sales
         self._conn = store.conn
 
     @contextmanager
@@ -69,6 +71,7 @@ class Store:
         self.health = Health(self.conn)
         self.retention = Retention(self.conn)
         self.budget = SharedBudget(self.conn)
+        self.sales = Sales(self.conn)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Work]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,19 +98,29 @@ class Leads:
             [lead_id, system, object, record_id, iso(now), iso(now)])
 
     def record_state(self, system: str, object: str, record_id: str) -> tuple[str | None, dict] | None:
-        """The version and fields of the newest change applied from a record (None: the record is not known)."""
+        """The newest version seen of a record, and its fields as last read and applied (None: not a lead's record)."""
         row = self.conn.db.execute("SELECT version, fields FROM lead_records WHERE system = ? AND object = ? "
                                    "AND record_id = ?", [system, object, record_id]).fetchone()
         return None if row is None else (row[0], json.loads(row[1]) if row[1] else {})
 
-    def save_record_state(self, system: str, object: str, record_id: str, version: str | None,
-                          fields: Mapping[str, Any], now: datetime) -> None:
-        """(In the caller's unit of work.) Remember the newest change applied from a record: a later delivery
-        with an older version is stale, and the next snapshot is compared with this one."""
-        self.conn.db.execute(
-            "UPDATE lead_records SET version = ?, fields = ?, updated_at = ? WHERE system = ? AND object = ? "
-            "AND record_id = ?", [version, json.dumps(dict(fields), ensure_ascii=False), iso(now), system, object,
-                                  record_id])
+    def record_fields(self, lead_id: int, system: str, object: str) -> dict | None:
+        """The fields of the lead's newest record of `system` and `object`, as last read (None: it has none)."""
+        row = self.conn.db.execute("SELECT fields FROM lead_records WHERE lead_id = ? AND system = ? AND object = ? "
+                                   "ORDER BY id DESC LIMIT 1", [lead_id, system, object]).fetchone()
+        return None if row is None else (json.loads(row[0]) if row[0] else {})
+
+    def note_property(self, lead_id: int, name: str, value: Any) -> None:
+        """(In the caller's unit of work.) A HubSpot property Bridge wrote, kept with the contact as last read."""
+        self.conn.db.execute("UPDATE leads SET properties = json_set(COALESCE(properties, '{}'), ?, ?) WHERE id = ?",
+                             [f"$.{name}", value, lead_id])
+
+    def note_version(self, system: str, object: str, record_id: str, version: str | None, now: datetime) -> None:
+        """(In the caller's unit of work.) The newest version of a record seen in a change: a later delivery with an
+        older one is stale (deliveries come out of order)."""
+        if version is not None:
+            self.conn.db.execute(
+                "UPDATE lead_records SET version = ?, updated_at = ? WHERE system = ? AND object = ? AND record_id = ? "
+                "AND (version IS NULL OR version < ?)", [version, iso(now), system, object, record_id, version])
 
     # -- touching and activities -------------------------------------------------------------------
     def touch(self, now: datetime, hubspot_id: str | None = None, email: str | None = None,

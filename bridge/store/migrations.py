@@ -250,3 +250,36 @@ def lead_records_retry_by_time_budget(db: Database) -> None:
                             "window_seconds": float}, pk="id",
                            not_null={"system", "pool", "priority", "at", "calls_limit", "window_seconds"})
     db["api_calls"].create_index(["system", "pool", "at"])
+
+
+@migrations(name="0009_sales_feedback")
+def sales_feedback(db: Database) -> None:
+    # A sales record that changed is read again (in a batch) before its events are told: webhooks are notifications.
+    # `converted`: a Salesforce Lead converted into a Contact and an Opportunity is never written to again.
+    for column, kind in (("needs_read", "INTEGER NOT NULL DEFAULT 0"), ("dirty_since", "TEXT"),
+                         ("read_lease_until", "TEXT"), ("converted", "INTEGER NOT NULL DEFAULT 0")):
+        db.execute(f"ALTER TABLE lead_records ADD COLUMN {column} {kind}")
+    db.execute("CREATE INDEX lead_records_to_read ON lead_records(dirty_since) WHERE needs_read = 1")
+    # One normalised sales event per thing sales did or decided, in the lead's handoff cycle: the timeline shows
+    # them, HubSpot hears them, the SLA timers count on them.
+    db["sales_events"].create(
+        {"id": int, "lead_id": int, "cycle": int, "kind": str, "system": str, "object": str, "record_id": str,
+         "occurred_at": str, "recorded_at": str, "reason": str, "reason_value": str, "details": str},
+        pk="id",
+        not_null={"lead_id", "cycle", "kind", "system", "object", "record_id", "occurred_at", "recorded_at"},
+        foreign_keys=[("lead_id", "leads", "id")],
+    )
+    db["sales_events"].create_index(["lead_id", "cycle", "id"])
+    db["sales_events"].create_index(["kind", "occurred_at"])
+    # A lead can be handed off again after sales gives it back (recycled, disqualified): one cycle each, exactly
+    # once per cycle. The lead row holds the open cycle; closed ones are kept here.
+    db["leads"].add_column("cycle", int, not_null_default=1)
+    db["leads"].add_column("cycle_started_at", str)
+    db["handoffs"].create(
+        {"id": int, "lead_id": int, "cycle": int, "handed_off_at": str, "criterion": str, "reason": str,
+         "closed_at": str, "closed_by": str, "closed_reason": str},
+        pk="id",
+        not_null={"lead_id", "cycle", "handed_off_at", "closed_at", "closed_by"},
+        foreign_keys=[("lead_id", "leads", "id")],
+    )
+    db["handoffs"].create_index(["lead_id", "cycle"], unique=True)

@@ -98,8 +98,11 @@ class EvaluateStage:
             lead[k] for k in ("hubspot_id", "email", "properties", "handed_off_at", "read_at"))
         record = json.loads(properties) if properties else {}
         record.setdefault("email", email)
-        activities = [Activity(a["type"], parse_iso(a["occurred_at"]))
-                      for a in work.leads.activities(lead_id)]
+        # A lead sales gave back (recycled, disqualified) starts a new cycle: only what it does from then on counts
+        # as behaviour, so it is handed off again for new interest, not at once for the old.
+        since = lead["cycle_started_at"]
+        activities = [Activity(a["type"], parse_iso(a["occurred_at"])) for a in work.leads.activities(lead_id)
+                      if since is None or a["occurred_at"] >= since]
         decision = evaluate(record, activities, self.mappings.rules, now)
         summary = decision.summary()
         # Only a lead whose HubSpot record was read is handed off: sales gets a name, not an id.

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bridge.feedback.events import lead_record_id
+from bridge.feedback.rules import FeedbackRules
 from bridge.handoff.rules import Rules
 from bridge.kernel.clock import parse_iso
 from bridge.store import ClaimedEvent, Store, Work
@@ -25,11 +27,12 @@ IGNORED = frozenset({"echo", "stale"})
 
 @dataclass
 class HandlerContext:
-    """What handlers may use besides the unit of work: the store, the connectors, the handoff rules in force."""
+    """What handlers may use besides the unit of work: the store, the connectors, the rules in force."""
 
     store: Store
     connectors: Mapping[str, Connector] = field(default_factory=dict)
     rules: Callable[[], Rules | None] = lambda: None
+    feedback: Callable[[], FeedbackRules | None] = lambda: None
 
 
 Handler = Callable[[HandlerContext, Work, ClaimedEvent, datetime], None]
@@ -47,14 +50,20 @@ def record_change(ctx: HandlerContext, work: Work, event: ClaimedEvent, now: dat
     """Keep the normalised change, in the unit of work that completes the event. A change equal to what Bridge
     wrote itself is an echo: kept, marked, and acted on no further (acting on it would start a loop)."""
     change = ctx.connectors[event.source].change_of(event.event_type, event.body, parse_iso(event.occurred_at))
-    lead = work.leads.find_by_record(change.system, change.object, change.record_id)
+    lead = work.leads.find_by_record(change.system, change.object, change.record_id) \
+        or _lead_named(ctx, work, change, now)
     kind = _kind(work, change, now) if lead is not None or change.kind == "property" else change.kind
     change_id = work.changes.record(event.id, event.source, event.record_key, kind, event.occurred_at,
                                     json.dumps(change.fields, ensure_ascii=False), now, lead and lead["id"])
-    if lead is not None and change.snapshot and kind not in IGNORED:
-        work.leads.save_record_state(change.system, change.object, change.record_id, change.version,
-                                     change.fields, now)
-    if kind in IGNORED or (change.system, change.object) != MARKETING_RECORDS or change.kind in GONE:
+    if lead is not None and kind not in IGNORED:
+        work.leads.note_version(change.system, change.object, change.record_id, change.version, now)
+    if kind in IGNORED:
+        return
+    if (change.system, change.object) != MARKETING_RECORDS:
+        if lead is not None and change.kind not in GONE:  # a sales record of a lead: read it, then tell its events
+            work.sales.mark_to_read(change.system, change.object, change.record_id, now)
+        return
+    if change.kind in GONE:
         return
     # Webhooks are notifications: the current contact is read later, in a batch, before evaluation.
     lead_id = work.leads.touch(now, hubspot_id=change.record_id, refresh=True)
@@ -63,6 +72,18 @@ def record_change(ctx: HandlerContext, work: Work, event: ClaimedEvent, now: dat
     if activity:
         work.leads.add_activity(f"{event.source}:{event.id}", lead_id, activity, event.occurred_at,
                                 json.dumps(change.fields, ensure_ascii=False), event.id, now)
+
+
+def _lead_named(ctx: HandlerContext, work: Work, change: Change, now: datetime) -> dict | None:
+    """The lead a new record is about when it names one of the lead's records (a Task's WhoId): the record joins
+    the lead's records, so its later changes find the lead directly."""
+    rules = ctx.feedback()
+    named = lead_record_id(rules, change.system, change.object, change.fields) if rules else None
+    found = work.sales.find_record(change.system, named) if named else None
+    if found is None:
+        return None
+    work.leads.link_record(found["lead_id"], change.system, change.object, change.record_id, now)
+    return work.leads.get(found["lead_id"])
 
 
 def _kind(work: Work, change: Change, now: datetime) -> str:

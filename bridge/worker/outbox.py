@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from bridge.feedback.load import FEEDBACK_FILE
+from bridge.feedback.writeback import feedback as feedback_of
 from bridge.kernel.budget import spending
 from bridge.kernel.errors import AuthError, ConnectorError, Permanent
 from bridge.live import LiveMappings
-from bridge.mapping import RecordInvalid, apply_route
+from bridge.mapping import TO_SOURCE, RecordInvalid, apply_route
 from bridge.store import Store, Work
+from bridge.worker.feedback import events_of
 from bridge.worker.notify import notify
 from bridge.worker.retry import RetryPolicy
 from bridge.worker.stage import settle_failure
@@ -137,6 +140,12 @@ class Upserts(OutboxKind):
         connector = sender.connector(route.target.system)
         built: list[dict | Outcome] = []
         for item in items:
+            if sender.store.sales.converted(item["lead_id"], route.target.system, route.target.object):
+                # Converted into a Contact and an Opportunity: the Lead is closed for writes (a new handoff
+                # cycle of the person reaches sales through its Contact, or a new route).
+                built.append(Outcome(True, {"outcome": "skipped", "reason": "converted", "system": route.target.system,
+                                            "object": route.target.object}))
+                continue
             try:
                 built.append(apply_route(route, source_record(leads[item["lead_id"]])))
             except RecordInvalid as error:  # the mapping cannot build it: no call can succeed until it is fixed
@@ -197,8 +206,64 @@ class Notices(OutboxKind):
         return [Outcome(True, {"sent_to": channel}) for _ in items]
 
 
+class FeedbackWrites(OutboxKind):
+    """What sales did, written back to the HubSpot contact: lead status and lifecycle stage (bridge/feedback), and
+    each route's `direction: to_source` fields read from the lead's record in that route's system. A lifecycle stage
+    moved backwards is cleared first, as HubSpot requires (one call more for such a batch)."""
+
+    name = "feedback"
+    batch_size = 100  # HubSpot batch calls take 100 inputs
+    priority = "feedback"  # after handoffs, before reconciliation, in every system's API budget
+
+    def lane(self, target: str, mappings: LiveMappings) -> str | None:
+        return "hubspot" if target == "hubspot" else None
+
+    def send(self, sender: Sender, target: str, items: list[dict], leads: dict[int, dict]) -> list[Outcome]:
+        rules = sender.mappings.feedback
+        if rules is None:
+            raise Permanent("bridge", f"{FEEDBACK_FILE} is missing from the mappings folder; add it (bridge init), "
+                                      "then replay")
+        hubspot = sender.connector("hubspot")
+        writes, backward = {}, []
+        for item in items:
+            lead = leads[item["lead_id"]]
+            told = feedback_of(rules, events_of(sender.store.sales.last_cycle_events(lead["id"])), _lifecycle(lead))
+            properties = {name: value for name, value in told.properties.items() if not name.startswith("bridge.")}
+            for route in sender.mappings.targets():
+                record = sender.store.leads.record_fields(lead["id"], route.target.system, route.target.object)
+                if record is not None:
+                    record = {**record, **told.properties, route.target.key: lead["hubspot_id"]}
+                    written = apply_route(route, record, TO_SOURCE)
+                    properties.update({k: v for k, v in written.items() if k != route.source.key})
+            if told.lifecycle:
+                properties["lifecyclestage"] = told.lifecycle
+                if told.backward:
+                    backward.append(lead["hubspot_id"])
+            writes[lead["hubspot_id"]] = properties
+        # Remembered before sending: the webhooks these writes cause can arrive before the reply does.
+        sender.store.echoes.remember("hubspot", {**{i: {"lifecyclestage": ""} for i in backward}, **writes},
+                                     sender.clock())
+        if backward:  # https://knowledge.hubspot.com/records/use-lifecycle-stages : clear, then set an earlier one
+            hubspot.upsert("contacts", "hs_object_id", [{"hs_object_id": i, "lifecyclestage": ""} for i in backward])
+        results = hubspot.upsert("contacts", "hs_object_id",
+                                 [{"hs_object_id": hubspot_id, **props} for hubspot_id, props in writes.items()])
+        by_id = {r.key: r for r in results}
+        return [Outcome.of("hubspot", by_id[leads[i["lead_id"]]["hubspot_id"]],
+                           writes[leads[i["lead_id"]]["hubspot_id"]]) for i in items]
+
+    def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:
+        if outcome is not None and outcome.ok and outcome.result.get("lifecyclestage"):
+            work.leads.note_property(item["lead_id"], "lifecyclestage", outcome.result["lifecyclestage"])
+
+
+def _lifecycle(lead: Mapping) -> str | None:
+    """The contact's lifecycle stage as Bridge last knew it (read, or written by Bridge)."""
+    properties = json.loads(lead["properties"]) if lead.get("properties") else {}
+    return properties.get("lifecyclestage") or (MQL if lead.get("handed_off_at") else None)
+
+
 #: Every kind of write, by the name stored in the outbox: adding a kind is adding a class here.
-KINDS: dict[str, OutboxKind] = {kind.name: kind for kind in (Upserts(), WriteBacks(), Notices())}
+KINDS: dict[str, OutboxKind] = {kind.name: kind for kind in (Upserts(), WriteBacks(), Notices(), FeedbackWrites())}
 BATCH_SIZES = {name: kind.batch_size for name, kind in KINDS.items()}
 
 

@@ -28,6 +28,7 @@ from bridge.retention import DailyPrune
 from bridge.store import Store
 from bridge.worker.alerts import AlertsStage
 from bridge.worker.evaluate import EvaluateStage
+from bridge.worker.feedback import FeedbackStage
 from bridge.worker.handlers import HandlerContext
 from bridge.worker.heartbeat import Heartbeat
 from bridge.worker.inbox import InboxStage
@@ -64,7 +65,7 @@ class Worker:
         linger = timedelta(seconds=0 if drain else worker.linger_seconds)
         policy = retry_policy(settings)
         lease = worker.lease_seconds
-        context = HandlerContext(store, connectors, lambda: self.mappings.rules)
+        context = HandlerContext(store, connectors, lambda: self.mappings.rules, lambda: self.mappings.feedback)
         sender = Sender(store, self.mappings, connectors, clock, worker.slack_webhook_url)
         systems = [*connectors, *EXTRA_LANES]
         self.lanes: dict[str, list[Stage]] = {"core": [
@@ -75,6 +76,9 @@ class Worker:
         ]}
         for system in systems:
             self.lanes[system] = [OutboxStage(sender, f"{self.owner}/{system}", policy, system, systems, lease, linger)]
+            if system in connectors:  # what sales did there, read in this system's own lane
+                self.lanes[system].append(FeedbackStage(store, self.mappings, connectors, system, clock, policy, lease,
+                                                        linger))
         # Housekeeping beside the stages: finished rows past their retention go once a day.
         self.prune = DailyPrune(store, settings.retention, clock)
         self.heartbeat = Heartbeat(store, self.owner, clock)  # /readyz: is anyone processing the inbox?

@@ -15,8 +15,8 @@ whether a client joins them to instance_url by concatenation or by URL resolutio
 The control API (GET /_sandbox lists the endpoints and the settings to export):
     /calls                          GET counts per endpoint and status; DELETE zeroes them
     /failures                       POST {endpoint (glob), status, count, code, message,
-                                    retry_after, delay}; GET pending; DELETE all
-    /config                         GET; PATCH {"hubspot"|"salesforce"|"kintone"|"delivery": {…}}
+                                    retry_after, delay, rate, lose_response}; GET pending; DELETE all
+    /config                         GET; PATCH {"hubspot"|"salesforce"|"kintone"|"delivery"|"faults": {…}}
     /reset                          POST: records, sessions, counters, failures, deliveries
     /tokens/expire                  POST {"system": "hubspot"|"salesforce"} (both when absent)
     /webhooks, /webhooks/flush      GET the delivery log; POST send all queued now and wait
@@ -24,6 +24,13 @@ The control API (GET /_sandbox lists the endpoints and the settings to export):
     /salesforce/leads[/<id>]        GET; POST as above; PATCH {"fields"}; POST /<id>/convert
     /kintone/apps/<app>/records[/<id>]  GET; POST as above; PATCH {"fields"}
 Changes made through these act as a user in the UI and send webhooks (changeSource CRM).
+
+Failures come by count (the next `count` matching calls) or by rate: {"endpoint": "kintone.records_update",
+"status": 503, "rate": 0.2} answers about 20 % of those calls 503 until deleted. {"endpoint": …,
+"lose_response": true, "rate": 0.05} applies about 5 % of the calls and then closes the connection without an
+answer (counted under status 0 in /calls). Rates of failures matching one call add up (one draw per call);
+PATCH /config {"faults": {"seed": 7}} (or SandboxConfig.faults.seed) makes the draws repeat from run to run, and
+SandboxConfig.faults.failures are injected at start and again on /reset.
 
 In-process: `with serve() as running: running.sandbox.env()`; as a command: `bridge sandbox`.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from flask import Flask, Response, request
@@ -11,7 +12,7 @@ from flask import Flask, Response, request
 from bridge.kernel.clock import utcnow
 from connectors.sandbox.config import SandboxConfig
 from connectors.sandbox.control import control_blueprint
-from connectors.sandbox.controls import CallLog, FailurePlan
+from connectors.sandbox.controls import LOSE_RESPONSE, LOST, CallLog, FailurePlan, LoseResponses
 from connectors.sandbox.delivery import DeliveryLog, Dispatcher
 from connectors.sandbox.hubspot import PREFIX as HUBSPOT_PREFIX
 from connectors.sandbox.hubspot import HubSpotSim
@@ -36,6 +37,7 @@ class Sandbox:
         self.base_url = base_url
         self.calls = CallLog()
         self.failures = FailurePlan()
+        self.inject_configured_faults()
         self.deliveries = DeliveryLog()
         delivery = self.config.delivery
         self.hubspot = HubSpotSim(self.config.hubspot, clock, self.failures, delivery, self.deliveries)
@@ -112,6 +114,13 @@ class Sandbox:
             "KINTONE_WEBHOOK_TOKEN": kintone.webhook_token,
         }
 
+    def inject_configured_faults(self) -> None:
+        """Restart the draws from the configured seed and inject the configured failures (fresh copies: a failure
+        by count is used up as calls take it)."""
+        self.failures.reseed(self.config.faults.seed)
+        for failure in self.config.faults.failures:
+            self.failures.add(replace(failure))
+
     @contextmanager
     def muted(self) -> Iterator[None]:
         """Changes made by this thread meanwhile send no webhooks (seeding)."""
@@ -125,12 +134,14 @@ class Sandbox:
         return all(d.flush(timeout) for d in self.dispatchers.values())
 
     def reset(self) -> None:
-        """Forget records, tokens, counters, failures and deliveries; keep the configuration."""
+        """Forget records, tokens, counters, failures and deliveries; keep the configuration (the configured
+        faults are injected again, their draws restarted from the seed)."""
         self.hubspot.reset()
         self.salesforce.reset()
         self.kintone.reset()
         self.calls.reset()
         self.failures.clear()
+        self.inject_configured_faults()
         self.deliveries.clear()
 
     def close(self) -> None:
@@ -148,11 +159,13 @@ def create_app(sandbox: Sandbox | None = None) -> Flask:
     app.register_blueprint(sandbox.salesforce.blueprint())
     app.register_blueprint(sandbox.kintone.blueprint())
     app.register_blueprint(control_blueprint(sandbox))
+    app.wsgi_app = LoseResponses(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.after_request
     def count(response: Response) -> Response:
         if request.blueprint in SYSTEMS and request.endpoint:
-            sandbox.calls.record(request.endpoint, response.status_code)
+            status = LOST if request.environ.get(LOSE_RESPONSE) else response.status_code
+            sandbox.calls.record(request.endpoint, status)
         return response
 
     return app

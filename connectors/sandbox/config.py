@@ -1,10 +1,12 @@
-"""The sandbox's settings: credentials it accepts, limits it enforces, where it sends webhooks."""
+"""The sandbox's settings: credentials it accepts, limits it enforces, where it sends webhooks, faults it injects."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from connectors.sandbox.controls import Failure
 
 
 def _secret(prefix: str) -> str:
@@ -91,16 +93,26 @@ class KintoneConfig:
 
 
 @dataclass
+class FaultConfig:
+    """Failures injected from the start (and again after a reset), and the seed of the rate failures' draws."""
+
+    seed: int | None = None  # None: different calls fail on each run
+    failures: list[Failure] = field(default_factory=list)  # e.g. Failure("kintone.*", 503, rate=0.2)
+
+
+@dataclass
 class SandboxConfig:
     hubspot: HubSpotConfig = field(default_factory=HubSpotConfig)
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
     kintone: KintoneConfig = field(default_factory=KintoneConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
 
 _SCALARS = (str, int, float, bool, type(None))
 # Schema-shaping settings: changing them would orphan stored records, so they are fixed at start.
-_FIXED = {"custom_properties", "custom_fields", "fields", "apps"}
+# The configured failures are too: add and remove failures while running with /_sandbox/failures.
+_FIXED = {"custom_properties", "custom_fields", "fields", "apps", "failures"}
 
 
 def _same_kind(current: Any, value: Any) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import fields
+from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -96,6 +96,7 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
             hubspot=vars(cfg.hubspot),
             salesforce=vars(cfg.salesforce),
             delivery=vars(cfg.delivery),
+            faults={"seed": cfg.faults.seed, "failures": [asdict(f) for f in cfg.faults.failures]},
             kintone={
                 "concurrency_limit": cfg.kintone.concurrency_limit,
                 "webhook_url": cfg.kintone.webhook_url,
@@ -110,6 +111,7 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
             "salesforce": sandbox.config.salesforce,
             "kintone": sandbox.config.kintone,
             "delivery": sandbox.config.delivery,
+            "faults": sandbox.config.faults,
         }
         problems = []
         for name, changes in _body().items():
@@ -117,6 +119,8 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
                 problems.append(f"{name}: not a section ({', '.join(sections)})")
             else:
                 problems += [f"{name}.{p}" for p in update_settings(sections[name], changes)]
+                if name == "faults" and "seed" in changes:
+                    sandbox.failures.reseed(sandbox.config.faults.seed)  # a new seed restarts the draws
         if problems:
             return jsonify(error="some settings were not applied", problems=problems), 400
         return config()

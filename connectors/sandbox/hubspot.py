@@ -112,7 +112,7 @@ class HubSpotSim:
     # -- guards -----------------------------------------------------------------------------------
 
     def _guard(self) -> Response | None:
-        failure = self._failures.take(request.endpoint or "")
+        failure = self._failures.take(request.endpoint or "", request.environ)
         if failure:
             return self._injected(failure)
         if request.endpoint == "hubspot.token":

@@ -104,6 +104,13 @@ BRIDGE_PROPERTIES = [
     ),
     _prop("salesforce_lead_id", "Salesforce lead ID", group="bridge", unique=True),
     _prop("kintone_record_id", "kintone record ID", group="bridge", unique=True),
+    # The way back: what sales did (mappings' `direction: to_source` fields, bridge/feedback).
+    _prop("bridge_sales_outcome", "Bridge sales outcome", group="bridge"),
+    _prop("bridge_sales_reason", "Bridge sales reason", group="bridge"),
+    _prop("bridge_first_touch_at", "Bridge first touch", "datetime", "date", group="bridge"),
+    _prop("bridge_won_at", "Bridge won at", "datetime", "date", group="bridge"),
+    _prop("bridge_lost_at", "Bridge lost at", "datetime", "date", group="bridge"),
+    _prop("bridge_deal_amount", "Bridge deal amount", "number", "number", group="bridge"),
 ]
 
 

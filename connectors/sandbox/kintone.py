@@ -92,7 +92,7 @@ class KintoneSim:
                     "同時に実行できるリクエスト数の上限を超えました。",
                 )
             )
-        failure = self._failures.take(request.endpoint or "")
+        failure = self._failures.take(request.endpoint or "", request.environ)
         if failure:
             return self._injected(failure)
         return self._authenticate()

@@ -87,7 +87,7 @@ class SalesforceSim:
     # -- guards -----------------------------------------------------------------------------------
 
     def _guard(self) -> Response | None:
-        failure = self._failures.take(request.endpoint or "")
+        failure = self._failures.take(request.endpoint or "", request.environ)
         if failure:
             return self._injected(failure)
         if request.endpoint == "salesforce.token":

@@ -9,7 +9,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bridge.admin import auth
 from bridge.app import create_app
 from tests.conftest import BASE_ENV
 
@@ -30,13 +29,6 @@ def csrf_from(html: str) -> str:
 def login(client: FlaskClient, password: str = PASSWORD):
     token = csrf_from(client.get("/admin/login").text)
     return client.post("/admin/login", data={"csrf_token": token, "password": password})
-
-
-@pytest.fixture(autouse=True)
-def cheap_scrypt(monkeypatch) -> None:
-    """Password checks at a tiny scrypt cost (production's takes tens of ms a check): the same code, so a wrong
-    password is still refused; tests/admin/test_login.py checks production's cost itself."""
-    monkeypatch.setattr(auth, "SCRYPT_COST", auth.ScryptCost(n=2**4, r=1))
 
 
 @pytest.fixture

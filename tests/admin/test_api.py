@@ -21,10 +21,11 @@ def _put(client, text, name=SF_FILE, **extra):
 def test_list_shows_every_file_with_its_status(anonymous):
     files = anonymous.get("/api/admin/mappings", headers=API_HEADERS).json["files"]
     by_name = {f["file"]: f for f in files}
-    assert set(by_name) == {SF_FILE, "hubspot-contact-to-kintone.yaml", "handoff.yaml"}
+    assert set(by_name) == {SF_FILE, "hubspot-contact-to-kintone.yaml", "handoff.yaml", "feedback.yaml"}
     assert by_name[SF_FILE]["ok"] and by_name[SF_FILE]["enabled"] is True and by_name[SF_FILE]["kind"] == "route"
     assert by_name["hubspot-contact-to-kintone.yaml"]["enabled"] is False
     assert by_name["handoff.yaml"]["kind"] == "handoff" and by_name["handoff.yaml"]["errors"] == []
+    assert by_name["feedback.yaml"]["kind"] == "feedback" and by_name["feedback.yaml"]["errors"] == []
 
 
 def test_get_returns_the_text_and_its_fingerprint(anonymous, mappings):
@@ -227,3 +228,22 @@ def test_a_file_changed_outside_the_admin_pages_is_kept_as_a_version_before_the_
     assert "+    transforms: [trim, lower]" in drift["diff"]
     restored = anonymous.post(f"/api/admin/mappings/{SF_FILE}/versions/3/restore", headers=API_HEADERS)
     assert restored.json["version"] == 5 and (mappings / SF_FILE).read_text(encoding="utf-8") == by_hand
+
+
+def test_feedback_rules_are_checked_and_previewed_like_the_others(anonymous):
+    checked = anonymous.post("/api/admin/mappings/feedback.yaml/check", headers=API_HEADERS,
+                             json={"text": "objects: []\nreasons: []\n"}).json
+    assert not checked["ok"] and any("objects" in p["where"] for p in checked["errors"])
+    preview = anonymous.post("/api/admin/mappings/feedback.yaml/preview", headers=API_HEADERS, json={}).json
+    by_label = {c["label"]: c for c in preview["changes"]}
+    disqualified = by_label["sample.disqualified"]
+    assert [e["kind"] for e in disqualified["events"]] == ["disqualified"]
+    assert disqualified["events"][0]["reason"] == "no_budget" and disqualified["hubspot"]["hs_lead_status"] == \
+        "UNQUALIFIED"
+    recycled = by_label["sample.recycled"]
+    assert recycled["hubspot"]["lifecyclestage"] == "lead" and recycled["lifecycle_backward"]
+    pasted = anonymous.post("/api/admin/mappings/feedback.yaml/preview", headers=API_HEADERS, json={"record": {
+        "system": "salesforce", "object": "Lead", "before": {"Status": "Working - Contacted"},
+        "after": {"Status": "Closed - Not Converted", "Disqualification_Reason__c": "社内事情"}}}).json
+    (event,) = pasted["changes"][0]["events"]
+    assert event["reason"] == "unknown" and event["reason_value"] == "社内事情" and not event["reason_known"]

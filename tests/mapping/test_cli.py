@@ -46,12 +46,13 @@ def test_check_prints_ok_per_route(folder):
     result = run("check")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "OK hubspot-contact-to-kintone: hubspot contacts → kintone 7, upsert on hubspot_contact_id, 15 field(s), "
+        "OK hubspot-contact-to-kintone: hubspot contacts → kintone 7, upsert on hubspot_contact_id, 21 field(s), "
         "disabled",
         "OK hubspot-contact-to-salesforce-lead: hubspot contacts → salesforce Lead, upsert on "
         "HubSpot_Contact_Id__c, "
-        "14 field(s)",
+        "20 field(s)",
         "OK handoff.yaml: 2 handoff criteria, 6 attribute and 6 behaviour rules, 3 exclusions",
+        "OK feedback.yaml: 4 sales object(s), 8 reasons, 5 lifecycle moves",
     ]
 
 

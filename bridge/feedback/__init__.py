@@ -1,0 +1,1 @@
+"""Sales feedback as pure rules: which sales facts are which events (feedback.yaml), and what marketing hears."""
