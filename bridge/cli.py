@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from bridge import connectors_cli
+from bridge.calendar_cli import calendar
 from bridge.config import SHIPPED_MAPPINGS, Settings, settings_or_exit
 from bridge.demo import demo
 from bridge.kernel.clock import utcnow
@@ -163,6 +164,7 @@ main.add_command(sandbox, name="sandbox")
 main.add_command(demo)
 main.add_command(inbox)
 main.add_command(outbox)
+main.add_command(calendar)
 
 
 @main.command()

@@ -40,7 +40,9 @@ class WorkerSettings:
     retry_hours: float = 24.0
     #: How long a claimed item is reserved; longer than any one request (connect 5 s + read 60 s) may take.
     lease_seconds: int = 120
-    retry_base_seconds: float = 5.0
+    #: The first retry's delay (then doubled per failure, with jitter): a transient 503 or a lost answer is
+    #: usually gone within a second, and items failing for longer back off to the cap soon enough.
+    retry_base_seconds: float = 1.0
     retry_max_seconds: float = 3600.0
     poll_seconds: float = 0.2
     batch_size: int = 100
@@ -176,7 +178,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
         worker=WorkerSettings(
             retry_hours=read.number("BRIDGE_RETRY_HOURS", 24.0, minimum=0.001),
             lease_seconds=read.integer("BRIDGE_LEASE_SECONDS", 120, minimum=5),
-            retry_base_seconds=read.number("BRIDGE_RETRY_BASE_SECONDS", 5.0, minimum=0.0),
+            retry_base_seconds=read.number("BRIDGE_RETRY_BASE_SECONDS", 1.0, minimum=0.0),
             retry_max_seconds=read.number("BRIDGE_RETRY_MAX_SECONDS", 3600.0, minimum=1.0),
             poll_seconds=read.number("BRIDGE_POLL_SECONDS", 0.2, minimum=0.01),
             linger_seconds=read.integer("BRIDGE_BATCH_LINGER_MS", 300, minimum=0, maximum=60_000) / 1000,

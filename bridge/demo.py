@@ -26,6 +26,7 @@ import click
 import requests
 
 from bridge.config import API_TOKENS, SHIPPED_MAPPINGS
+from bridge.demo_way_back import DEMO_SLA, way_back
 from bridge.kernel.clock import parse_iso
 from bridge.mapping.names import join_name
 from bridge.store import Store
@@ -152,9 +153,11 @@ class Stack:
             time.sleep(0.2)
 
 
-def _mappings(folder: Path, kintone: bool) -> Path:
+def _mappings(folder: Path, kintone: bool, sla: str | None = None) -> Path:
     target = folder / "mappings"
     shutil.copytree(SHIPPED_MAPPINGS, target)
+    if sla is not None:  # the demo's policy in seconds instead of business days
+        (target / "sla.yaml").write_text(sla, encoding="utf-8")
     if kintone:  # the demo shows both targets; a real installation usually enables one
         route = target / "hubspot-contact-to-kintone.yaml"
         route.write_text(re.sub(r"^enabled: false", "enabled: true", route.read_text(encoding="utf-8"), flags=re.M),
@@ -164,7 +167,7 @@ def _mappings(folder: Path, kintone: bool) -> Path:
 
 @contextmanager
 def running_stack(folder: Path, kintone: bool = True, extra_env: dict[str, str] | None = None,
-                  port: int | None = None) -> Iterator[Stack]:
+                  port: int | None = None, sla: str | None = None) -> Iterator[Stack]:
     """Start the sandbox in this process and `bridge serve` as a child process, both on loopback."""
     with serve(Sandbox()) as sandbox:
         port = port or free_port()
@@ -173,7 +176,7 @@ def running_stack(folder: Path, kintone: bool = True, extra_env: dict[str, str] 
         env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
         env.update(sandbox.sandbox.env())
         env.update({
-            "BRIDGE_DB": str(folder / "bridge.db"), "BRIDGE_MAPPINGS": str(_mappings(folder, kintone)),
+            "BRIDGE_DB": str(folder / "bridge.db"), "BRIDGE_MAPPINGS": str(_mappings(folder, kintone, sla)),
             **{API_TOKENS[api]: token for api, token in api_tokens.items()}, "BRIDGE_ADMIN_PASSWORD": admin_password,
             "HUBSPOT_WEBHOOK_URL": f"{url}/webhooks/hubspot", "BRIDGE_LOG_LEVEL": "INFO",
             **(extra_env or {}),
@@ -313,7 +316,7 @@ def scratch_folder() -> Iterator[Path]:
 def demo(keep: bool, no_kintone: bool) -> None:
     """Run Bridge end to end against the local sandbox: no accounts, nothing left behind."""
     kintone = not no_kintone
-    with scratch_folder() as folder, running_stack(folder, kintone=kintone) as stack:
+    with scratch_folder() as folder, running_stack(folder, kintone=kintone, sla=DEMO_SLA) as stack:
         click.echo(f"sandbox {stack.sandbox.base_url} · bridge serve {stack.url} · {folder}")
         leads = DEMO_LEADS
         ids = stack.create_contacts([
@@ -327,6 +330,8 @@ def demo(keep: bool, no_kintone: bool) -> None:
         click.echo("posted their activities to /api/activities …")
         stack.settle()
         click.echo("\n".join(["", *report(stack, leads, ids, kintone)]))
+        handed = [i for i in ids if (stack.store.leads.find(hubspot_id=i) or {}).get("handed_off_at")]
+        click.echo("\n".join(way_back(stack, handed)))
         if keep:
             click.echo(f"\nStill running. Admin pages: {stack.url}/admin (password {stack.admin_password})\n"
                        + "".join(f"{API_TOKENS[api]}={token}\n" for api, token in stack.api_tokens.items())

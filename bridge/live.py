@@ -1,4 +1,4 @@
-"""The routes and rules files in force (handoff, feedback), reloaded when an admin saves a file (no restart)."""
+"""The routes and rules files in force (handoff, feedback, sla), reloaded when an admin saves a file (no restart)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from bridge.feedback.rules import FeedbackRules
 from bridge.handoff.load import load_rules
 from bridge.handoff.rules import Rules
 from bridge.mapping import MappingError, Route, load_routes
+from bridge.sla.load import SLA_FILE, load_sla
+from bridge.sla.rules import SlaRules
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +26,18 @@ class LiveMappings:
         self._signature = self._files()
         self.routes: dict[str, Route] = load_routes(settings.mappings_dir, settings.env)
         self.rules: Rules = load_rules(settings.mappings_dir)
-        self.feedback: FeedbackRules | None = self._feedback()
-        if self.feedback is None:
-            log.warning("%s is not in %s: sales feedback is off (copy it from `bridge init` into that folder)",
-                        FEEDBACK_FILE, settings.mappings_dir)
+        self.feedback: FeedbackRules | None = self._optional(FEEDBACK_FILE, load_feedback)
+        self.sla: SlaRules | None = self._optional(SLA_FILE, load_sla)
+        for name, rules, what in ((FEEDBACK_FILE, self.feedback, "sales feedback is"),
+                                  (SLA_FILE, self.sla, "the SLA timers are")):
+            if rules is None:
+                log.warning("%s is not in %s: %s off (copy it from `bridge init` into that folder)", name,
+                            settings.mappings_dir, what)
 
-    def _feedback(self) -> FeedbackRules | None:
-        """The sales feedback rules; None when the folder has no feedback.yaml (a folder made before it existed)."""
+    def _optional(self, name: str, load):
+        """A rules file added after the first release; None when the folder was made before it existed."""
         folder = Path(self.settings.mappings_dir)
-        return load_feedback(folder) if (folder / FEEDBACK_FILE).is_file() else None
+        return load(folder) if (folder / name).is_file() else None
 
     def _files(self) -> tuple:
         folder = Path(self.settings.mappings_dir)
@@ -47,11 +52,11 @@ class LiveMappings:
         try:
             routes, rules = load_routes(self.settings.mappings_dir, self.settings.env), \
                 load_rules(self.settings.mappings_dir)
-            feedback = self._feedback()
+            feedback, sla = self._optional(FEEDBACK_FILE, load_feedback), self._optional(SLA_FILE, load_sla)
         except MappingError as error:
             log.error("mappings changed but are broken; the previous version stays in force:\n%s", error)
             return False
-        self.routes, self.rules, self.feedback = routes, rules, feedback
+        self.routes, self.rules, self.feedback, self.sla = routes, rules, feedback, sla
         log.info("mappings reloaded: %d route(s), handoff rules with %d criteria", len(routes), len(rules.criteria))
         return True
 

@@ -20,6 +20,7 @@ from bridge.mapping.jsonschema import mapping_json_schema
 from bridge.mapping.loader import check_text
 from bridge.mapping.problems import Problem
 from bridge.mapping.sample import sample_record
+from bridge.sla.load import SLA_FILE, check_sla_text
 from connectors.registry import load_connectors
 
 
@@ -62,7 +63,11 @@ def check(live: bool) -> None:
     feedback_path = Path(settings.mappings_dir) / FEEDBACK_FILE
     feedback, feedback_problems = (check_feedback_text(feedback_path.read_text(encoding="utf-8"), feedback_path)
                                    if feedback_path.is_file() else (None, []))  # optional: feedback is then off
-    problems = [*report.errors, *rule_problems, *feedback_problems, *(described.failures if described else ())]
+    sla_path = Path(settings.mappings_dir) / SLA_FILE
+    sla, sla_problems = (check_sla_text(sla_path.read_text(encoding="utf-8"), sla_path)
+                         if sla_path.is_file() else (None, []))  # optional: the SLA timers are then off
+    problems = [*report.errors, *rule_problems, *feedback_problems, *sla_problems,
+                *(described.failures if described else ())]
     if problems:
         _fail(problems)
     if not report.routes:
@@ -76,6 +81,11 @@ def check(live: bool) -> None:
     else:
         click.echo(f"OK {FEEDBACK_FILE}: {len(feedback.objects)} sales object(s), {len(feedback.reasons)} reasons, "
                    f"{len(feedback.lifecycle)} lifecycle moves")
+    if sla is None:
+        click.echo(f"note: no {SLA_FILE}: the SLA timers are off (`bridge init` writes the default)")
+    else:
+        click.echo(f"OK {SLA_FILE}: {len(sla.policies)} SLA polic{'y' if len(sla.policies) == 1 else 'ies'} "
+                   f"({', '.join(p.name for p in sla.policies)}), calendar in {sla.calendar.zone.key}")
 
 
 @mappings.command()

@@ -1,5 +1,5 @@
 """A lead's story in one time-ordered list: the events received about it, its activities, every
-decision with its explanation, and the writes made for it (shown by the admin pages and /api/leads)."""
+decision with its explanation, its SLA clock, and the writes made for it (shown by the admin pages and /api/leads)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ MAX_EVENTS = 500
 MAX_ACTIVITIES = 1000
 MAX_DECISIONS = 200
 MAX_WRITES = 200
-# Within the same instant the story reads: something arrived, it was evaluated, then written.
-_KIND_ORDER = {"event": 0, "sales": 1, "activity": 2, "decision": 3, "cycle": 4, "write": 5}
+# Within the same instant the story reads: something arrived, it was evaluated (the handoff starts the SLA clock; a
+# sales event touches it), then written.
+_KIND_ORDER = {"event": 0, "sales": 1, "activity": 2, "decision": 3, "sla": 4, "cycle": 5, "write": 6}
 SOURCE_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "kintone": "kintone"}
 # A criterion check as evaluate.py words it: "score 85 < 100", "stage interest ≥ interest", "seminar_attended 0 < 1".
 _CHECK = re.compile(r"^(?P<subject>\S+) (?P<value>\S+) (?P<op>≥|<) (?P<required>\S+)$")
@@ -208,6 +209,52 @@ def _cycle_entry(cycle: Mapping[str, Any]) -> dict[str, Any]:
             "cycle": dict(cycle)}
 
 
+def _sla_text(kind: str, details: Mapping[str, Any]) -> str:
+    """One line for an entry of the clock's log, with its business-time figures (hours:minutes of business time)."""
+    policy = f" ({details['policy']})" if details.get("policy") else ""
+    to = ", ".join(details.get("to") or ()) if isinstance(details.get("to"), list) else ""
+    if kind == "started":
+        return f"SLA clock started{policy}: first touch within {details.get('first_touch')}, " \
+               f"by {details.get('deadline')}"
+    if kind == "reminder":
+        return f"SLA reminder to {to or 'nobody'}{policy}: {details.get('left')} business hours left before " \
+               f"{details.get('deadline')}"
+    if kind == "breach":
+        return f"SLA breached{policy}: no first touch by {details.get('deadline')}; escalated to {to or 'nobody'}" \
+               + (f", reassigned in {', '.join(details['reassign'])}" if details.get("reassign") else "")
+    if kind == "touched":
+        return f"first touch after {details.get('after')} business hours, " \
+               + ("in time" if details.get("in_time") else "after the deadline")
+    if kind == "recycle":
+        return f"recycled to marketing after {details.get('attempts')} unanswered attempts{policy}" \
+               + (f" (reason {details['reason']})" if details.get("reason") else "")
+    if kind in ("met", "late"):
+        return f"SLA clock ended by {details.get('ended_by')}: first touch {'in time' if kind == 'met' else 'late'}"
+    if kind == "deadline_moved":
+        return f"SLA deadline moved from {details.get('from')} to {details.get('to')}{policy}: " \
+               f"{details.get('why') or 'the SLA policies or calendar changed'}"
+    return f"SLA {kind}"
+
+
+def _sla_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """One step of the lead's SLA clock (bridge/worker/timers.py logs them): started, reminded, breached, touched,
+    recycled, ended, its deadline moved."""
+    details = _json(entry["details"], {})
+    details = details if isinstance(details, dict) else {}
+    return {"at": entry["at"], "kind": "sla", "text": _sla_text(entry["kind"], details),
+            "sla": {"id": entry["id"], "cycle": entry["cycle"], "event": entry["kind"], "details": details,
+                    "notify": bool(entry["notify"]), "notified_at": entry.get("notified_at")}}
+
+
+def clock_view(clock: Mapping[str, Any]) -> dict[str, Any]:
+    """A lead's SLA clock of one handoff cycle as it stands: open (being timed) or ended, and its figures."""
+    view = {key: clock.get(key) for key in ("cycle", "policy", "state", "started_at", "deadline", "touched_at",
+                                            "follow_ups", "ended_at", "ended_by")}
+    view["open"] = clock.get("status") != "done"
+    view["next_check_at"] = clock.get("next_attempt_at") if view["open"] else None
+    return view
+
+
 def _sort_key(entry: Mapping[str, Any]) -> tuple:
     try:
         moment = parse_iso(entry["at"])
@@ -220,9 +267,10 @@ def _sort_key(entry: Mapping[str, Any]) -> tuple:
 def timeline(store: Store, lead_id: int, known_types: frozenset[str] | None = None) -> dict[str, Any] | None:
     """The lead and its entries, oldest first; None when there is no such lead.
 
-    Each entry has `at` (UTC, ISO 8601), `kind` (event, activity, decision or write), a one-line `text`
-    and the details under a key named like its kind. With `known_types` (the activity types the handoff
-    rules use), an activity of any other type is marked `unknown_type`: it was kept but scores nothing.
+    Each entry has `at` (UTC, ISO 8601), `kind` (event, activity, decision, sales, cycle, sla or write), a
+    one-line `text` and the details under a key named like its kind; `clocks` is the lead's SLA clock of each
+    handoff cycle. With `known_types` (the activity types the handoff rules use), an activity of any other type
+    is marked `unknown_type`: it was kept but scores nothing.
     """
     row = store.leads.by_ids([lead_id]).get(lead_id)
     if row is None:
@@ -235,7 +283,9 @@ def timeline(store: Store, lead_id: int, known_types: frozenset[str] | None = No
                 for decision in store.leads.decisions(lead_id, limit=MAX_DECISIONS)]
     entries += [_sales_entry(event) for event in store.sales.events(lead_id)]
     entries += [_cycle_entry(cycle) for cycle in store.sales.cycles(lead_id)]
+    entries += [_sla_entry(entry) for entry in store.clocks.story(lead_id)]
     entries += [{"at": item["created_at"], "kind": "write", "text": write_text(item), "write": item}
                 for item in writes]
     entries.sort(key=_sort_key)
-    return {"lead": lead_detail(row), "entries": entries}
+    clocks = [clock_view(clock) for clock in store.clocks.of_lead(lead_id)]
+    return {"lead": lead_detail(row), "entries": entries, "clocks": clocks}

@@ -6,14 +6,19 @@ import ipaddress
 import shutil
 import socket
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 
+import jinja2
 import pytest
+from flask import Flask
+from werkzeug.routing import Rule
 
 from bridge.admin import auth
 from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.store import Store
+from connectors import registry
 
 HUBSPOT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 SF_TOKEN = "sf-token-0123456789abcdef"
@@ -80,6 +85,59 @@ def _clock_ahead(request):
     import time_machine  # moves time.time(), datetime.now() and friends in this process, ticking on
 
     with time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plugin_connectors_looked_up_once():
+    """The installed packages do not change during a run: look up the connector entry points once (a scan of
+    every installed distribution, and every app build and settings check asks); tests of the lookup patch it."""
+    found = entry_points(group=registry.ENTRY_POINT_GROUP)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry, "entry_points",
+                      lambda group: found if group == registry.ENTRY_POINT_GROUP else entry_points(group=group))
+        yield
+
+
+class _TemplatesCompiledOnce(jinja2.BytecodeCache):
+    """Jinja's hook for keeping compiled templates: here in memory, shared by every app of the run (each app has its
+    own environment and would compile every template again). Keyed on the template and its source's checksum."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])  # ignored when the source's checksum differs
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _templates_compiled_once():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": _TemplatesCompiledOnce()})
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _url_builders_compiled_once():
+    """Werkzeug writes and compiles two URL builders per route of every app it makes, and the tests make hundreds
+    of apps with the same routes: compile each builder once. A builder depends only on what the key holds (its
+    route's pattern, parsed trace and defaults, and whether it appends unknown values); it reads the converters
+    through the rule it is bound to, so sharing it between apps is safe."""
+    real = Rule._compile_builder
+    builders: dict[tuple, object] = {}
+
+    def compile_once(rule: Rule, append_unknown: bool = True):
+        key = (rule.rule, tuple(rule._trace), repr(sorted((rule.defaults or {}).items())), append_unknown)
+        if key not in builders:
+            builders[key] = real(rule, append_unknown)
+        return builders[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", compile_once)
         yield
 
 

@@ -223,7 +223,7 @@ def send_chunked(port: int, body: bytes) -> int:
 
 def test_chunked_bodies_over_a_real_werkzeug_server(app, store):
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)  # shutdown() waits a poll
     thread.start()
     try:
         port = server.socket.getsockname()[1]

@@ -25,7 +25,7 @@ def init(*args):
 
 def test_the_package_ships_the_top_level_mappings_folder():
     assert SHIPPED_FILES == ["feedback.yaml", "handoff.yaml", "hubspot-contact-to-kintone.yaml",
-                             "hubspot-contact-to-salesforce-lead.yaml"]
+                             "hubspot-contact-to-salesforce-lead.yaml", "sla.yaml"]
     # One copy: in a checkout the packaged folder is a link to the top-level mappings/, not a duplicate.
     assert SHIPPED_MAPPINGS.resolve() == (SHIPPED_MAPPINGS.parent.parent / "mappings").resolve()
 

@@ -18,6 +18,7 @@ from bridge.admin.editor import (
     MappingFile,
     NoSample,
     Rejected,
+    SlaPreview,
     fingerprint,
     normalise_newlines,
 )
@@ -177,6 +178,8 @@ def preview_file(name: str):
     except NoSample as missing:
         raise BadRequest(f"no built-in sample for {missing.system} {missing.object}; "
                          'send {"record": {…}}') from None
+    if isinstance(result, SlaPreview):
+        return jsonify(file=file.name, kind=file.kind, sample=result.sample, **_sla_preview(result))
     if isinstance(result, FeedbackPreview):
         cases = [{"label": r.case.label, "system": r.case.system, "object": r.case.object,
                   "events": [{**asdict(e), "occurred_at": e.occurred_at.isoformat(), "reason_known": e.reason_known}
@@ -193,6 +196,19 @@ def preview_file(name: str):
         return jsonify(file=file.name, kind=file.kind, sample=result.sample, leads=leads)
     return jsonify(file=file.name, kind=file.kind, sample=result.sample, route=result.route.summary(),
                    preview=result.preview.to_dict())
+
+
+def _sla_preview(result: SlaPreview) -> dict[str, Any]:
+    """Times in the calendar's zone (ISO 8601 with its offset), durations as sla.yaml words them."""
+    handoffs = [{"label": r.handoff.label, "handed_off_at": r.handoff.at.isoformat(), "starts": r.starts.isoformat(),
+                 "policies": [{"name": p.policy.name, "segment": p.policy.segment, "value": p.policy.value,
+                               "first_touch": asdict(p.policy.first_touch), "deadline": p.deadline.isoformat(),
+                               "reminders": [{"before": asdict(reminder.before), "to": list(reminder.to),
+                                              "at": at.isoformat()} for reminder, at in p.reminders]}
+                              for p in r.policies]} for r in result.results]
+    return {"zone": result.zone, "handoffs": handoffs,
+            "closed_days": {"year": result.year, "weekends": False,
+                            "days": [{"date": day.isoformat(), "reason": reason} for day, reason in result.closed]}}
 
 
 @bp.get("/mappings/<name>/versions")

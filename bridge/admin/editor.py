@@ -9,18 +9,22 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
 from bridge.admin.samples import (
     RecordProblem,
     SampleChange,
+    SampleHandoff,
     SampleLead,
     change_from,
+    handoff_from,
     lead_from,
     record_from,
     sample_changes,
+    sample_handoffs,
     sample_leads,
 )
 from bridge.config import Settings
@@ -33,17 +37,22 @@ from bridge.handoff.load import RULES_FILE, check_rules_text
 from bridge.handoff.rules import Rules
 from bridge.mapping.apply import Preview, preview_route
 from bridge.mapping.describe import ConnectorDescriptions
-from bridge.mapping.files import load_document, route_files, save_mapping, write_atomically
+from bridge.mapping.files import check_text_once, load_document, route_files, save_mapping, write_atomically
 from bridge.mapping.loader import check_text
 from bridge.mapping.model import TO_SOURCE, TO_TARGET, Route
 from bridge.mapping.problems import MappingError, Problem
+from bridge.mapping.rulesfile import check_once
 from bridge.mapping.sample import sample_record
+from bridge.sla.clock import reminder_times
+from bridge.sla.load import SLA_FILE, check_sla_text
+from bridge.sla.rules import Policy, Reminder, SlaRules
 from bridge.store import Store
 from connectors.base import Connector
 
-ROUTE, HANDOFF, FEEDBACK = "route", "handoff", "feedback"
+ROUTE, HANDOFF, FEEDBACK, SLA = "route", "handoff", "feedback", "sla"
 #: The rules files beside the routes: their kind, file name and check (the routes are every other YAML file).
-RULES_FILES = {HANDOFF: (RULES_FILE, check_rules_text), FEEDBACK: (FEEDBACK_FILE, check_feedback_text)}
+RULES_FILES = {HANDOFF: (RULES_FILE, check_rules_text), FEEDBACK: (FEEDBACK_FILE, check_feedback_text),
+               SLA: (SLA_FILE, check_sla_text)}
 BASELINE_AUTHOR = "(file)"  # versions Bridge records itself: the text found on disk
 BASELINE_NOTE = "管理画面で最初に保存する前のファイル / the file before the first save from the admin pages"
 MAX_NOTE = 200
@@ -71,7 +80,7 @@ class Checked:
     warnings: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     route: Route | None = None
-    rules: Rules | FeedbackRules | None = None
+    rules: Rules | FeedbackRules | SlaRules | None = None
 
     @property
     def ok(self) -> bool:
@@ -127,6 +136,33 @@ class FeedbackResult:
 @dataclass(frozen=True)
 class FeedbackPreview:
     results: tuple[FeedbackResult, ...]
+    sample: bool
+
+
+@dataclass(frozen=True)
+class PolicyTimes:
+    """One policy's first-touch deadline for a handoff, and when each of its reminders goes out."""
+
+    policy: Policy
+    deadline: datetime
+    reminders: tuple[tuple[Reminder, datetime], ...]
+
+
+@dataclass(frozen=True)
+class HandoffTimes:
+    handoff: SampleHandoff
+    starts: datetime  # when the clock starts counting: the handoff itself, or the next opening
+    policies: tuple[PolicyTimes, ...]
+
+
+@dataclass(frozen=True)
+class SlaPreview:
+    """Each policy's deadlines for sample handoff times, and the closed days of the year (weekends aside)."""
+
+    zone: str
+    results: tuple[HandoffTimes, ...]
+    year: int
+    closed: tuple[tuple[date, str], ...]
     sample: bool
 
 
@@ -229,15 +265,16 @@ class Editor:
     def check(self, file: MappingFile, text: str, live: bool = False) -> Checked:
         """Validate `text` as `file`; `live` also checks fields against systems with API access."""
         if file.kind in RULES_FILES:
-            rules, problems = RULES_FILES[file.kind][1](text, file.path)
+            rules, problems = check_once(RULES_FILES[file.kind][1], text, file.path)
             return Checked(errors=self._local(problems), rules=rules)
         describe = self._describe() if live else None
-        loaded = check_text(text, file.path, self.settings.env, describe)
+        loaded = check_text(text, file.path, self.settings.env, describe) if describe is not None \
+            else check_text_once(text, file.path, self.settings.env)  # the list page checks every file each view
         notes = [*describe.failures, *describe.skipped] if describe else []
         return Checked(self._local(loaded.errors), self._local(loaded.warnings), notes, route=loaded.route)
 
     def preview(self, file: MappingFile, text: str, record: Any | None,
-                direction: str = TO_TARGET) -> RoutePreview | HandoffPreview | FeedbackPreview:
+                direction: str = TO_TARGET) -> RoutePreview | HandoffPreview | FeedbackPreview | SlaPreview:
         """Apply unsaved `text` to `record` (parsed JSON; None: the built-in samples).
 
         Raises Rejected when the text has errors, RecordProblem or NoSample for the record.
@@ -254,6 +291,13 @@ class Editor:
                                             case.after, now))
                 results.append(FeedbackResult(case, events, feedback(checked.rules, events, case.lifecycle)))
             return FeedbackPreview(tuple(results), sample=record is None)
+        if file.kind == SLA:
+            try:
+                return _sla_preview(checked.rules, self.clock(), record)
+            except RecordProblem:
+                raise
+            except ValueError as error:  # e.g. closures that leave no business day: the arithmetic cannot end
+                raise Rejected([Problem(file.name, None, "calendar", str(error))]) from None
         if checked.rules is not None:
             now = self.clock()
             leads = sample_leads(now) if record is None else (lead_from(record, now),)
@@ -346,13 +390,36 @@ class Editor:
         return [replace(p, file=Path(p.file).name) for p in problems]
 
 
+def _sla_preview(rules: SlaRules, now: datetime, record: Any | None) -> SlaPreview:
+    """Every policy's deadline and reminders for the sample handoff times (or a pasted one), in the calendar's zone."""
+    calendar = rules.calendar
+    handoffs = sample_handoffs(now, calendar.zone) if record is None else (handoff_from(record, calendar.zone),)
+    results = []
+    for handoff in handoffs:
+        times = []
+        for policy in rules.policies:
+            deadline = calendar.add(handoff.at, policy.first_touch.amount, policy.first_touch.unit)
+            reminders = zip(policy.reminders, reminder_times(policy, calendar, deadline), strict=True)
+            times.append(PolicyTimes(policy, deadline, tuple(reminders)))
+        results.append(HandoffTimes(handoff, calendar.next_opening(handoff.at), tuple(times)))
+    year = now.astimezone(calendar.zone).year
+    return SlaPreview(str(calendar.zone), tuple(results), year, tuple(calendar.closed_days(year)),
+                      sample=record is None)
+
+
 def _header(text: str) -> dict:
     """The top-level keys of a file, for the list (enabled, description), even when it has errors."""
+    return dict(_top_level(text))
+
+
+@lru_cache(maxsize=32)
+def _top_level(text: str) -> tuple[tuple[Any, Any], ...]:
+    # parsed once per content, like the checks: the list page shows every file at each view
     try:
         document = load_document(text)
     except Exception:  # broken YAML: the check reports it; the list just shows less
-        return {}
-    return dict(document) if isinstance(document, dict) else {}
+        return ()
+    return tuple(document.items()) if isinstance(document, dict) else ()
 
 
 @contextmanager

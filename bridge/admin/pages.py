@@ -1,12 +1,12 @@
 """The admin pages: login, mapping files (edit, check, preview, save), history and restore, audit log,
-leads with their timelines, and the outbox's dead letters (replayable)."""
+leads with their timelines, the SLA clocks, and the outbox's dead letters (replayable)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from functools import partial
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -51,6 +51,8 @@ from bridge.admin.editor import (
 from bridge.admin.i18n import Translator, choose_language
 from bridge.admin.samples import RecordProblem, load_json
 from bridge.kernel.clock import parse_iso
+from bridge.sla.calendar import WEEKDAYS_JA
+from bridge.sla_report import current_report
 from bridge.timeline import lead_summary, timeline, write_view
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 # The admins work in Tokyo; times are stored in UTC and shown in Japan time.
 DISPLAY_ZONE = ZoneInfo("Asia/Tokyo")
+WEEKDAYS = {"ja": WEEKDAYS_JA, "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
 AUDIT_ROWS = 200
 LEADS_PER_PAGE = 50
 DEAD_LETTER_ROWS = 200
@@ -89,6 +92,21 @@ def _shown_time(value: str | None) -> str:
     if not value:
         return ""
     return parse_iso(value).astimezone(DISPLAY_ZONE).strftime("%Y-%m-%d %H:%M:%S JST")
+
+
+def _shown_day(day: date) -> str:
+    """A date with its weekday in the page's language: 2026-11-27 (金)."""
+    return f"{day.isoformat()} ({WEEKDAYS[g.t.language][day.weekday()]})"
+
+
+def _local_time(value: datetime | str | None, zone: tzinfo | str | None = None) -> str:
+    """An instant in `zone` (a business calendar's; Japan time when None) with its weekday: 2026-11-27 (金) 17:30 JST.
+    Business time turns on the weekday, so the SLA figures show it."""
+    if not value:
+        return ""
+    moment = parse_iso(value) if isinstance(value, str) else value
+    local = moment.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone or DISPLAY_ZONE)
+    return f"{_shown_day(local.date())} {local:%H:%M %Z}"
 
 
 def _shown(value: object, indent: int | None = None) -> str:
@@ -154,7 +172,7 @@ def security_headers(response: Response) -> Response:
 @bp.context_processor
 def template_helpers() -> dict[str, object]:
     return {"t": g.t, "lang": g.t.language, "csrf_token": csrf_token, "logged_in": _access().logged_in(),
-            "shown_time": _shown_time, "shown": _shown}
+            "shown_time": _shown_time, "shown": _shown, "local_time": _local_time, "shown_day": _shown_day}
 
 
 @bp.errorhandler(HTTPException)
@@ -391,7 +409,14 @@ def lead(lead_id: int):
     found = timeline(services.store, lead_id, services.activity_types())
     if found is None:
         return _error(404, "error.not_found.title", "error.no_lead", id=lead_id)
-    return _page("lead.html", lead=found["lead"], entries=found["entries"])
+    return _page("lead.html", lead=found["lead"], entries=found["entries"], clocks=found["clocks"])
+
+
+# -- SLA clocks ----------------------------------------------------------------------------
+@bp.get("/sla")
+def sla():
+    """Open SLA clocks by owner (due soon, breached), the clocks recently met, and the compliance rate."""
+    return _page("sla.html", report=current_report(current_app.extensions["bridge"]))
 
 
 # -- dead letters of each queue (the same pages and replay for the inbox and the outbox) -----

@@ -1,11 +1,11 @@
-"""Records to preview with: pasted JSON read the way admins paste it, sample leads for handoff.yaml and sample
-sales changes for feedback.yaml."""
+"""Records to preview with: pasted JSON read the way admins paste it, sample leads for handoff.yaml, sample
+sales changes for feedback.yaml and sample handoff times for sla.yaml."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from bridge.handoff.evaluate import Activity
@@ -131,3 +131,37 @@ def change_from(data: Any) -> SampleChange:
     lifecycle = data.get("lifecycle", "marketingqualifiedlead")
     return SampleChange("sample.pasted", data["system"], data["object"], before, data["after"],
                         lifecycle if isinstance(lifecycle, str) else None)
+
+
+@dataclass(frozen=True)
+class SampleHandoff:
+    """A moment a lead is handed off, for sla.yaml's preview; `at` is in the calendar's zone."""
+
+    label: str  # an i18n key, or the literal "sample.pasted_time"
+    at: datetime
+
+
+def sample_handoffs(now: datetime, zone: tzinfo) -> tuple[SampleHandoff, ...]:
+    """Now, and the coming Friday at 17:30 (half an hour before a usual close, on the eve of a weekend: where
+    business time and calendar time part most)."""
+    local = now.astimezone(zone)
+    friday = local.date() + timedelta(days=(4 - local.weekday()) % 7)
+    evening = datetime.combine(friday, time(17, 30), zone)
+    if evening < local:  # this Friday's evening has passed: next week's
+        evening = datetime.combine(friday + timedelta(days=7), time(17, 30), zone)
+    return SampleHandoff("sample.handoff_now", local), SampleHandoff("sample.friday_evening", evening)
+
+
+def handoff_from(data: Any, zone: tzinfo) -> SampleHandoff:
+    """{"handed_off_at": "2026-12-28T17:00"} or the bare string, pasted by an admin; without an offset, the time is
+    in the calendar's zone."""
+    value = data.get("handed_off_at") if isinstance(data, dict) else data
+    example = 'paste {"handed_off_at": "2026-12-28T17:00"} (without an offset: the calendar\'s zone)'
+    if not isinstance(value, str):
+        raise RecordProblem(example)
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordProblem(f"{value!r} is not an ISO date-time; {example}") from None
+    moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    return SampleHandoff("sample.pasted_time", moment)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 
 from bridge.handoff.rules import Rules
@@ -45,18 +43,4 @@ def _semantic(rules: Rules):
 
 def load_rules(folder: str | Path) -> Rules:
     """The handoff rules of the mappings folder; raise MappingError listing every problem (start-up refuses)."""
-    return rulesfile.load_rules_file(folder, RULES_FILE, check_rules_text_once, "the handoff rules")
-
-
-def check_rules_text_once(text: str, file: str | Path) -> tuple[Rules | None, list[Problem]]:
-    """`check_rules_text`, parsed once per content: every app, worker and admin page checks the same text, and
-    ruamel's round-trip parse takes tens of ms. Keyed on the text itself, so a saved change is always seen; the
-    file only names the problems, so it is set afterwards."""
-    rules, problems = _checked(text)
-    return rules, [replace(problem, file=str(file)) for problem in problems]
-
-
-@lru_cache(maxsize=16)
-def _checked(text: str) -> tuple[Rules | None, tuple[Problem, ...]]:
-    rules, problems = check_rules_text(text, RULES_FILE)
-    return rules, tuple(problems)
+    return rulesfile.load_rules_file(folder, RULES_FILE, check_rules_text, "the handoff rules")

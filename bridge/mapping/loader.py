@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -70,21 +71,38 @@ class Loaded:
     warnings: list[Problem] = field(default_factory=list)
 
 
+_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
+    """The YAML document of a mappings-folder file, or the problem that stops it being read, at its line."""
+    try:
+        return new_yaml().load(text), []
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        return None, [Problem(file, mark.line + 1 if mark else 1, "YAML",
+                              " ".join(filter(None, [error.context, error.problem])))]
+    except ValueError as error:  # a value YAML reads as a date but no calendar has, e.g. 2026-02-30
+        return None, [Problem(file, _impossible_date_line(text), "YAML",
+                              f"{error}: correct the date, or quote it to keep it as text")]
+
+
+def _impossible_date_line(text: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), 1):
+        for year, month, day in _DATE.findall(line.split("#", 1)[0]):
+            try:
+                date(int(year), int(month), int(day))
+            except ValueError:
+                return number
+    return None
+
+
 def check_text(text: str, file: str | Path, env: Mapping[str, str], describe: Describe | None = None) -> Loaded:
     """Parse and validate a text as if it were `file`; `route` is set only when it has no errors."""
     loaded = Loaded(str(file))
-    try:
-        doc = new_yaml().load(text)
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        loaded.errors.append(
-            Problem(
-                loaded.file,
-                mark.line + 1 if mark else 1,
-                "YAML",
-                " ".join(filter(None, [error.context, error.problem])),
-            )
-        )
+    doc, problems = parse_yaml(text, loaded.file)
+    if problems:
+        loaded.errors += problems
         return loaded
     if not isinstance(doc, CommentedMap):
         loaded.errors.append(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError
 
-from bridge.mapping.loader import line_of, new_yaml, schema_messages
+from bridge.mapping.loader import line_of, parse_yaml, schema_messages
 from bridge.mapping.problems import MappingError, Problem
 
 T = TypeVar("T")
@@ -29,12 +30,9 @@ def check_rules_text(text: str, file: str | Path, schema: Schema, convert: Calla
     """Parse and validate `text` as if it were `file`: the values, or every problem found (then None).
     `shape` says in a few words what the file holds, for a file that is not `key: value` lines at all."""
     file = str(file)
-    try:
-        doc = new_yaml().load(text)
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        return None, [Problem(file, mark.line + 1 if mark else 1, "YAML",
-                              " ".join(filter(None, [error.context, error.problem])))]
+    doc, problems = parse_yaml(text, file)
+    if problems:
+        return None, problems
     if not isinstance(doc, CommentedMap):
         return None, [Problem(file, 1, "(file)", shape)]
     try:
@@ -54,7 +52,22 @@ def load_rules_file(folder: str | Path, name: str, check: Callable[[str, Path], 
     if not path.is_file():
         raise MappingError([Problem(str(path), None, "(file)", f"is missing; {purpose} live here "
                                     "(`bridge init` writes the defaults to start from)")])
-    values, problems = check(path.read_text(encoding="utf-8"), path)
+    values, problems = check_once(check, path.read_text(encoding="utf-8"), path)
     if problems:
         raise MappingError(problems)
     return values
+
+
+def check_once(check: Callable[[str, Path], tuple[T | None, list[Problem]]], text: str,
+               file: str | Path) -> tuple[T | None, list[Problem]]:
+    """`check(text, file)`, parsed once per content: every app, worker and admin page checks the same rules text,
+    and ruamel's round-trip parse takes tens of ms. Keyed on the text itself, so a saved change is always seen;
+    the file only names the problems, so it is set afterwards (the values are frozen: sharing them is safe)."""
+    values, problems = _checked(check, text, Path(file).name)
+    return values, [replace(problem, file=str(file)) for problem in problems]
+
+
+@lru_cache(maxsize=32)
+def _checked(check: Callable, text: str, name: str) -> tuple[Any, tuple[Problem, ...]]:
+    values, problems = check(text, Path(name))
+    return values, tuple(problems)

@@ -20,10 +20,12 @@ from pathlib import Path
 from bridge.store.admin import Admin, LoginAttempt
 from bridge.store.alerts import Alerts
 from bridge.store.budget import SharedBudget
+from bridge.store.clocks import Clocks
 from bridge.store.db import Connections
 from bridge.store.echoes import OWN_WRITE_MEMORY, Echoes
 from bridge.store.health import Health
 from bridge.store.inbox import Changes, ClaimedEvent, InboxQueue
+from bridge.store.inbox_batch import InboxBatch, LeadRef
 from bridge.store.ingest import Ingest
 from bridge.store.leads import Leads
 from bridge.store.migrations import migrations
@@ -32,8 +34,8 @@ from bridge.store.queue import STATUSES, LeasedQueue, LeaseLost
 from bridge.store.retention import Retention
 from bridge.store.sales import Sales
 
-__all__ = ["OWN_WRITE_MEMORY", "STATUSES", "ClaimedEvent", "LeaseLost", "LeasedQueue", "LoginAttempt", "Store",
-           "Work"]
+__all__ = ["OWN_WRITE_MEMORY", "STATUSES", "ClaimedEvent", "InboxBatch", "LeadRef", "LeaseLost", "LeasedQueue",
+           "LoginAttempt", "Store", "Work"]
 
 
 class Work:
@@ -47,6 +49,7 @@ class Work:
         self.echoes = store.echoes
         self.alerts = store.alerts
         self.sales = store.sales
+        self.clocks = store.clocks
         self._conn = store.conn
 
     @contextmanager
@@ -54,6 +57,10 @@ class Work:
         """Undo only what the block did when it raises (the exception goes on); the rest of the work stays."""
         with self._conn.savepoint():
             yield
+
+    def inbox_batch(self, owner: str, event_ids: list[int]) -> InboxBatch:
+        """The inbox stage's work on a batch of events `owner` claimed: read and written in bulk (inbox_batch.py)."""
+        return InboxBatch(self, owner, event_ids)
 
 
 class Store:
@@ -72,6 +79,7 @@ class Store:
         self.retention = Retention(self.conn)
         self.budget = SharedBudget(self.conn)
         self.sales = Sales(self.conn)
+        self.clocks = Clocks(self.conn)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Work]:

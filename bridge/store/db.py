@@ -171,6 +171,21 @@ def marks(values: Iterable[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
+def value_rows(rows: list[tuple], width: int) -> str:
+    """`(?, ?), (?, ?)` for a VALUES list of `rows` tuples of `width` values each."""
+    row = f"({', '.join('?' * width)})"
+    return ", ".join(row for _ in rows)
+
+
+def flat(rows: Iterable[tuple]) -> list[Any]:
+    """The values of `rows`, one after another, as a VALUES list binds them."""
+    return [value for row in rows for value in row]
+
+
+#: Rows per multi-row statement: under the 999 bound values older SQLite builds allow, for rows of up to 9 values.
+ROWS_PER_STATEMENT = 100
+
+
 def chunked(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
     """Lists of at most `size`: far below SQLite's bound-variable limit."""
     batch: list[Any] = []

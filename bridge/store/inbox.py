@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bridge.kernel.clock import iso
+from bridge.store.db import ROWS_PER_STATEMENT, chunked, flat, marks, value_rows
 from bridge.store.queue import LeasedQueue
 
 
@@ -33,6 +35,9 @@ class InboxQueue(LeasedQueue):
         overtakes an older one that failed) and no live lease holds any of its events.
         """
         self.reap(now)
+        if self.conn.db.execute("SELECT 1 FROM inbox WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
+                                [iso(now)]).fetchone() is None:
+            return []  # nothing due: no need to queue for the write lock
         with self.conn.transaction() as db:
             found = db.execute(
                 """
@@ -53,6 +58,25 @@ class InboxQueue(LeasedQueue):
         events = [ClaimedEvent(*row) for row in found]
         return sorted(events, key=lambda e: (e.source, e.record_key, e.occurred_at, e.id))
 
+    def leased(self, event_ids: Collection[int], owner: str) -> set[int]:
+        """Which of the events `owner` still holds (in the caller's unit of work, nobody can take them meanwhile)."""
+        held: set[int] = set()
+        for chunk in chunked(event_ids):
+            held.update(row[0] for row in self.conn.db.execute(
+                f"SELECT id FROM inbox WHERE id IN ({marks(chunk)}) AND status = 'processing' "  # noqa: S608
+                "AND lease_owner = ?", [*chunk, owner]))
+        return held
+
+    def complete_many(self, event_ids: Collection[int], owner: str, now: datetime) -> int:
+        """(In the caller's unit of work.) `complete` for each event `owner` holds; returns how many were."""
+        done = 0
+        for chunk in chunked(event_ids):
+            done += self.conn.db.execute(
+                "UPDATE inbox SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, "  # noqa: S608
+                f"last_error = NULL WHERE id IN ({marks(chunk)}) AND status = 'processing' AND lease_owner = ?",
+                [iso(now), *chunk, owner]).rowcount
+        return done
+
     def events(self, status: str, limit: int = 50) -> list[dict]:
         """Events of one status, oldest first, without their bodies."""
         return list(self.conn.db.query(
@@ -69,10 +93,19 @@ class Changes:
     def record(self, inbox_id: int, source: str, record_key: str, change_type: str, occurred_at: str,
                fields_json: str, now: datetime, lead_id: int | None = None) -> int:
         """(In the caller's unit of work.) Keep a change; `lead_id` when the lead it is about is known."""
-        return self.conn.db.execute(
-            "INSERT INTO changes (inbox_id, source, record_key, change_type, occurred_at, fields, recorded_at, "
-            "lead_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [inbox_id, source, record_key, change_type, occurred_at, fields_json, iso(now), lead_id]).lastrowid
+        return self.record_many([(inbox_id, source, record_key, change_type, occurred_at, fields_json, now, lead_id)])
+
+    def record_many(self, changes: Iterable[tuple[int, str, str, str, str, str, datetime, int | None]]) -> int:
+        """(In the caller's unit of work.) `record` for each (inbox id, source, record key, change type,
+        occurred_at, fields, now, lead id); returns the id of the last one."""
+        last = 0
+        for chunk in chunked(((inbox_id, source, key, kind, occurred_at, fields, iso(now), lead_id)
+                              for inbox_id, source, key, kind, occurred_at, fields, now, lead_id in changes),
+                             ROWS_PER_STATEMENT):
+            last = self.conn.db.execute(
+                "INSERT INTO changes (inbox_id, source, record_key, change_type, occurred_at, fields, "  # noqa: S608
+                f"recorded_at, lead_id) VALUES {value_rows(chunk, 8)}", flat(chunk)).lastrowid
+        return last
 
     def set_lead(self, change_id: int, lead_id: int) -> None:
         """(In the caller's unit of work.) The lead a change turned out to be about."""

@@ -283,3 +283,33 @@ def sales_feedback(db: Database) -> None:
         foreign_keys=[("lead_id", "leads", "id")],
     )
     db["handoffs"].create_index(["lead_id", "cycle"], unique=True)
+
+
+@migrations(name="0010_sla_clocks")
+def sla_clocks(db: Database) -> None:
+    # One SLA clock per lead and handoff cycle, kept as an item of the leased queue: due when something is to be
+    # done (a reminder, the deadline) or when a sales event arrived (`wakes` counts those, so an event that lands
+    # while the clock is being assessed is not lost). NULL next_attempt_at: waiting for sales, nothing timed.
+    db["sla_clocks"].create(
+        {"id": int, "lead_id": int, "cycle": int, "started_at": str, "policy": str, "deadline": str, "state": str,
+         "touched_at": str, "follow_ups": int, "done": str, "owner": str, "ended_at": str, "ended_by": str,
+         "wakes": int, "status": str, "attempts": int, "next_attempt_at": str, "first_failed_at": str,
+         "lease_owner": str, "lease_expires_at": str, "last_error": str, "finished_at": str},
+        pk="id",
+        not_null={"lead_id", "cycle", "started_at", "status", "attempts", "follow_ups", "wakes", "state"},
+        defaults={"status": "pending", "attempts": 0, "follow_ups": 0, "wakes": 0, "state": "waiting", "done": "[]"},
+        foreign_keys=[("lead_id", "leads", "id")],
+    )
+    db["sla_clocks"].create_index(["lead_id", "cycle"], unique=True)
+    db.execute("CREATE INDEX sla_clocks_due ON sla_clocks(next_attempt_at) WHERE status = 'pending'")
+    db["sla_clocks"].create_index(["status", "deadline"])
+    # What each clock did, for the lead's timeline and the SLA page; `notify` rows are sent to people (Slack) once.
+    db["sla_log"].create(
+        {"id": int, "lead_id": int, "cycle": int, "kind": str, "at": str, "details": str, "notify": int,
+         "notified_at": str},
+        pk="id", not_null={"lead_id", "cycle", "kind", "at", "notify"}, defaults={"notify": 0},
+        foreign_keys=[("lead_id", "leads", "id")],
+    )
+    db["sla_log"].create_index(["lead_id", "id"])
+    db["sla_log"].create_index(["kind", "at"])  # /metrics and the SLA page count breaches and touches by time
+    db.execute("CREATE INDEX sla_log_to_send ON sla_log(lead_id) WHERE notify = 1 AND notified_at IS NULL")

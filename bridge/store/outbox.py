@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from bridge.kernel.clock import iso
-from bridge.store.db import marks, rows
+from bridge.store.db import ROWS_PER_STATEMENT, chunked, flat, marks, rows, value_rows
 from bridge.store.queue import LeasedQueue
 
 
@@ -18,13 +18,39 @@ class OutboxQueue(LeasedQueue):
     def enqueue(self, lead_id: int, kind: str, target: str, now: datetime) -> None:
         """(In the caller's unit of work.) Queue a write for the lead; a no-op when the same write is already
         waiting."""
-        self.conn.db.execute(
-            "INSERT OR IGNORE INTO outbox (lead_id, kind, target, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-            [lead_id, kind, target, iso(now), iso(now)])
+        self.enqueue_many([(lead_id, kind, target, now)])
+
+    def enqueue_many(self, writes: Iterable[tuple[int, str, str, datetime]]) -> None:
+        """(In the caller's unit of work.) `enqueue` for each (lead id, kind, target, now)."""
+        for chunk in chunked(((lead_id, kind, target, iso(now), iso(now)) for lead_id, kind, target, now in writes),
+                             ROWS_PER_STATEMENT):
+            self.conn.db.execute("INSERT OR IGNORE INTO outbox (lead_id, kind, target, next_attempt_at, "  # noqa: S608
+                                 f"created_at) VALUES {value_rows(chunk, 5)}", flat(chunk))
 
     def open_writes(self, lead_id: int, kind: str) -> int:
-        return self.conn.db.execute("SELECT COUNT(*) FROM outbox WHERE lead_id = ? AND kind = ? "
-                                    "AND status IN ('pending', 'processing')", [lead_id, kind]).fetchone()[0]
+        return self.open_counts([lead_id], kind).get(lead_id, 0)
+
+    def open_counts(self, lead_ids: Iterable[int], kind: str) -> dict[int, int]:
+        """{lead id: writes of `kind` waiting or in flight} for those of the leads that have any."""
+        found: dict[int, int] = {}
+        for chunk in chunked(set(lead_ids)):
+            found.update(self.conn.db.execute(
+                f"SELECT lead_id, COUNT(*) FROM outbox WHERE lead_id IN ({marks(chunk)}) AND kind = ? "  # noqa: S608
+                "AND status IN ('pending', 'processing') GROUP BY lead_id", [*chunk, kind]).fetchall())
+        return found
+
+    def complete_many(self, results: Iterable[tuple[int, str]], owner: str, now: datetime) -> int:
+        """(In the caller's unit of work.) `complete` for each (item id, result) `owner` holds; returns how many
+        were."""
+        done = 0
+        for chunk in chunked(results, ROWS_PER_STATEMENT):
+            # (VALUES ...) names its columns column1, column2: a statement starting WITH gets no rowcount.
+            done += self.conn.db.execute(
+                "UPDATE outbox SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, "  # noqa: S608
+                f"last_error = NULL, result = t.column2 FROM (VALUES {value_rows(chunk, 2)}) AS t "
+                "WHERE outbox.id = t.column1 AND status = 'processing' AND lease_owner = ?",
+                [iso(now), *flat(chunk), owner]).rowcount
+        return done
 
     def claim(self, owner: str, now: datetime, lease_seconds: int, batch_sizes: Mapping[str, int],
               linger: timedelta, targets: Collection[str] | None = None,
@@ -40,14 +66,16 @@ class OutboxQueue(LeasedQueue):
         if other_than:
             scope += f" AND target NOT IN ({marks(other_than)})"
             params += list(other_than)
-        with self.conn.transaction() as db:
-            groups = db.execute(
-                "SELECT kind, target, COUNT(*), MIN(next_attempt_at) AS oldest FROM outbox "  # noqa: S608
-                f"WHERE status = 'pending' AND next_attempt_at <= ?{scope} GROUP BY kind, target ORDER BY oldest",
-                [now_s, *params]).fetchall()
-            for kind, target, ready, oldest in groups:
-                size = batch_sizes.get(kind, 100)
-                if ready >= size or oldest <= iso(now - linger):
+        # Which batch is ready is read without the write lock (lanes poll; most looks find nothing to take); the
+        # claim itself is one statement, so a batch another worker took meanwhile is simply not returned.
+        groups = self.conn.db.execute(
+            "SELECT kind, target, COUNT(*), MIN(next_attempt_at) AS oldest FROM outbox "  # noqa: S608
+            f"WHERE status = 'pending' AND next_attempt_at <= ?{scope} GROUP BY kind, target ORDER BY oldest",
+            [now_s, *params]).fetchall()
+        for kind, target, ready, oldest in groups:
+            size = batch_sizes.get(kind, 100)
+            if ready >= size or oldest <= iso(now - linger):
+                with self.conn.transaction() as db:
                     return sorted(rows(db.execute(
                         "UPDATE outbox SET status = 'processing', lease_owner = ?, lease_expires_at = ? "
                         "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' "

@@ -40,7 +40,11 @@ class LeasedQueue:
 
     # -- leases ---------------------------------------------------------------------------------
     def reap(self, now: datetime) -> int:
-        """Put items whose lease expired (their worker stopped mid-way) back in the queue, due now."""
+        """Put items whose lease expired (their worker stopped mid-way) back in the queue, due now. Looks first
+        without the write lock: every claim reaps, and an idle lane must not queue for the lock to find nothing."""
+        if self.conn.db.execute(f"SELECT 1 FROM {self.table} WHERE status = 'processing' "  # noqa: S608
+                                "AND lease_expires_at <= ? LIMIT 1", [iso(now)]).fetchone() is None:
+            return 0
         with self.conn.transaction() as db:
             return db.execute(
                 f"UPDATE {self.table} SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, "  # noqa: S608

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.kernel.clock import iso
-from bridge.store.db import Connections, marks, rows
+from bridge.store.db import ROWS_PER_STATEMENT, Connections, chunked, flat, marks, rows, value_rows
 
 
 class Sales:
@@ -18,21 +18,32 @@ class Sales:
     # -- records to read ------------------------------------------------------------------------
     def mark_to_read(self, system: str, object: str, record_id: str, now: datetime) -> None:
         """(In the caller's unit of work.) The record changed: read it again, in a batch, before telling events."""
-        self.conn.db.execute(
-            "UPDATE lead_records SET needs_read = 1, dirty_since = COALESCE(dirty_since, ?) WHERE system = ? "
-            "AND object = ? AND record_id = ?", [iso(now), system, object, record_id])
+        self.mark_many_to_read([(system, object, record_id, now)])
+
+    def mark_many_to_read(self, records: Iterable[tuple[str, str, str, datetime]]) -> None:
+        """(In the caller's unit of work.) `mark_to_read` for each (system, object, record id, now)."""
+        first = {}
+        for system, object, record_id, now in records:  # a record waits from its first change on
+            first.setdefault((system, object, record_id), iso(now))
+        for chunk in chunked(((*key, at) for key, at in first.items()), ROWS_PER_STATEMENT):
+            self.conn.db.execute(
+                f"WITH t(system, object, record_id, at) AS (VALUES {value_rows(chunk, 4)}) "  # noqa: S608
+                "UPDATE lead_records SET needs_read = 1, dirty_since = COALESCE(dirty_since, t.at) FROM t "
+                "WHERE lead_records.system = t.system AND lead_records.object = t.object "
+                "AND lead_records.record_id = t.record_id", flat(chunk))
 
     def claim_to_read(self, system: str, now: datetime, lease_seconds: int, limit: int,
                       linger: timedelta) -> list[dict]:
         """Lease up to `limit` records of `system` to read, once a full batch waits or the oldest has waited
         `linger` (so a burst of status changes costs full batches of reads)."""
         now_s = iso(now)
+        # Looked at without the write lock first: the stage polls, and most looks find nothing ready.
+        waiting, oldest = self.conn.db.execute(
+            "SELECT COUNT(*), MIN(dirty_since) FROM lead_records WHERE needs_read = 1 AND system = ? "
+            "AND (read_lease_until IS NULL OR read_lease_until <= ?)", [system, now_s]).fetchone()
+        if not waiting or (waiting < limit and oldest > iso(now - linger)):
+            return []
         with self.conn.transaction() as db:
-            waiting, oldest = db.execute(
-                "SELECT COUNT(*), MIN(dirty_since) FROM lead_records WHERE needs_read = 1 AND system = ? "
-                "AND (read_lease_until IS NULL OR read_lease_until <= ?)", [system, now_s]).fetchone()
-            if not waiting or (waiting < limit and oldest > iso(now - linger)):
-                return []
             return rows(db.execute(
                 "UPDATE lead_records SET read_lease_until = ? WHERE id IN (SELECT id FROM lead_records "
                 "WHERE needs_read = 1 AND system = ? AND (read_lease_until IS NULL OR read_lease_until <= ?) "
@@ -45,6 +56,14 @@ class Sales:
         with self.conn.transaction() as db:
             db.execute(f"UPDATE lead_records SET read_lease_until = ? WHERE id IN ({marks(ids)})",  # noqa: S608
                        [iso(retry_at), *ids])
+
+    def feedback_in_flight(self, lead_ids: Iterable[int]) -> set[int]:
+        """(In the caller's unit of work.) Those of the leads whose feedback write is being sent right now: it may
+        have read their events already, and a write waiting behind it cannot be queued (one open item per lead)."""
+        ids = list(lead_ids)
+        return {row[0] for chunk in chunked(ids, ROWS_PER_STATEMENT) for row in self.conn.db.execute(
+            f"SELECT lead_id FROM outbox WHERE kind = 'feedback' AND status = 'processing' "  # noqa: S608
+            f"AND lead_id IN ({marks(chunk)})", chunk)}
 
     def applied(self, row_id: int, version: str | None, fields: Mapping[str, Any], dirty_since: str | None,
                 now: datetime) -> None:
@@ -68,8 +87,16 @@ class Sales:
                              [system, object, record_id])
 
     def converted(self, lead_id: int, system: str, object: str) -> bool:
-        return self.conn.db.execute("SELECT 1 FROM lead_records WHERE lead_id = ? AND system = ? AND object = ? "
-                                    "AND converted = 1", [lead_id, system, object]).fetchone() is not None
+        return lead_id in self.converted_leads([lead_id], system, object)
+
+    def converted_leads(self, lead_ids: Iterable[int], system: str, object: str) -> set[int]:
+        """Which of the leads have a converted record of `system` and `object` (never written to again)."""
+        found: set[int] = set()
+        for chunk in chunked(set(lead_ids)):
+            found.update(row[0] for row in self.conn.db.execute(
+                f"SELECT lead_id FROM lead_records WHERE lead_id IN ({marks(chunk)}) AND system = ? "  # noqa: S608
+                "AND object = ? AND converted = 1", [*chunk, system, object]))
+        return found
 
     def find_record(self, system: str, record_id: str) -> dict | None:
         """A lead's record of `system` with this id, whatever its object (a Task's WhoId names a Lead or Contact)."""

@@ -1,11 +1,12 @@
-"""Prometheus metrics: counters shared by gunicorn workers through PROMETHEUS_MULTIPROC_DIR, and queue
-gauges read from the database at scrape time (so they are right whichever process did the work)."""
+"""Prometheus metrics: counters shared by gunicorn workers through PROMETHEUS_MULTIPROC_DIR, and queue and SLA
+figures read from the database at scrape time (so they are right whichever process did the work)."""
 
 import os
 from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from bridge.store import Store
 
@@ -48,6 +49,33 @@ class QueueCollector:
         yield limit
 
 
+#: Upper bounds of the time-to-first-touch histogram, in business hours (half an hour to a week of 8-hour days).
+FIRST_TOUCH_BUCKETS = (0.5, 1, 2, 4, 8, 16, 24, 40)
+
+
+class SlaCollector:
+    """SLA clocks: open ones by state, breaches ever escalated, and the business time sales took to first touch a
+    handed-off lead (as each clock measured it when the touch was seen)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def collect(self):
+        clocks = GaugeMetricFamily("bridge_sla_open_clocks", "Open SLA clocks by state", labels=["state"])
+        for state, count in self.store.clocks.open_by_state().items():
+            clocks.add_metric([state], count)
+        yield clocks
+        yield CounterMetricFamily("bridge_sla_breaches", "First-touch deadlines missed and escalated",
+                                  value=self.store.clocks.breaches())
+        minutes = self.store.clocks.first_touch_minutes()
+        buckets = [(floatToGoString(bound), sum(n for m, n in minutes.items() if m <= bound * 60))
+                   for bound in FIRST_TOUCH_BUCKETS]
+        yield HistogramMetricFamily(
+            "bridge_sla_first_touch_business_hours", "Business hours from handoff to the first touch by sales",
+            buckets=[*buckets, ("+Inf", sum(minutes.values()))],
+            sum_value=sum(m * n for m, n in minutes.items()) / 60)
+
+
 def exposition(store: Store, now: datetime) -> tuple[bytes, str]:
     """The text format for /metrics, counters merged across processes when running under gunicorn."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -58,4 +86,5 @@ def exposition(store: Store, now: datetime) -> tuple[bytes, str]:
         body = generate_latest()
     queues = CollectorRegistry()
     queues.register(QueueCollector(store, now))
+    queues.register(SlaCollector(store))
     return body + generate_latest(queues), CONTENT_TYPE_LATEST

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from bridge.handoff.evaluate import Activity, evaluate
+from bridge.handoff.evaluate import Activity, Decision, evaluate
 from bridge.kernel.budget import spending
 from bridge.kernel.clock import parse_iso
 from bridge.kernel.errors import ConnectorError
@@ -57,19 +57,33 @@ class EvaluateStage:
         self.failures = 0
         with self.store.unit_of_work() as work:
             now = self.clock()
-            for lead in claimed:
-                lead_id, touches = lead["id"], lead["touches"]
-                if lead["needs_read"] and self.hubspot is not None:
-                    record = by_id.get(lead["hubspot_id"]) if lead["hubspot_id"] else by_email.get(lead["email"])
-                    if record is None:  # not (yet) in HubSpot: evaluated on what is known, handed off later
-                        lead_id = work.leads.save_record(lead_id, touches, None, None, None, now)
-                    else:
-                        lead_id = work.leads.save_record(lead_id, touches, record["hs_object_id"], record.get("email"),
-                                                         json.dumps(record, ensure_ascii=False), now)
-                        touches = touches if lead_id == lead["id"] else -1
-                if lead_id is not None:
-                    self._evaluate(work, lead_id, touches, now)
+            self._evaluate(work, self._save_reads(work, claimed, by_id, by_email, now), now)
         return len(claimed)
+
+    def _save_reads(self, work: Work, claimed: list[dict], by_id: dict[str, dict], by_email: dict[str, dict],
+                    now: datetime) -> list[tuple[int, int]]:
+        """Store the contacts read for the leads (in a few statements: one batch); returns (lead id, touches) of
+        each lead to evaluate, in order. A merge (two rows turned out to be one person) changes the id, and the
+        survivor is evaluated again later (touches -1); a lead merged away is left out."""
+        reads = []
+        for lead in claimed:
+            if lead["needs_read"] and self.hubspot is not None:
+                record = by_id.get(lead["hubspot_id"]) if lead["hubspot_id"] else by_email.get(lead["email"])
+                if record is None:  # not (yet) in HubSpot: evaluated on what is known, handed off later
+                    reads.append((lead["id"], lead["touches"], None, None, None))
+                else:
+                    reads.append((lead["id"], lead["touches"], record["hs_object_id"], record.get("email"),
+                                  json.dumps(record, ensure_ascii=False)))
+        saved = iter(work.leads.save_records(reads, now))
+        evaluating = []
+        for lead in claimed:
+            lead_id, touches = lead["id"], lead["touches"]
+            if lead["needs_read"] and self.hubspot is not None:
+                lead_id = next(saved)
+                touches = touches if lead_id == lead["id"] else -1
+            if lead_id is not None:
+                evaluating.append((lead_id, touches))
+        return evaluating
 
     def _fields(self) -> list[str]:
         rules = self.mappings.rules
@@ -90,34 +104,49 @@ class EvaluateStage:
         by_email = self.hubspot.read("contacts", emails, fields, id_field="email") if emails else {}
         return by_id, {email.lower(): record for email, record in by_email.items()}
 
-    def _evaluate(self, work: Work, lead_id: int, touches: int, now: datetime) -> None:
-        lead = work.leads.get(lead_id)  # the transaction's own connection: sees this batch's changes
-        if lead is None:  # merged into another lead earlier in this batch
-            return
-        hubspot_id, email, properties, handed_off_at, read_at = (
-            lead[k] for k in ("hubspot_id", "email", "properties", "handed_off_at", "read_at"))
-        record = json.loads(properties) if properties else {}
-        record.setdefault("email", email)
+    def _evaluate(self, work: Work, evaluating: list[tuple[int, int]], now: datetime) -> None:
+        """Score each (lead id, touches), store the decisions, and queue each qualifying lead's handoff once; the
+        leads and their activities are read, and the results written, a batch at a time."""
+        leads = work.leads.by_ids(lead_id for lead_id, _ in evaluating)  # sees this batch's reads and merges
+        ledgers = work.leads.activities_of(leads)
+        decisions, handoffs = [], []
+        for lead_id, touches in evaluating:
+            lead = leads.get(lead_id)
+            if lead is None:  # merged into another lead earlier in this batch
+                continue
+            decision, summary = self._decide(lead, ledgers.get(lead_id, []), now)
+            decisions.append((lead_id, touches, decision.as_dict(), summary, now))
+            # Only a lead whose HubSpot record was read is handed off: sales gets a name, not an id.
+            if decision.qualifies and lead["hubspot_id"] and lead["properties"]:
+                handoffs.append((lead_id, decision.criterion, summary))
+        work.leads.save_decisions(decisions)
+        handed = work.leads.mark_many_handed_off(handoffs, now)
+        targets = self.mappings.targets()
+        writes = [(route.name, "upsert") for route in targets] or \
+            [("hubspot", "writeback"), ("slack", "notify")]  # nothing to create: HubSpot still learns of it
+        started = []
+        for lead_id, _, summary in handoffs:
+            if lead_id in handed and lead_id not in started:  # once, if a merge brought it here twice
+                started.append(lead_id)
+                lead = leads[lead_id]
+                work.clocks.start(lead_id, lead["cycle"], now)  # the SLA clock (bridge/worker/timers.py) starts here
+                # Ids only: names and addresses are personal data and stay out of the logs (the lead's page has
+                # them).
+                log.info("lead %s (HubSpot contact %s) handed off: %s", lead_id, lead["hubspot_id"], summary)
+        work.outbox.enqueue_many((lead_id, kind, target, now) for lead_id in started for target, kind in writes)
+
+    def _decide(self, lead: dict, ledger: list[dict], now: datetime) -> tuple[Decision, str]:
+        """The lead's decision and its summary in words."""
+        record = json.loads(lead["properties"]) if lead["properties"] else {}
+        record.setdefault("email", lead["email"])
         # A lead sales gave back (recycled, disqualified) starts a new cycle: only what it does from then on counts
         # as behaviour, so it is handed off again for new interest, not at once for the old.
         since = lead["cycle_started_at"]
-        activities = [Activity(a["type"], parse_iso(a["occurred_at"])) for a in work.leads.activities(lead_id)
+        activities = [Activity(a["type"], parse_iso(a["occurred_at"])) for a in ledger
                       if since is None or a["occurred_at"] >= since]
         decision = evaluate(record, activities, self.mappings.rules, now)
         summary = decision.summary()
-        # Only a lead whose HubSpot record was read is handed off: sales gets a name, not an id.
-        known = bool(hubspot_id and properties)
-        if decision.qualifies and handed_off_at is None and not known:
-            summary += "; waiting for the HubSpot contact before handing off" if self.hubspot or read_at else \
-                "; not handed off: HubSpot API access is not configured (HUBSPOT_ACCESS_TOKEN)"
-        work.leads.save_decision(lead_id, touches, decision.as_dict(), summary, now)
-        handing_off = decision.qualifies and known
-        if handing_off and work.leads.mark_handed_off(lead_id, decision.criterion, summary, now):
-            targets = self.mappings.targets()
-            for route in targets:
-                work.outbox.enqueue(lead_id, "upsert", route.name, now)
-            if not targets:  # nothing to create: HubSpot still learns about the handoff
-                work.outbox.enqueue(lead_id, "writeback", "hubspot", now)
-                work.outbox.enqueue(lead_id, "notify", "slack", now)
-            # Ids only: names and addresses are personal data and stay out of the logs (the lead's page has them).
-            log.info("lead %s (HubSpot contact %s) handed off: %s", lead_id, hubspot_id, summary)
+        if decision.qualifies and lead["handed_off_at"] is None and not (lead["hubspot_id"] and lead["properties"]):
+            summary += "; waiting for the HubSpot contact before handing off" if self.hubspot or lead["read_at"] \
+                else "; not handed off: HubSpot API access is not configured (HUBSPOT_ACCESS_TOKEN)"
+        return decision, summary

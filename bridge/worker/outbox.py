@@ -22,10 +22,11 @@ from bridge.kernel.budget import spending
 from bridge.kernel.errors import AuthError, ConnectorError, Permanent
 from bridge.live import LiveMappings
 from bridge.mapping import TO_SOURCE, RecordInvalid, apply_route
-from bridge.store import Store, Work
+from bridge.store import LeaseLost, Store, Work
 from bridge.worker.feedback import events_of
-from bridge.worker.notify import notify
+from bridge.worker.notify import notify, post_to_slack
 from bridge.worker.retry import RetryPolicy
+from bridge.worker.sla_notice import notice_line, notice_text, owner_of
 from bridge.worker.stage import settle_failure
 from connectors.base import Connector, UpsertResult
 
@@ -122,6 +123,12 @@ class OutboxKind(ABC):
         """Runs in the unit of work that settles `item` (outcome None: the whole call failed). Override to queue
         what follows a write; most kinds need nothing."""
 
+    def after_batch(self, work: Work, settled: list[tuple[dict, Outcome | None]], now: datetime) -> None:
+        """`after` for every (item, outcome) of a settled batch. Override to do it in a few statements for the
+        whole batch (the unit of work holds the database's write lock: other lanes wait while it runs)."""
+        for item, outcome in settled:
+            self.after(work, item, outcome, now)
+
 
 class Upserts(OutboxKind):
     """A handed-off lead created or updated in a sales system through its route; then HubSpot and sales hear."""
@@ -139,8 +146,10 @@ class Upserts(OutboxKind):
             raise Permanent("bridge", f"route {target} is missing or disabled; enable it in mappings/, then replay")
         connector = sender.connector(route.target.system)
         built: list[dict | Outcome] = []
+        converted = sender.store.sales.converted_leads((item["lead_id"] for item in items), route.target.system,
+                                                       route.target.object)
         for item in items:
-            if sender.store.sales.converted(item["lead_id"], route.target.system, route.target.object):
+            if item["lead_id"] in converted:
                 # Converted into a Contact and an Opportunity: the Lead is closed for writes (a new handoff
                 # cycle of the person reaches sales through its Contact, or a new route).
                 built.append(Outcome(True, {"outcome": "skipped", "reason": "converted", "system": route.target.system,
@@ -159,15 +168,24 @@ class Upserts(OutboxKind):
                 for b in built]
 
     def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:
-        if outcome is not None and outcome.ok and outcome.result.get("id"):
-            written = outcome.result
-            work.leads.link_record(item["lead_id"], written["system"], written["object"], written["id"], now)
-            # The record's own webhook (an outbound message, a kintone notification) brings these values back.
-            work.echoes.remember(written["system"], {written["id"]: written.get("fields") or {}}, now)
-        if work.outbox.open_writes(item["lead_id"], "upsert") == 0:
-            # No upsert of the lead in flight any more: tell HubSpot and sales (with the new record ids).
-            work.outbox.enqueue(item["lead_id"], "writeback", "hubspot", now)
-            work.outbox.enqueue(item["lead_id"], "notify", "slack", now)
+        self.after_batch(work, [(item, outcome)], now)
+
+    def after_batch(self, work: Work, settled: list[tuple[dict, Outcome | None]], now: datetime) -> None:
+        written = [(item["lead_id"], outcome.result) for item, outcome in settled
+                   if outcome is not None and outcome.ok and outcome.result.get("id")]
+        work.leads.link_records((lead_id, r["system"], r["object"], r["id"], now) for lead_id, r in written)
+        # The record's own webhook (an outbound message, a kintone notification) brings these values back.
+        by_system: dict[str, dict[str, Mapping]] = {}
+        for _, r in written:
+            by_system.setdefault(r["system"], {})[r["id"]] = r.get("fields") or {}
+        for system, writes in by_system.items():
+            work.echoes.remember(system, writes, now)
+        # A lead with no upsert in flight any more (this batch's are settled): tell HubSpot and sales, with the new
+        # record ids. A lead waiting for another system's upsert hears once, when that one is done too.
+        lead_ids = [item["lead_id"] for item, _ in settled]
+        in_flight = work.outbox.open_counts(lead_ids, "upsert")
+        work.outbox.enqueue_many((lead_id, kind, target, now) for lead_id in lead_ids if not in_flight.get(lead_id)
+                                 for kind, target in (("writeback", "hubspot"), ("notify", "slack")))
 
 
 class WriteBacks(OutboxKind):
@@ -235,6 +253,9 @@ class FeedbackWrites(OutboxKind):
                     record = {**record, **told.properties, route.target.key: lead["hubspot_id"]}
                     written = apply_route(route, record, TO_SOURCE)
                     properties.update({k: v for k, v in written.items() if k != route.source.key})
+            clock = sender.store.clocks.current(lead["id"])
+            if clock is not None and clock["policy"]:  # the SLA clock: waiting, met, late, breached, recycled…
+                properties["bridge_sla_status"] = "recycled" if clock["ended_by"] == "recycle" else clock["state"]
             if told.lifecycle:
                 properties["lifecyclestage"] = told.lifecycle
                 if told.backward:
@@ -256,6 +277,82 @@ class FeedbackWrites(OutboxKind):
             work.leads.note_property(item["lead_id"], "lifecyclestage", outcome.result["lifecyclestage"])
 
 
+class SlaNotices(OutboxKind):
+    """Reminders, escalations and recycles of the SLA clocks (bridge/worker/timers.py): one Slack message per
+    batch, mentioning owners and managers, or a log line (ids only) without Slack."""
+
+    name = "sla_notice"
+    batch_size = 50
+
+    def lane(self, target: str, mappings: LiveMappings) -> str | None:
+        return "slack" if target == "slack" else None
+
+    def send(self, sender: Sender, target: str, items: list[dict], leads: dict[int, dict]) -> list[Outcome]:
+        rules = sender.mappings.sla
+        if rules is None:
+            raise Permanent("bridge", "sla.yaml is missing from the mappings folder; add it (bridge init), then replay")
+        entries = sender.store.clocks.to_send(leads)
+        owners = {lead_id: owner_of(rules, {route.target.system: sender.store.leads.record_fields(
+                      lead_id, route.target.system, route.target.object) for route in sender.mappings.targets()})
+                  for lead_id in {entry["lead_id"] for entry in entries}}
+        batch = [(entry, leads[entry["lead_id"]], owners[entry["lead_id"]]) for entry in entries]
+        if sender.slack_webhook_url and batch:
+            post_to_slack(sender.slack_webhook_url, notice_text(rules, batch))
+        else:
+            for entry, lead, owner in batch:
+                log.info("SLA %s: %s", entry["kind"], notice_line(rules, entry, lead, owner, slack=False))
+        sent = {lead_id: [e["id"] for e in entries if e["lead_id"] == lead_id] for lead_id in leads}
+        channel = "slack" if sender.slack_webhook_url else "log"
+        return [Outcome(True, {"sent_to": channel, "notices": sent.get(i["lead_id"], [])}) for i in items]
+
+    def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:
+        if outcome is not None and outcome.ok:
+            work.clocks.sent(outcome.result.get("notices", []), now)
+
+
+class SalesUpdates(OutboxKind):
+    """What an SLA clock writes to the lead's record in a sales system: the owner on escalation (`reassign`),
+    a status such as Recycled when it goes back to marketing (`recycle`), as sla.yaml says."""
+
+    name = "sla_update"
+    batch_size = 200
+
+    def lane(self, target: str, mappings: LiveMappings) -> str | None:
+        return Upserts().lane(target, mappings)
+
+    def send(self, sender: Sender, target: str, items: list[dict], leads: dict[int, dict]) -> list[Outcome]:
+        rules, route = sender.mappings.sla, sender.mappings.routes.get(target)
+        if rules is None or route is None or not route.enabled:
+            raise Permanent("bridge", f"sla.yaml or route {target} is missing or disabled; restore it, then replay")
+        system, writes = route.target.system, {}
+        for item in items:
+            fields = _sla_writes(rules, sender.store.clocks.current(item["lead_id"]) or {}, system)
+            if fields and not sender.store.sales.converted(item["lead_id"], system, route.target.object):
+                writes[item["id"]] = {route.target.key: leads[item["lead_id"]]["hubspot_id"], **fields}
+        results = iter(sender.connector(system).upsert(route.target.object, route.target.key, list(writes.values()))
+                       if writes else [])
+        where = {"system": system, "object": route.target.object}
+        return [Outcome.of(system, result := next(results), {"outcome": result.outcome, **where, "id": result.id,
+                                                             "fields": writes[item["id"]]})
+                if item["id"] in writes else Outcome(True, {"outcome": "skipped", **where}) for item in items]
+
+    def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:
+        if outcome is not None and outcome.ok and outcome.result.get("id"):
+            # The record's webhook brings our own values back: an echo, not something sales did.
+            work.echoes.remember(outcome.result["system"], {outcome.result["id"]: outcome.result["fields"]}, now)
+
+
+def _sla_writes(rules, clock: Mapping, system: str) -> dict[str, str]:
+    """The fields an SLA clock's actions write to `system`: the recycle's, else the breached policy's reassign."""
+    done = json.loads(clock.get("done") or "[]")
+    if "recycle" in done:
+        return dict(rules.recycle.get(system) or {})
+    policy = next((p for p in rules.policies if p.name == clock.get("policy")), None)
+    if "breach" in done and policy is not None:
+        return dict(policy.escalation.reassign.get(system) or {})
+    return {}
+
+
 def _lifecycle(lead: Mapping) -> str | None:
     """The contact's lifecycle stage as Bridge last knew it (read, or written by Bridge)."""
     properties = json.loads(lead["properties"]) if lead.get("properties") else {}
@@ -263,7 +360,8 @@ def _lifecycle(lead: Mapping) -> str | None:
 
 
 #: Every kind of write, by the name stored in the outbox: adding a kind is adding a class here.
-KINDS: dict[str, OutboxKind] = {kind.name: kind for kind in (Upserts(), WriteBacks(), Notices(), FeedbackWrites())}
+KINDS: dict[str, OutboxKind] = {kind.name: kind for kind in (Upserts(), WriteBacks(), Notices(), FeedbackWrites(),
+                                                              SlaNotices(), SalesUpdates())}
 BATCH_SIZES = {name: kind.batch_size for name, kind in KINDS.items()}
 
 
@@ -320,13 +418,16 @@ class OutboxStage:
         with self.store.unit_of_work() as work:
             now = self.sender.clock()
             buried = 0
+            # Settled in a few statements, not a few per item: the write lock is held meanwhile.
+            done = [(item["id"], json.dumps(outcome.result, ensure_ascii=False))
+                    for item, outcome in zip(items, outcomes, strict=True) if outcome.ok]
+            if work.outbox.complete_many(done, self.owner, now) != len(done):
+                raise LeaseLost(f"writes of this batch are no longer leased by {self.owner}")
             for item, outcome in zip(items, outcomes, strict=True):
-                if outcome.ok:
-                    work.outbox.complete(item["id"], self.owner, now, json.dumps(outcome.result, ensure_ascii=False))
-                else:
+                if not outcome.ok:
                     error = outcome.error or _ItemFailed(outcome.reason, outcome.retriable)
                     buried += self._fail(work, item, error, now, outcome.fields) == "bury"
-                kind.after(work, item, outcome, now)
+            kind.after_batch(work, list(zip(items, outcomes, strict=True)), now)
             if not buried and any(o.ok for o in outcomes):
                 work.alerts.note_clean_write(target, now)
 
@@ -335,8 +436,8 @@ class OutboxStage:
             now = self.sender.clock()
             for item in items:
                 self._fail(work, item, error, now, getattr(error, "fields", ()))
-                if kind is not None:
-                    kind.after(work, item, None, now)
+            if kind is not None:
+                kind.after_batch(work, [(item, None) for item in items], now)
 
     def _fail(self, work: Work, item: dict, error: BaseException, now: datetime, fields: Sequence[str]) -> str:
         step = settle_failure(work.outbox, item, self.owner, error, now, self.policy, fields)

@@ -21,7 +21,7 @@ from bridge.kernel.errors import AuthError, ConnectorError, Paused, RateLimited,
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    base: timedelta = timedelta(seconds=5)
+    base: timedelta = timedelta(seconds=1)
     cap: timedelta = timedelta(hours=1)
     give_up_after: timedelta = timedelta(hours=24)
 

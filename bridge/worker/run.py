@@ -35,6 +35,7 @@ from bridge.worker.inbox import InboxStage
 from bridge.worker.outbox import OutboxStage, Sender
 from bridge.worker.retry import RetryPolicy
 from bridge.worker.stage import Stage
+from bridge.worker.timers import TimersStage
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class Worker:
             OutboxStage(sender, f"{self.owner}/unrouted", policy, None, systems, lease, linger),
             AlertsStage(store, worker.slack_webhook_url, clock, policy),
         ]}
+        # Deadlines in a lane of their own: a busy inbox or a slow system never delays a reminder or a breach.
+        self.lanes["timers"] = [TimersStage(store, self.mappings, clock, f"{self.owner}/timers", lease)]
         for system in systems:
             self.lanes[system] = [OutboxStage(sender, f"{self.owner}/{system}", policy, system, systems, lease, linger)]
             if system in connectors:  # what sales did there, read in this system's own lane

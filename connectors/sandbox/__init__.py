@@ -21,9 +21,13 @@ The control API (GET /_sandbox lists the endpoints and the settings to export):
     /tokens/expire                  POST {"system": "hubspot"|"salesforce"} (both when absent)
     /webhooks, /webhooks/flush      GET the delivery log; POST send all queued now and wait
     /hubspot/contacts[/<id>]        GET; POST {"records": [{…}], "webhooks": bool}; PATCH {"properties"}
-    /salesforce/leads[/<id>]        GET; POST as above; PATCH {"fields"}; POST /<id>/convert
+    /salesforce/<objects>[/<id>]    leads, contacts, tasks, opportunities: GET; POST as above; PATCH {"fields"}
+    /salesforce/leads/<id>/convert  POST {"opportunity": {…} | false}: a Contact, an Opportunity, the Lead converted
     /kintone/apps/<app>/records[/<id>]  GET; POST as above; PATCH {"fields"}
-Changes made through these act as a user in the UI and send webhooks (changeSource CRM).
+    /kintone/apps/<app>/records/<id>/status  POST {"status", "fields"}: a process-management action
+Changes made through these act as a user (a sales rep) in the UI and send webhooks (changeSource CRM), Salesforce's
+as an outbound message per object (Lead, Task and Opportunity: SalesforceConfig.outbound_fields); "webhooks": false
+on a POST or PATCH makes them silent.
 
 Failures come by count (the next `count` matching calls) or by rate: {"endpoint": "kintone.records_update",
 "status": 503, "rate": 0.2} answers about 20 % of those calls 503 until deleted. {"endpoint": …,

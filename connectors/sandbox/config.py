@@ -58,20 +58,18 @@ class SalesforceConfig:
     query_batch_size: int = 2000
     outbound_url: str | None = None  # the bridge's /webhooks/salesforce?token=…
     webhook_token: str = field(default_factory=lambda: _secret("sf-webhook"))  # the ?token= above
-    outbound_fields: list[str] = field(
-        default_factory=lambda: [
-            "Id",
-            "FirstName",
-            "LastName",
-            "Email",
-            "Company",
-            "Status",
-            "OwnerId",
-            "HubSpot_Contact_Id__c",
-            "IsConverted",
-            "LastModifiedDate",
-            "SystemModstamp",
-        ]
+    # The objects with an outbound message, and the fields each sends: the Lead for handoffs, and the Task and the
+    # Opportunity sales feedback follows (mappings/feedback.yaml). An object not named sends nothing.
+    outbound_fields: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "Lead": ["Id", "FirstName", "LastName", "Email", "Company", "Status", "Disqualification_Reason__c",
+                     "OwnerId", "HubSpot_Contact_Id__c", "IsConverted", "ConvertedContactId", "ConvertedOpportunityId",
+                     "LastModifiedDate", "SystemModstamp"],
+            "Task": ["Id", "WhoId", "WhatId", "Subject", "Status", "TaskSubtype", "CallDisposition", "OwnerId",
+                     "CreatedDate", "LastModifiedDate", "SystemModstamp"],
+            "Opportunity": ["Id", "Name", "StageName", "IsClosed", "IsWon", "Amount", "CloseDate", "Loss_Reason__c",
+                            "OwnerId", "LastModifiedDate", "SystemModstamp"],
+        }
     )
     custom_fields: list[dict[str, Any]] | None = None  # None: the Bridge defaults
 
@@ -110,9 +108,10 @@ class SandboxConfig:
 
 
 _SCALARS = (str, int, float, bool, type(None))
-# Schema-shaping settings: changing them would orphan stored records, so they are fixed at start.
+# Schema-shaping settings: changing them would orphan stored records, so they are fixed at start (and so is which
+# objects send outbound messages).
 # The configured failures are too: add and remove failures while running with /_sandbox/failures.
-_FIXED = {"custom_properties", "custom_fields", "fields", "apps", "failures"}
+_FIXED = {"custom_properties", "custom_fields", "fields", "apps", "failures", "outbound_fields"}
 
 
 def _same_kind(current: Any, value: Any) -> bool:

@@ -15,11 +15,14 @@ from connectors.sandbox.kintone_query import Query
 from connectors.sandbox.kintone_schema import KintoneError
 from connectors.sandbox.kintone_store import SINGLE, AppStore
 from connectors.sandbox.salesforce_schema import RequestError, format_value
+from connectors.sandbox.salesforce_store import SObjectStore
 
 if TYPE_CHECKING:
     from connectors.sandbox.app import Sandbox
 
 PREFIX = "/_sandbox"
+#: The Salesforce objects the control API edits, by the collection in its URLs.
+SALESFORCE_COLLECTIONS = {"leads": "Lead", "contacts": "Contact", "tasks": "Task", "opportunities": "Opportunity"}
 
 
 def _body() -> dict[str, Any]:
@@ -178,47 +181,64 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
         hubspot.store.update(contact_id, _body().get("properties") or {}, "CRM")
         return jsonify(contact_json(contact_id))
 
-    # -- Salesforce: the Lead page ----------------------------------------------------------------
+    # -- Salesforce: the record pages, and what a rep does on them ----------------------------------
 
-    def lead_json(lead: dict[str, Any]) -> dict[str, Any]:
-        return {name: format_value(lead.get(name), field["type"]) for name, field in salesforce.schema.fields.items()}
+    def sobject_store(collection: str) -> SObjectStore:
+        if collection not in SALESFORCE_COLLECTIONS:
+            raise RequestError("NOT_FOUND", f"no {collection}: one of {', '.join(SALESFORCE_COLLECTIONS)}", status=404)
+        return salesforce.org.stores[SALESFORCE_COLLECTIONS[collection]]
 
-    def save_lead(lead_id: str | None, values: dict[str, Any]) -> dict[str, Any]:
-        result = salesforce.store.save(lead_id, salesforce.schema.coerce(values), "UI")
+    def record_json(store: SObjectStore, record: dict[str, Any]) -> dict[str, Any]:
+        return {name: format_value(record.get(name), field["type"]) for name, field in store.schema.fields.items()}
+
+    def found(store: SObjectStore, record_id: str) -> dict[str, Any]:
+        record = store.get(record_id)
+        if record is None:
+            raise RequestError("NOT_FOUND", f"no {store.schema.object} {record_id}", status=404)
+        return record
+
+    def save(store: SObjectStore, record_id: str | None, values: dict[str, Any]) -> dict[str, Any]:
+        result = store.save(record_id, store.schema.coerce(values), "UI")
         if not result["success"]:
             raise RequestError(result["errors"][0]["statusCode"], result["errors"][0]["message"])
         return result
 
-    @bp.get("/salesforce/leads")
-    def leads() -> Response:
-        return jsonify([lead_json(lead) for lead in salesforce.store.all()])
+    @bp.get("/salesforce/<collection>")
+    def sobjects(collection: str) -> Response:
+        store = sobject_store(collection)
+        return jsonify([record_json(store, record) for record in store.all()])
 
-    @bp.post("/salesforce/leads")
-    def create_leads() -> tuple[Response, int]:
-        body = _body()
+    @bp.post("/salesforce/<collection>")
+    def create_sobjects(collection: str) -> tuple[Response, int]:
+        body, store = _body(), sobject_store(collection)
         with seeding(body):
-            ids = [save_lead(None, r)["id"] for r in _records(body)]
+            ids = [save(store, None, r)["id"] for r in _records(body)]
         return jsonify(ids=ids), 201
 
-    @bp.get("/salesforce/leads/<lead_id>")
-    def lead(lead_id: str) -> Response:
-        found = salesforce.store.get(lead_id)
-        if found is None:
-            raise RequestError("NOT_FOUND", f"no lead {lead_id}", status=404)
-        return jsonify(lead_json(found))
+    @bp.get("/salesforce/<collection>/<record_id>")
+    def sobject(collection: str, record_id: str) -> Response:
+        store = sobject_store(collection)
+        return jsonify(record_json(store, found(store, record_id)))
 
-    @bp.patch("/salesforce/leads/<lead_id>")
-    def edit_lead(lead_id: str) -> Response:
-        if salesforce.store.get(lead_id) is None:
-            raise RequestError("NOT_FOUND", f"no lead {lead_id}", status=404)
-        save_lead(lead_id, _body().get("fields") or {})
-        return lead(lead_id)
+    @bp.patch("/salesforce/<collection>/<record_id>")
+    def edit_sobject(collection: str, record_id: str) -> Response:
+        body, store = _body(), sobject_store(collection)
+        record = found(store, record_id)
+        with seeding(body):
+            save(store, record["Id"], body.get("fields") or {})
+        return jsonify(record_json(store, found(store, record_id)))
 
     @bp.post("/salesforce/leads/<lead_id>/convert")
     def convert_lead(lead_id: str) -> Response:
-        if salesforce.store.convert(lead_id) is None:
-            raise RequestError("NOT_FOUND", f"no lead {lead_id}", status=404)
-        return lead(lead_id)
+        body = _body()
+        opportunity = body.get("opportunity", {})
+        if opportunity is not False and not isinstance(opportunity, dict):
+            raise RequestError("BAD_REQUEST", 'expected "opportunity": {field: value, …} or false')
+        with seeding(body):
+            lead = salesforce.org.convert(lead_id, None if opportunity is False else opportunity)
+        if lead is None:
+            raise RequestError("NOT_FOUND", f"no Lead {lead_id}", status=404)
+        return jsonify(record_json(salesforce.store, lead))
 
     # -- kintone: the record screen ---------------------------------------------------------------
 
@@ -255,11 +275,31 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
     def kintone_get(app_id: str, record_id: str) -> Response:
         return jsonify(kintone_record(app_id, record_id))
 
+    def kintone_save(app_id: str, record_id: str, fields: dict[str, Any]) -> None:
+        item = {"id": record_id, "record": as_write(fields)}
+        app_store(app_id).update([item], False, "ja", SINGLE, single=True)
+
     @bp.patch("/kintone/apps/<app_id>/records/<record_id>")
     def kintone_edit(app_id: str, record_id: str) -> Response:
+        body = _body()
         kintone_record(app_id, record_id)
-        item = {"id": record_id, "record": as_write(_body().get("fields") or {})}
-        app_store(app_id).update([item], False, "ja", SINGLE, single=True)
+        with seeding(body):
+            kintone_save(app_id, record_id, body.get("fields") or {})
+        return jsonify(kintone_record(app_id, record_id))
+
+    @bp.post("/kintone/apps/<app_id>/records/<record_id>/status")
+    def kintone_status(app_id: str, record_id: str) -> Response:
+        """A rep saves the record with `fields` if given (UPDATE_RECORD), then moves it to `status` (UPDATE_STATUS),
+        as with the reason typed in and then the 失注 button pressed."""
+        body = _body()
+        kintone_record(app_id, record_id)
+        if not isinstance(body.get("status"), str):
+            raise KintoneError(400, "CB_VA01", 'expected {"status": "<ステータス>", "fields": {code: value, …}}')
+        app_store(app_id).form.check_status(body["status"])  # before the edit: a refused action changes nothing
+        with seeding(body):
+            if body.get("fields"):
+                kintone_save(app_id, record_id, body["fields"])
+            app_store(app_id).change_status(int(record_id), body["status"])
         return jsonify(kintone_record(app_id, record_id))
 
     return bp

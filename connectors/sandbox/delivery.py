@@ -81,7 +81,8 @@ class Dispatcher:
     """Sends queued items in batches of up to `max_batch` from one background thread.
 
     `deliver(batch, attempt)` makes one HTTP attempt; a failed batch is retried whole, as HubSpot
-    and Salesforce do, after `retry_delay`, doubled each time, up to `retries` times.
+    and Salesforce do, after `retry_delay`, doubled each time, up to `retries` times. With `group`, a batch
+    holds only items of the oldest item's group (a Salesforce message carries one object's notifications).
     """
 
     def __init__(
@@ -92,8 +93,10 @@ class Dispatcher:
         log: DeliveryLog,
         max_batch: int,
         retries: bool = True,
+        group: Callable[[Any], Any] | None = None,
     ) -> None:
         self.system = system
+        self._group = group
         self._deliver = deliver
         self._settings = settings
         self._log = log
@@ -161,10 +164,22 @@ class Dispatcher:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._cond.wait(remaining):
                     break
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
+            batch = self._take()
             self._busy = bool(batch)
             return batch
+
+    def _take(self) -> list[Any]:
+        """The next batch off the queue, in the order queued (the caller holds the condition's lock)."""
+        if self._group is None:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            return batch
+        key = self._group(self._queue[0]) if self._queue else None
+        batch, rest = [], []
+        for item in self._queue:
+            (batch if len(batch) < self._max_batch and self._group(item) == key else rest).append(item)
+        self._queue[:] = rest
+        return batch
 
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:

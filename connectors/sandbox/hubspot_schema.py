@@ -111,6 +111,7 @@ BRIDGE_PROPERTIES = [
     _prop("bridge_won_at", "Bridge won at", "datetime", "date", group="bridge"),
     _prop("bridge_lost_at", "Bridge lost at", "datetime", "date", group="bridge"),
     _prop("bridge_deal_amount", "Bridge deal amount", "number", "number", group="bridge"),
+    _prop("bridge_sla_status", "Bridge SLA status", group="bridge"),  # waiting, met, late, breached, recycled
 ]
 
 

@@ -21,6 +21,9 @@ MESSAGES = {
     "datetime": ("日時の形式が不正です。", "The date and time format is invalid."),
 }
 SYSTEM_TYPES = ("RECORD_NUMBER", "CREATOR", "CREATED_TIME", "MODIFIER", "UPDATED_TIME")
+# Process management's fields: a record's status and its assignees change by status actions, never by a write.
+# https://cybozu.dev/ja/kintone/docs/overview/field-types/
+PROCESS_TYPES = ("STATUS", "STATUS_ASSIGNEE")
 KEY_TYPES = ("SINGLE_LINE_TEXT", "NUMBER")  # field types updateKey may name (with unique on)
 API_USER = {"code": "Administrator", "name": "Administrator"}
 
@@ -93,6 +96,18 @@ def _number(code: str, label: str) -> dict[str, Any]:
     )
 
 
+# The lead app's process (プロセス管理): a record starts in the first status; a rep's actions move it (the statuses
+# mappings/feedback.yaml reads as sales events).
+LEAD_APP_STATES = ("未対応", "対応中", "不通", "接続", "商談化", "受注", "失注", "対象外", "マーケに戻す")
+# Why a lead was lost or disqualified: the Japanese labels of mappings/feedback.yaml's reasons.
+LOSS_REASONS = ("予算なし", "決裁権なし", "ニーズなし", "時期尚早", "競合選定", "連絡不通", "重複", "その他")
+
+
+def _process(name: str, type_: str) -> dict[str, Any]:
+    # Process management's fields are named, not coded: the code is the name (ステータス, 作業者).
+    return {"type": type_, "code": name, "label": name, "enabled": True}
+
+
 LEAD_APP_FIELDS = [
     _f("record_number", "レコード番号", "RECORD_NUMBER"),
     _f("creator", "作成者", "CREATOR"),
@@ -154,6 +169,9 @@ LEAD_APP_FIELDS = [
         defaultValue="",
         defaultNowValue=False,
     ),
+    _drop_down("失注理由", "失注理由", LOSS_REASONS),
+    _process("ステータス", "STATUS"),
+    _process("作業者", "STATUS_ASSIGNEE"),
 ]
 
 
@@ -184,8 +202,29 @@ class Stored:
 class AppForm:
     def __init__(self, fields: list[dict[str, Any]] | None) -> None:
         self.fields = {f["code"]: f for f in (LEAD_APP_FIELDS if fields is None else fields)}
-        self.editable = {c: f for c, f in self.fields.items() if f["type"] not in SYSTEM_TYPES}
+        self.editable = {c: f for c, f in self.fields.items() if f["type"] not in (*SYSTEM_TYPES, *PROCESS_TYPES)}
         self.unique = [c for c, f in self.editable.items() if f.get("unique")]
+        #: The STATUS field's code when process management is on (then records move through LEAD_APP_STATES).
+        self.status_field = next((c for c, f in self.fields.items() if f["type"] == "STATUS"), None)
+        self.states = LEAD_APP_STATES if self.status_field else ()
+
+    def check_status(self, status: str) -> None:
+        """Raise a KintoneError unless a record of this app can be moved to `status`."""
+        # kintone's codes for these two are not documented; they are the sandbox's own.
+        if not self.status_field:
+            raise KintoneError(
+                400, "SANDBOX_NO_PROCESS", "プロセス管理が有効ではありません。/ process management is off"
+            )
+        if status not in self.states:
+            raise KintoneError(
+                400,
+                "SANDBOX_NO_SUCH_STATUS",
+                f"ステータス「{status}」はありません。/ no status {status!r}; one of {', '.join(self.states)}",
+            )
+
+    def initial(self) -> dict[str, str]:
+        """What a new record holds besides its own values: the first status, when the app has a process."""
+        return {self.status_field: self.states[0]} if self.status_field else {}
 
     def properties(self) -> dict[str, Any]:
         return {"properties": self.fields, "revision": "1"}
@@ -243,7 +282,12 @@ class AppForm:
         out: dict[str, Any] = {}
         for code, field in self.fields.items():
             kind = field["type"]
-            value = system[_system_key(kind)] if kind in SYSTEM_TYPES else record.values.get(code, "")
+            if kind in SYSTEM_TYPES:
+                value = system[_system_key(kind)]
+            elif kind == "STATUS_ASSIGNEE":
+                value = []  # the sandbox's statuses have no assignees
+            else:
+                value = record.values.get(code, "")
             out[code] = {"type": kind, "value": value}
         out["$id"] = {"type": "__ID__", "value": str(record.id)}
         out["$revision"] = {"type": "__REVISION__", "value": str(record.revision)}

@@ -103,8 +103,23 @@ class AppStore:
                 self._notify(self.app_id, "ADD_RECORD" if operation == "INSERT" else "UPDATE_RECORD", record)
         return done
 
+    def change_status(self, record_id: int, status: str) -> Stored:
+        """A rep's process-management action: the record moves to `status`, and kintone records two operations
+        (the action and the status change), so the revision goes up by 2. Sends UPDATE_STATUS.
+        https://cybozu.dev/ja/kintone/docs/rest-api/records/update-status/"""
+        with self._lock:
+            record = self._records.get(record_id)
+            if record is None:
+                raise KintoneError(404, "GAIA_RE01", f"指定したレコード（id: {record_id}）が見つかりません。")
+            self.form.check_status(status)
+            record.values[self.form.status_field] = status
+            record.revision += 2
+            record.updated = self._clock()
+        self._notify(self.app_id, "UPDATE_STATUS", record)
+        return record
+
     def _insert(self, values: dict[str, str], now: datetime) -> Stored:
-        record = Stored(self._next_id, 1, values, now, now)
+        record = Stored(self._next_id, 1, {**self.form.initial(), **values}, now, now)
         self._records[record.id] = record
         self._next_id += 1
         self._reindex(record)

@@ -19,9 +19,11 @@ from connectors.sandbox.config import DeliveryConfig, SalesforceConfig
 from connectors.sandbox.controls import Failure, FailurePlan
 from connectors.sandbox.delivery import DeliveryLog
 from connectors.sandbox.salesforce_auth import JWT_BEARER, GrantError, check_assertion, check_client
+from connectors.sandbox.salesforce_objects import schemas
+from connectors.sandbox.salesforce_org import Org
 from connectors.sandbox.salesforce_outbound import OutboundMessages
-from connectors.sandbox.salesforce_schema import LeadSchema, RequestError, format_value
-from connectors.sandbox.salesforce_store import MAX_COLLECTION, LeadStore
+from connectors.sandbox.salesforce_schema import RequestError, format_value
+from connectors.sandbox.salesforce_store import MAX_COLLECTION, Locators, SObjectStore
 from connectors.sandbox.soql import parse
 
 LOGIN_PREFIX = "/salesforce"
@@ -63,15 +65,19 @@ class SalesforceSim:
         self._clock = clock
         self._failures = failures
         self._instance_url = instance_url
-        self.schema = LeadSchema(config.custom_fields)
-        self.store = LeadStore(self.schema, config.user_id, clock, lambda ids: self.outbound.on_changes(ids))
-        self.outbound = OutboundMessages(config, delivery, log, self.store.get, instance_url)
+        self.org = Org(schemas(config.custom_fields), config.user_id, clock,
+                       lambda sobject, ids: self.outbound.on_changes(sobject, ids))
+        self.store = self.org.stores["Lead"]  # the object Bridge hands leads to
+        self.schema = self.store.schema
+        self.locators = Locators()
+        self.outbound = OutboundMessages(config, delivery, log, self.org.get, instance_url)
         self._lock = threading.Lock()
         self._sessions: dict[str, float] = {}  # access token -> expiry (epoch seconds)
         self.api_usage = 0
 
     def reset(self) -> None:
-        self.store.reset()
+        self.org.reset()
+        self.locators.reset()
         self.outbound.dispatcher.clear()
         with self._lock:
             self._sessions.clear()
@@ -176,30 +182,37 @@ class SalesforceSim:
             scope="api",
         )
 
-    def _render(self, record: dict[str, Any], fields: list[str], version: str) -> dict[str, Any]:
-        url = f"/services/data/v{version}/sobjects/Lead/{record['Id']}"
-        out: dict[str, Any] = {"attributes": {"type": "Lead", "url": url}}
+    @staticmethod
+    def _render(store: SObjectStore, record: dict[str, Any], fields: list[str], version: str) -> dict[str, Any]:
+        sobject = store.schema.object
+        url = f"/services/data/v{version}/sobjects/{sobject}/{record['Id']}"
+        out: dict[str, Any] = {"attributes": {"type": sobject, "url": url}}
         for name in fields:
-            out[name] = format_value(record.get(name), self.schema.fields[name]["type"])
+            out[name] = format_value(record.get(name), store.schema.fields[name]["type"])
         return out
 
     def describe(self, version: str, sobject: str) -> Response:
-        return jsonify(self.schema.describe()) if sobject.lower() == "lead" else not_found()
+        store = self.org.store(sobject)
+        return jsonify(store.schema.describe()) if store else not_found()
 
     def read(self, version: str, sobject: str, record_id: str) -> Response:
-        lead = self.store.get(record_id) if sobject.lower() == "lead" else None
-        if lead is None:
+        store = self.org.store(sobject)
+        record = store.get(record_id) if store else None
+        if store is None or record is None:
             return not_found()
-        names = [self.schema.name(n) for n in request.args.get("fields", "").split(",") if n.strip()]
+        names = [store.schema.name(n) for n in request.args.get("fields", "").split(",") if n.strip()]
         if None in names:
-            raise RequestError("INVALID_FIELD", f"No such column in fields={request.args['fields']} on Lead")
-        return jsonify(self._render(lead, [n for n in names if n] or list(self.schema.fields), version))
+            raise RequestError(
+                "INVALID_FIELD", f"No such column in fields={request.args['fields']} on {store.schema.object}"
+            )
+        return jsonify(self._render(store, record, [n for n in names if n] or list(store.schema.fields), version))
 
     def upsert(self, version: str, sobject: str, ext_field: str) -> Response:
-        if sobject.lower() != "lead" or float(version) < MIN_COLLECTION_UPSERT_VERSION:
+        store = self.org.store(sobject)
+        if store is None or float(version) < MIN_COLLECTION_UPSERT_VERSION:
             return not_found()
-        name = self.schema.name(ext_field)
-        if name is None or name not in self.schema.keys:
+        name = store.schema.name(ext_field)
+        if name is None or name not in store.schema.keys:
             return rest_error(
                 404,
                 "NOT_FOUND",
@@ -214,12 +227,13 @@ class SalesforceSim:
                 "EXCEEDED_ID_LIMIT",
                 f"record limit reached. cannot submit more than {MAX_COLLECTION} records into this call",
             )
+        sobject = store.schema.object
         for record in records:
             attributes = record.get("attributes") if isinstance(record, dict) else None
-            if not isinstance(attributes, dict) or str(attributes.get("type", "")).lower() != "lead":
-                raise RequestError("JSON_PARSER_ERROR", "Each record needs an attributes map with type Lead")
-        values = [self.schema.coerce(record) for record in records]
-        return jsonify(self.store.upsert(name, values, bool(body.get("allOrNone", False))))
+            if not isinstance(attributes, dict) or str(attributes.get("type", "")).lower() != sobject.lower():
+                raise RequestError("JSON_PARSER_ERROR", f"Each record needs an attributes map with type {sobject}")
+        values = [store.schema.coerce(record) for record in records]
+        return jsonify(store.upsert(name, values, bool(body.get("allOrNone", False))))
 
     def _batch_size(self) -> int:
         match = re.search(r"batchSize=(\d+)", request.headers.get("Sforce-Query-Options", ""))
@@ -229,6 +243,7 @@ class SalesforceSim:
 
     def _page(
         self,
+        store: SObjectStore,
         rows: list[dict],
         fields: list[str],
         start: int,
@@ -240,25 +255,26 @@ class SalesforceSim:
         body: dict[str, Any] = {
             "totalSize": len(rows),
             "done": end >= len(rows),
-            "records": [self._render(r, fields, version) for r in rows[start:end]],
+            "records": [self._render(store, r, fields, version) for r in rows[start:end]],
         }
         if end < len(rows):
             body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
         return jsonify(body)
 
     def query(self, version: str) -> Response:
-        query = parse(request.args.get("q", ""), self.schema)
-        rows = self.store.run(query)
+        query = parse(request.args.get("q", ""), {name: s.schema for name, s in self.org.stores.items()})
+        store = self.org.stores[query.sobject]
+        rows = store.run(query)
         size = self._batch_size()
-        locator = self.store.open_locator(rows, size, query.fields) if len(rows) > size else None
-        return self._page(rows, query.fields, 0, size, locator, version)
+        locator = self.locators.open(rows, size, query.sobject, query.fields) if len(rows) > size else None
+        return self._page(store, rows, query.fields, 0, size, locator, version)
 
     def query_more(self, version: str, cursor: str) -> Response:
         locator, _, start = cursor.partition("-")
-        rows, size, fields = self.store.page(locator)
+        rows, size, sobject, fields = self.locators.page(locator)
         if not start.isdigit():
             raise RequestError("INVALID_QUERY_LOCATOR", "invalid query locator")
-        return self._page(rows, fields, int(start), size, locator, version)
+        return self._page(self.org.stores[sobject], rows, fields, int(start), size, locator, version)
 
     def limits(self, version: str) -> Response:
         maximum = self.config.daily_api_limit

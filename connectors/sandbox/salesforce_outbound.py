@@ -1,4 +1,4 @@
-"""Salesforce outbound messages: Lead changes as SOAP notifications, resent until Acked."""
+"""Salesforce outbound messages: record changes as SOAP notifications, one message per object, resent until Acked."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def envelope(
     org_id: str,
     action_id: str,
     instance_url: str,
+    sobject: str,
     notifications: list[tuple[str, dict[str, Any]]],
     fields: list[str],
 ) -> bytes:
@@ -55,7 +56,7 @@ def envelope(
     ]
     for notification_id, record in notifications:
         parts.append(f"<Notification><Id>{notification_id}</Id>")
-        parts.append('<sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">')
+        parts.append(f'<sObject xsi:type="sf:{sobject}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">')
         parts += [f"<sf:{name}>{_text(record[name])}</sf:{name}>" for name in fields if record.get(name) is not None]
         parts.append("</sObject></Notification>")
     parts += ["</notifications>", "</soapenv:Body>", "</soapenv:Envelope>"]
@@ -75,41 +76,48 @@ def acknowledged(response: requests.Response) -> bool:
 
 
 class OutboundMessages:
+    """An outbound message per object named in `config.outbound_fields` (each with its own ActionId and fields, as
+    each is a separate workflow action in Setup); they share the listener URL and one sender, and a message carries
+    notifications of one object only."""
+
     def __init__(
         self,
         config: SalesforceConfig,
         delivery: DeliveryConfig,
         log: DeliveryLog,
-        lead: Callable[[str], dict[str, Any] | None],
+        record: Callable[[str, str], dict[str, Any] | None],
         instance_url: Callable[[], str],
     ) -> None:
         self._config = config
         self._delivery = delivery
-        self._lead = lead
+        self._record = record
         self._instance_url = instance_url
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
-        self._action_id = sfid.make_id(sfid.OUTBOUND_ACTION, 1)
         self._session = requests.Session()
-        self.dispatcher = Dispatcher("salesforce", self._deliver, delivery, log, max_batch=MAX_NOTIFICATIONS)
+        self.dispatcher = Dispatcher(
+            "salesforce", self._deliver, delivery, log, max_batch=MAX_NOTIFICATIONS, group=lambda item: item[0]
+        )
 
-    def on_changes(self, lead_ids: list[str]) -> None:
-        if not self._config.outbound_url:
+    def action_id(self, sobject: str) -> str:
+        """The outbound message's id (04k…): one per object, in the order the configuration names them."""
+        return sfid.make_id(sfid.OUTBOUND_ACTION, list(self._config.outbound_fields).index(sobject) + 1)
+
+    def on_changes(self, sobject: str, record_ids: list[str]) -> None:
+        if not self._config.outbound_url or sobject not in self._config.outbound_fields:
             return
-        for lead_id in lead_ids:
+        for record_id in record_ids:
             with self._lock:
                 notification_id = sfid.make_id(sfid.NOTIFICATION, next(self._numbers))
-            self.dispatcher.put((notification_id, lead_id))
+            self.dispatcher.put((sobject, notification_id, record_id))
 
-    def _deliver(self, batch: list[tuple[str, str]], attempt: int) -> Outcome:
+    def _deliver(self, batch: list[tuple[str, str, str]], attempt: int) -> Outcome:
+        sobject = batch[0][0]  # the dispatcher batches one object's notifications together
         # Each notification carries the record as it is when sent, not as it was when it changed.
-        notifications = [(n, lead) for n, lead_id in batch if (lead := self._lead(lead_id)) is not None]
+        notifications = [(n, record) for _, n, record_id in batch if (record := self._record(sobject, record_id))]
+        fields = self._config.outbound_fields.get(sobject, [])
         body = envelope(
-            self._config.org_id,
-            self._action_id,
-            self._instance_url(),
-            notifications,
-            self._config.outbound_fields,
+            self._config.org_id, self.action_id(sobject), self._instance_url(), sobject, notifications, fields
         )
         url = self._config.outbound_url or ""
         if not url:

@@ -1,20 +1,26 @@
-"""The Lead object: its describe() fields, value coercion, and Salesforce's per-record checks."""
+"""An sObject's describe() fields, value coercion and Salesforce's per-record checks; the Lead object's fields."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-TEXT_TYPES = ("string", "email", "phone", "url", "textarea", "picklist", "id", "reference")
+TEXT_TYPES = ("string", "email", "phone", "url", "textarea", "picklist", "combobox", "id", "reference")
+Record = dict[str, Any]
 # https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_lead.htm
+# The four standard values, and two an org adds for the way back (mappings/feedback.yaml reads them).
 LEAD_STATUSES = (
     "Open - Not Contacted",
     "Working - Contacted",
+    "Qualified",
     "Closed - Converted",
     "Closed - Not Converted",
+    "Recycled",
 )
+CONVERTED_STATUS = "Closed - Converted"
 INDUSTRIES = (
     "Agriculture",
     "Apparel",
@@ -51,6 +57,17 @@ INDUSTRIES = (
 )
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
 RATINGS = ("Hot", "Warm", "Cold")
+# A custom picklist an org adds for the way back; each value is one of mappings/feedback.yaml's reasons.
+DISQUALIFICATION_REASONS = (
+    "No Budget",
+    "No Authority",
+    "No Need",
+    "Bad Timing",
+    "Lost to Competitor",
+    "No Response",
+    "Duplicate",
+    "Other",
+)
 
 
 class RequestError(Exception):
@@ -61,7 +78,7 @@ class RequestError(Exception):
         self.code, self.message, self.status = code, message, status
 
 
-def _field(
+def field_def(
     name: str,
     label: str,
     type_: str,
@@ -103,26 +120,26 @@ def _field(
     }
 
 
-def _read_only(name: str, label: str, type_: str, length: int = 0) -> dict[str, Any]:
-    return {**_field(name, label, type_, length, writable=False, defaulted=True), "nillable": False}
+def read_only_def(name: str, label: str, type_: str, length: int = 0) -> dict[str, Any]:
+    return {**field_def(name, label, type_, length, writable=False, defaulted=True), "nillable": False}
 
 
 LEAD_FIELDS = [
-    _read_only("Id", "Lead ID", "id", 18),
-    _read_only("IsDeleted", "Deleted", "boolean"),
-    _field("LastName", "Last Name", "string", 80, required=True),
-    _field("FirstName", "First Name", "string", 40),
-    _read_only("Name", "Full Name", "string", 121),
-    _field("Title", "Title", "string", 128),
-    _field("Company", "Company", "string", 255, required=True),
-    _field("Email", "Email", "email", 80),
-    _field("Phone", "Phone", "phone", 40),
-    _field("MobilePhone", "Mobile Phone", "phone", 40),
-    _field("Website", "Website", "url", 255),
-    _field("Description", "Description", "textarea", 32000),
-    _field("LeadSource", "Lead Source", "picklist", 255, picklist=LEAD_SOURCES),
+    read_only_def("Id", "Lead ID", "id", 18),
+    read_only_def("IsDeleted", "Deleted", "boolean"),
+    field_def("LastName", "Last Name", "string", 80, required=True),
+    field_def("FirstName", "First Name", "string", 40),
+    read_only_def("Name", "Full Name", "string", 121),
+    field_def("Title", "Title", "string", 128),
+    field_def("Company", "Company", "string", 255, required=True),
+    field_def("Email", "Email", "email", 80),
+    field_def("Phone", "Phone", "phone", 40),
+    field_def("MobilePhone", "Mobile Phone", "phone", 40),
+    field_def("Website", "Website", "url", 255),
+    field_def("Description", "Description", "textarea", 32000),
+    field_def("LeadSource", "Lead Source", "picklist", 255, picklist=LEAD_SOURCES),
     {
-        **_field(
+        **field_def(
             "Status",
             "Status",
             "picklist",
@@ -133,21 +150,26 @@ LEAD_FIELDS = [
         ),
         "nillable": False,
     },
-    _field("Industry", "Industry", "picklist", 255, picklist=INDUSTRIES),
-    _field("Rating", "Rating", "picklist", 255, picklist=RATINGS),
-    _field("NumberOfEmployees", "Employees", "int", digits=8),
+    field_def("Industry", "Industry", "picklist", 255, picklist=INDUSTRIES),
+    field_def("Rating", "Rating", "picklist", 255, picklist=RATINGS),
+    field_def("NumberOfEmployees", "Employees", "int", digits=8),
     {
-        **_field("OwnerId", "Owner ID", "reference", 18, defaulted=True),
+        **field_def("OwnerId", "Owner ID", "reference", 18, defaulted=True),
         "nillable": False,
         "referenceTo": ["Group", "User"],
     },
-    _read_only("IsConverted", "Converted", "boolean"),
-    _read_only("ConvertedDate", "Converted Date", "date"),
-    _read_only("CreatedDate", "Created Date", "datetime"),
-    _read_only("CreatedById", "Created By ID", "reference", 18),
-    _read_only("LastModifiedDate", "Last Modified Date", "datetime"),
-    _read_only("LastModifiedById", "Last Modified By ID", "reference", 18),
-    _read_only("SystemModstamp", "System Modstamp", "datetime"),
+    read_only_def("IsConverted", "Converted", "boolean"),
+    read_only_def("ConvertedDate", "Converted Date", "date"),
+    {**read_only_def("ConvertedContactId", "Converted Contact ID", "reference", 18), "referenceTo": ["Contact"]},
+    {
+        **read_only_def("ConvertedOpportunityId", "Converted Opportunity ID", "reference", 18),
+        "referenceTo": ["Opportunity"],
+    },
+    read_only_def("CreatedDate", "Created Date", "datetime"),
+    read_only_def("CreatedById", "Created By ID", "reference", 18),
+    read_only_def("LastModifiedDate", "Last Modified Date", "datetime"),
+    read_only_def("LastModifiedById", "Last Modified By ID", "reference", 18),
+    read_only_def("SystemModstamp", "System Modstamp", "datetime"),
 ]
 
 BRIDGE_FIELDS: list[dict[str, Any]] = [
@@ -179,12 +201,19 @@ BRIDGE_FIELDS: list[dict[str, Any]] = [
         "type": "textarea",
         "length": 32768,
     },
+    {
+        "name": "Disqualification_Reason__c",
+        "label": "Disqualification Reason",
+        "type": "picklist",
+        "length": 255,
+        "picklistValues": DISQUALIFICATION_REASONS,
+    },
 ]
 
 
 def _custom(definition: dict[str, Any]) -> dict[str, Any]:
     picklist = tuple(definition.get("picklistValues") or ())
-    field = _field(
+    field = field_def(
         definition["name"],
         definition.get("label", definition["name"]),
         definition["type"],
@@ -215,24 +244,40 @@ def parse_datetime(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class LeadSchema:
-    def __init__(self, custom: list[dict[str, Any]] | None) -> None:
-        extra = [_custom(d) for d in (BRIDGE_FIELDS if custom is None else custom)]
-        self.fields = {f["name"]: f for f in [*LEAD_FIELDS, *extra]}
+class SObjectSchema:
+    """One object's fields as describe() lists them; `derive` gives the fields the platform computes on every save
+    (a full name, a closed flag), from the record as it is after the save."""
+
+    def __init__(
+        self,
+        name: str,
+        label_plural: str,
+        key_prefix: str,
+        fields: list[dict[str, Any]],
+        derive: Callable[[Record], Record] = lambda record: {},
+    ) -> None:
+        self.object, self.label_plural, self.key_prefix, self.derive = name, label_plural, key_prefix, derive
+        self.fields = {f["name"]: f for f in fields}
         self._by_lower = {name.lower(): name for name in self.fields}
         self.unique = [n for n, f in self.fields.items() if f["unique"]]
         self.keys = [n for n, f in self.fields.items() if f["unique"] or f["externalId"]]
 
     def name(self, given: str) -> str | None:
-        """The API name for a case-insensitive field reference; None when Lead has no such field."""
+        """The API name for a case-insensitive field reference; None when the object has no such field."""
         return self._by_lower.get(given.lower())
+
+    def defaults(self) -> Record:
+        """What a new record holds before its own values: every field null, flags false, picklist defaults."""
+        return {
+            name: False if field["type"] == "boolean" else field["defaultValue"] for name, field in self.fields.items()
+        }
 
     def describe(self) -> dict[str, Any]:
         return {
-            "name": "Lead",
-            "label": "Lead",
-            "labelPlural": "Leads",
-            "keyPrefix": "00Q",
+            "name": self.object,
+            "label": self.object,
+            "labelPlural": self.label_plural,
+            "keyPrefix": self.key_prefix,
             "custom": False,
             "createable": True,
             "updateable": True,
@@ -248,7 +293,7 @@ class LeadSchema:
                 continue
             name = self.name(given)
             if name is None:
-                raise RequestError("INVALID_FIELD", f"No such column '{given}' on sobject of type Lead")
+                raise RequestError("INVALID_FIELD", f"No such column '{given}' on sobject of type {self.object}")
             values[name] = self._coerce(self.fields[name], raw)
         return values
 
@@ -351,6 +396,17 @@ class LeadSchema:
                     )
                 )
         return errors
+
+
+class LeadSchema(SObjectSchema):
+    def __init__(self, custom: list[dict[str, Any]] | None) -> None:
+        extra = [_custom(d) for d in (BRIDGE_FIELDS if custom is None else custom)]
+        super().__init__("Lead", "Leads", "00Q", [*LEAD_FIELDS, *extra], derive=full_name)
+
+
+def full_name(record: Record) -> Record:
+    """Name, as Salesforce composes it for a Lead or a Contact."""
+    return {"Name": " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)}
 
 
 def _error(code: str, message: str, fields: list[str]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Salesforce Leads in memory: collection upserts by external id, SOQL with query locators."""
+"""One Salesforce object's records in memory (collection upserts by external id, single saves, SOQL), and the
+query locators SOQL pages are read through."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from connectors.sandbox import sfid
-from connectors.sandbox.salesforce_schema import LEAD_STATUSES, LeadSchema, RequestError
+from connectors.sandbox.salesforce_schema import Record, RequestError, SObjectSchema
 from connectors.sandbox.soql import Query
 
-Record = dict[str, Any]
 # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_upsert.htm
 MAX_COLLECTION = 200
 ROLLED_BACK = {
@@ -23,53 +23,62 @@ ROLLED_BACK = {
 }
 
 
-class LeadStore:
+#: A reference check: (the objects a field may name, the id given) -> whether such a record exists.
+References = Callable[[list[str], str], bool]
+
+
+class SObjectStore:
+    """The records of one object. `lock` may be shared by the org's stores, so that a change spanning objects (a
+    conversion) is one step; `references` says whether a lookup field's id names a record it may name."""
+
     def __init__(
         self,
-        schema: LeadSchema,
+        schema: SObjectSchema,
         owner_id: str,
         clock: Callable[[], datetime],
         notify: Callable[[list[str]], None],
+        lock: threading.RLock | None = None,
+        references: References | None = None,
     ) -> None:
         self.schema = schema
         self._owner_id = owner_id
         self._clock = clock
         self._notify = notify
-        self._lock = threading.RLock()
+        self._lock = lock or threading.RLock()
+        self._references = references
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
-            self._leads: dict[str, Record] = {}
+            self._records: dict[str, Record] = {}
             # Unique and external-id fields, case-insensitive as Salesforce compares them.
             self._index: dict[str, dict[str, str]] = {name: {} for name in self.schema.keys}
             self._number = 0
-            self._locators: dict[str, tuple[list[Record], int, list[str]]] = {}
 
-    def get(self, lead_id: str) -> Record | None:
+    def get(self, record_id: str) -> Record | None:
         with self._lock:
-            lead = self._leads.get(lead_id) or self._leads.get(self._by_15(lead_id))
-            return dict(lead) if lead else None
+            record = self._records.get(record_id) or self._records.get(self._by_15(record_id))
+            return dict(record) if record else None
 
     def all(self) -> list[Record]:
         with self._lock:
-            return [dict(lead) for lead in self._leads.values()]
+            return [dict(record) for record in self._records.values()]
 
     def find(self, name: str, value: Any) -> Record | None:
         with self._lock:
-            lead_id = self._index.get(name, {}).get(str(value).lower())
-            return dict(self._leads[lead_id]) if lead_id else None
+            record_id = self._index.get(name, {}).get(str(value).lower())
+            return dict(self._records[record_id]) if record_id else None
 
-    def _by_15(self, lead_id: str) -> str:
+    def _by_15(self, record_id: str) -> str:
         # A 15-character id names the same record as its 18-character form.
-        return next((k for k in self._leads if k[:15] == lead_id[:15]), "") if len(lead_id) == 15 else ""
+        return next((k for k in self._records if k[:15] == record_id[:15]), "") if len(record_id) == 15 else ""
 
     # -- writes -----------------------------------------------------------------------------------
 
     def upsert(self, ext_field: str, records: list[Record], all_or_none: bool) -> list[Record]:
         """UpsertResults in input order; with allOrNone, any failure rolls every record back."""
         with self._lock:
-            saved = (copy.deepcopy(self._leads), copy.deepcopy(self._index), self._number) if all_or_none else None
+            saved = (copy.deepcopy(self._records), copy.deepcopy(self._index), self._number) if all_or_none else None
             keys = [str(r.get(ext_field) or "").lower() for r in records]
             repeated = {k for k, n in Counter(keys).items() if k and n > 1}
             results, touched = [], []
@@ -91,45 +100,42 @@ class LeadStore:
                     if result["success"]:
                         touched.append(result["id"])
             if saved and any(not r["success"] for r in results):
-                self._leads, self._index, self._number = saved
+                self._records, self._index, self._number = saved
                 return [r if not r["success"] else {"success": False, "errors": [ROLLED_BACK]} for r in results]
         self._notify(touched)
         return results
 
-    def save(self, lead_id: str | None, values: Record, source: str) -> Record:
-        """Create (lead_id None) or update one Lead outside a collection; an UpsertResult."""
+    def save(self, record_id: str | None, values: Record, source: str) -> Record:
+        """Create (record_id None) or update one record outside a collection; an UpsertResult."""
         with self._lock:
-            result = self._write(lead_id, values, source)
+            result = self._write(record_id, values, source)
         if result["success"]:
             self._notify([result["id"]])
         return result
 
-    def convert(self, lead_id: str) -> Record | None:
-        """Mark a Lead converted, as sales does in the UI; later API updates to it are refused."""
+    def stamp(self, record_id: str, values: Record) -> Record | None:
+        """Set fields as the platform does itself (read-only ones too, no checks: a conversion marking its Lead);
+        the record as it is now, or None when there is no such record."""
         with self._lock:
-            lead = self._leads.get(lead_id)
-            if lead is None:
+            record = self._records.get(record_id)
+            if record is None:
                 return None
             now = self._clock()
-            lead.update(
-                IsConverted=True,
-                ConvertedDate=now.date(),
-                Status=LEAD_STATUSES[2],
-                LastModifiedDate=now,
-                SystemModstamp=now,
-            )
-        self._notify([lead_id])
-        return dict(lead)
+            record.update(values)
+            record.update(self.schema.derive(record))
+            record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self._owner_id)
+        self._notify([record_id])
+        return dict(record)
 
     def _next_number(self) -> int:
         self._number += 1
         return self._number
 
-    def _write(self, lead_id: str | None, values: Record, source: str) -> Record:
-        lead = self._leads.get(lead_id) if lead_id else None
-        creating = lead is None
-        errors = self.schema.problems(values, creating)
-        if lead is not None and lead.get("IsConverted"):
+    def _write(self, record_id: str | None, values: Record, source: str) -> Record:
+        record = self._records.get(record_id) if record_id else None
+        creating = record is None
+        errors = self.schema.problems(values, creating) + self._bad_references(values)
+        if record is not None and record.get("IsConverted"):
             errors.insert(
                 0,
                 {
@@ -138,7 +144,7 @@ class LeadStore:
                     "fields": [],
                 },
             )
-        own_id = lead["Id"] if lead else None
+        own_id = record["Id"] if record else None
         for name in self.schema.unique:
             value = values.get(name)
             other = self._index[name].get(str(value).lower()) if value not in (None, "") else None
@@ -153,34 +159,39 @@ class LeadStore:
         if errors:
             return {"success": False, "errors": errors}
         now = self._clock()
-        if lead is None:
-            lead = {n: None for n in self.schema.fields}
-            lead.update(
-                Id=sfid.make_id(sfid.LEAD, self._next_number()),
-                IsDeleted=False,
-                IsConverted=False,
-                Status=LEAD_STATUSES[0],
+        if record is None:
+            record = self.schema.defaults()
+            record.update(
+                Id=sfid.make_id(self.schema.key_prefix, self._next_number()),
                 OwnerId=self._owner_id,
                 CreatedDate=now,
                 CreatedById=self._owner_id,
             )
-            self._leads[lead["Id"]] = lead
-        before = dict(lead)
-        lead.update(values)
-        lead["Name"] = " ".join(p for p in (lead.get("FirstName"), lead.get("LastName")) if p)
-        lead.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self._owner_id)
+            self._records[record["Id"]] = record
+        before = dict(record)
+        record.update(values)
+        record.update(self.schema.derive(record))
+        record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self._owner_id)
         for name, index in self._index.items():
             if before.get(name) is not None:
                 index.pop(str(before[name]).lower(), None)
-            if lead.get(name) is not None:
-                index[str(lead[name]).lower()] = lead["Id"]
-        return {"id": lead["Id"], "success": True, "errors": [], "created": creating}
+            if record.get(name) is not None:
+                index[str(record[name]).lower()] = record["Id"]
+        return {"id": record["Id"], "success": True, "errors": [], "created": creating}
+
+    def _bad_references(self, values: Record) -> list[Record]:
+        """Lookup fields naming no record of an object they may name (a Task's WhoId naming a deleted Lead)."""
+        if self._references is None:
+            return []
+        bad = [name for name, value in values.items() if value and self.schema.fields[name]["type"] == "reference"
+               and not self._references(self.schema.fields[name].get("referenceTo", []), value)]
+        return [_error("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {values[n]}", [n]) for n in bad]
 
     # -- queries ----------------------------------------------------------------------------------
 
     def run(self, query: Query) -> list[Record]:
         with self._lock:
-            rows = [dict(lead) for lead in self._leads.values() if query.where is None or query.where(lead)]
+            rows = [dict(record) for record in self._records.values() if query.where is None or query.where(record)]
         for name, descending in reversed(query.order):
             # SOQL puts nulls first when ascending and last when descending.
             present = [r for r in rows if r.get(name) is not None]
@@ -190,26 +201,40 @@ class LeadStore:
         rows = rows[query.offset :]
         return rows if query.limit is None else rows[: query.limit]
 
-    def open_locator(self, rows: list[Record], batch_size: int, fields: list[str]) -> str:
-        """Keep a query's result for paging, as Salesforce keeps a server-side cursor."""
+
+class Locators:
+    """Query results kept for paging, as Salesforce keeps a server-side cursor: (rows, batch size, object, fields)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
         with self._lock:
-            locator = sfid.make_id(sfid.QUERY_LOCATOR, self._next_number())
-            self._locators[locator] = (rows, batch_size, fields)
+            self._number = 0
+            self._kept: dict[str, tuple[list[Record], int, str, list[str]]] = {}
+
+    def open(self, rows: list[Record], batch_size: int, object: str, fields: list[str]) -> str:
+        with self._lock:
+            self._number += 1
+            locator = sfid.make_id(sfid.QUERY_LOCATOR, self._number)
+            self._kept[locator] = (rows, batch_size, object, fields)
             return locator
 
-    def page(self, locator: str) -> tuple[list[Record], int, list[str]]:
+    def page(self, locator: str) -> tuple[list[Record], int, str, list[str]]:
         with self._lock:
-            found = self._locators.get(locator)
+            found = self._kept.get(locator)
         if found is None:
             raise RequestError("INVALID_QUERY_LOCATOR", "invalid query locator")
         return found
 
 
+def _error(code: str, message: str, fields: list[str]) -> Record:
+    return {"statusCode": code, "message": message, "fields": fields}
+
+
 def _failed(code: str, message: str, fields: list[str]) -> Record:
-    return {
-        "success": False,
-        "errors": [{"statusCode": code, "message": message, "fields": fields}],
-    }
+    return {"success": False, "errors": [_error(code, message, fields)]}
 
 
 def _sort_key(value: Any) -> Any:

@@ -9,7 +9,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from connectors.sandbox.app import Sandbox, create_app
 
-POLL_SECONDS = 0.05  # how soon stop() takes effect
+POLL_SECONDS = 0.01  # how soon stop() takes effect (tests stop a sandbox after each test)
 
 
 class QuietHandler(WSGIRequestHandler):

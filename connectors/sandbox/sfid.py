@@ -13,6 +13,7 @@ LEAD, USER, ORG, QUERY_LOCATOR, OUTBOUND_ACTION, NOTIFICATION = (
     "04k",
     "04l",
 )
+CONTACT, TASK, OPPORTUNITY = "003", "00T", "006"
 
 
 def checksum(id15: str) -> str:

@@ -1,14 +1,14 @@
-"""The SOQL subset the sandbox answers: SELECT … FROM Lead [WHERE] [ORDER BY] [LIMIT] [OFFSET]."""
+"""The SOQL subset the sandbox answers: SELECT … FROM <object> [WHERE] [ORDER BY] [LIMIT] [OFFSET]."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from connectors.sandbox.salesforce_schema import LeadSchema, RequestError, parse_datetime
+from connectors.sandbox.salesforce_schema import RequestError, SObjectSchema, parse_datetime
 
 # https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select.htm
 _TOKEN = re.compile(
@@ -52,10 +52,22 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str, schema: LeadSchema) -> None:
+    def __init__(self, text: str, schemas: Mapping[str, SObjectSchema]) -> None:
         self.tokens = _tokens(text)
         self.pos = 0
-        self.schema = schema
+        self.schema = self._schema_of_from(schemas)
+
+    def _schema_of_from(self, schemas: Mapping[str, SObjectSchema]) -> SObjectSchema:
+        """The object after FROM decides which fields the SELECT list may name, so it is found first."""
+        at = next((i for i, (kind, value) in enumerate(self.tokens) if kind == "word" and value.upper() == "FROM"),
+                  None)
+        if at is None or at + 1 >= len(self.tokens):
+            return next(iter(schemas.values()))  # no object named: parsing fails where the query does
+        sobject = self.tokens[at + 1][1]
+        found = next((s for name, s in schemas.items() if name.lower() == sobject.lower()), None)
+        if found is None:
+            raise RequestError("INVALID_TYPE", f"sObject type '{sobject}' is not supported by the sandbox.")
+        return found
 
     def peek(self, *words: str) -> bool:
         if self.pos >= len(self.tokens):
@@ -79,7 +91,7 @@ class _Parser:
         if name is None:
             raise RequestError(
                 "INVALID_FIELD",
-                f"No such column '{value}' on entity 'Lead'. If you are attempting to use a custom "
+                f"No such column '{value}' on entity '{self.schema.object}'. If you are attempting to use a custom "
                 "field, be sure to append the '__c' after the custom field name.",
             )
         self.pos += 1
@@ -92,10 +104,8 @@ class _Parser:
             self.take(",")
             fields.append(self.field_name())
         self.take("FROM")
-        sobject = self.take()
-        if sobject.lower() != "lead":
-            raise RequestError("INVALID_TYPE", f"sObject type '{sobject}' is not supported by the sandbox.")
-        query = Query("Lead", fields)
+        self.take()  # the object, found first
+        query = Query(self.schema.object, fields)
         if self.peek("WHERE"):
             self.take()
             query.where = self.disjunction()
@@ -222,7 +232,10 @@ def _compare(have: Any, op: str, value: Any) -> bool:
     return {"<": have < value, "<=": have <= value, ">": have > value, ">=": have >= value}[op]
 
 
-def parse(text: str, schema: LeadSchema) -> Query:
+def parse(text: str, schemas: Mapping[str, SObjectSchema] | SObjectSchema) -> Query:
+    """A query against the objects in `schemas` (by API name), or against one object's schema."""
     if not text.strip():
         raise RequestError("MALFORMED_QUERY", "the q parameter is empty")
-    return _Parser(text, schema).parse()
+    if isinstance(schemas, SObjectSchema):
+        schemas = {schemas.object: schemas}
+    return _Parser(text, schemas).parse()

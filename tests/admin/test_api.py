@@ -21,11 +21,12 @@ def _put(client, text, name=SF_FILE, **extra):
 def test_list_shows_every_file_with_its_status(anonymous):
     files = anonymous.get("/api/admin/mappings", headers=API_HEADERS).json["files"]
     by_name = {f["file"]: f for f in files}
-    assert set(by_name) == {SF_FILE, "hubspot-contact-to-kintone.yaml", "handoff.yaml", "feedback.yaml"}
+    assert set(by_name) == {SF_FILE, "hubspot-contact-to-kintone.yaml", "handoff.yaml", "feedback.yaml", "sla.yaml"}
     assert by_name[SF_FILE]["ok"] and by_name[SF_FILE]["enabled"] is True and by_name[SF_FILE]["kind"] == "route"
     assert by_name["hubspot-contact-to-kintone.yaml"]["enabled"] is False
     assert by_name["handoff.yaml"]["kind"] == "handoff" and by_name["handoff.yaml"]["errors"] == []
     assert by_name["feedback.yaml"]["kind"] == "feedback" and by_name["feedback.yaml"]["errors"] == []
+    assert by_name["sla.yaml"]["kind"] == "sla" and by_name["sla.yaml"]["errors"] == []
 
 
 def test_get_returns_the_text_and_its_fingerprint(anonymous, mappings):

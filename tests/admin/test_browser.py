@@ -104,3 +104,17 @@ def test_a_japanese_browser_gets_japanese_labels(browser, served):
     page.goto(f"{base}/admin/login")
     assert page.inner_text("h1") == "ログイン"
     assert page.get_attribute("html", "lang") == "ja"
+
+
+def test_the_sla_page_is_reached_from_the_nav(browser, served):
+    base, _ = served
+    page = browser.new_page(locale="ja-JP")
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{base}/admin/login")
+    page.fill("#password", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{base}/admin/mappings")
+    page.click("nav a[href='/admin/sla']")
+    page.wait_for_url(f"{base}/admin/sla")
+    assert page.inner_text("h1") == "SLA (営業フォローの期限)"
+    assert "期限を過ぎたタイマーはありません。" in page.inner_text("main")

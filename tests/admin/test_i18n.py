@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.admin.editor import HANDOFF, ROUTE
+from bridge.admin.editor import ROUTE, RULES_FILES
 from bridge.admin.i18n import LANGUAGES, MESSAGES, Translator
 from bridge.handoff.rules import STAGES
 
@@ -29,7 +29,7 @@ def test_every_key_used_in_templates_and_code_is_defined():
 
 def test_keys_built_from_values_are_defined():
     actions = ("login", "login_failed", "logout", "save", "save_rejected", "restore", "restore_rejected")
-    built = [f"kind.{kind}" for kind in (ROUTE, HANDOFF)] + [f"stage.{stage}" for stage in STAGES] \
+    built = [f"kind.{kind}" for kind in (ROUTE, *RULES_FILES)] + [f"stage.{stage}" for stage in STAGES] \
         + [f"audit.{action}" for action in actions] + ["sample.worked", "sample.no_pricing", "sample.free_mail"]
     assert [key for key in built if key not in MESSAGES] == []
 

@@ -45,3 +45,10 @@ def test_bridge_demo_command_reports_every_expected_outcome():
     assert "UNEXPECTED" not in result.output
     assert f"Leads: {len(DEMO_LEADS)} — handed off 6, not yet 5, excluded 3" in result.output
     assert "used, 4 minimum" in result.output
+    # the way back and the SLA story: each reached HubSpot
+    assert "disqualified for No Budget → HubSpot reason '予算なし / No budget', lifecycle other" in result.output
+    assert "HubSpot lifecycle customer, bridge_deal_amount 1200000" in result.output
+    assert "recycled to marketing: lifecycle lead, reason '連絡不通 / Unreachable', Salesforce Status Recycled" in \
+        result.output
+    assert "breached     started → reminder → breach" in result.output
+    assert "reminded     started → reminder → touched" in result.output

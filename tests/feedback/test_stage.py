@@ -142,3 +142,17 @@ def test_the_timeline_tells_what_sales_did_and_the_closed_cycle(way_back, store,
     assert sales[1]["reason"] == "unknown" and not sales[1]["reason_known"]  # kept as given, flagged
     (cycle,) = [e["text"] for e in entries if e["kind"] == "cycle"]
     assert cycle.startswith("handoff cycle 1 closed: recycled")
+
+
+def test_a_deal_won_before_the_conversion_was_applied_is_still_heard(way_back, store):
+    """The Opportunity's own message came first and found no lead; the conversion links it and reads it."""
+    lead, rep, salesforce, hubspot, _ = way_back
+    salesforce.records[("Opportunity", "0065g00000WonAAA")] = {
+        "Id": "0065g00000WonAAA", "StageName": "Closed Won", "IsClosed": True, "IsWon": True, "Amount": 1200000,
+        "CloseDate": "2026-11-30", "LastModifiedDate": "2026-11-21T09:30:00.000Z"}
+    rep("Closed - Converted", "04l1", "2026-11-21T09:20:00.000Z", IsConverted=True,
+        ConvertedContactId="0035g00000ConAAA", ConvertedOpportunityId="0065g00000WonAAA")
+    assert [e["kind"] for e in store.sales.events(lead)] == ["converted", "won"]
+    assert ("Opportunity", ["0065g00000WonAAA"]) in [(o, ids) for o, ids, _ in salesforce.reads]
+    assert "Contact" not in [o for o, _, _ in salesforce.reads]  # no feedback rules for it: nothing to read
+    assert written(hubspot)["lifecyclestage"] == "customer"

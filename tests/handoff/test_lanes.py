@@ -114,7 +114,9 @@ def test_a_two_hour_outage_ends_with_every_handoff_done_and_none_dead(lanes):
         lanes.later(minutes=5)
     assert lanes.upserts("kintone") == {"pending": LEADS}
     failed = lanes.attempts("kintone")
-    assert min(failed) >= 5 and max(failed) <= 12  # backing off: not one attempt per look
+    # Backing off: not one attempt per look. From the 1 s base, the delay outgrows the five-minute looks after
+    # about nine failures, so two hours hold 13 or 14 attempts (the jitter decides), not 24.
+    assert min(failed) >= 5 and max(failed) <= 14
     lanes.heal()
     lanes.later(hours=1)
     assert lanes.upserts("kintone") == {"done": LEADS}

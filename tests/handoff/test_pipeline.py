@@ -98,6 +98,8 @@ def test_worked_example_85_waits_then_pricing_visit_hands_off_once(world):
     assert (written["bridge_score"], written["bridge_stage"], written["bridge_temperature"]) == \
         ("115", "consideration", "hot")
     assert written["salesforce_lead_id"] == sf["Id"]
+    sla = world.store.clocks.current(lead["id"])  # the SLA clock started at the handoff, under the hot policy
+    assert (sla["policy"], sla["state"], sla["started_at"]) == ("hot", "waiting", lead["handed_off_at"])
     # The contact was read once when created; activities (by id or by its known email) do not re-read it.
     assert world.calls("hubspot.batch_read") == 1
 

@@ -53,6 +53,7 @@ def test_check_prints_ok_per_route(folder):
         "20 field(s)",
         "OK handoff.yaml: 2 handoff criteria, 6 attribute and 6 behaviour rules, 3 exclusions",
         "OK feedback.yaml: 4 sales object(s), 8 reasons, 5 lifecycle moves",
+        "OK sla.yaml: 2 SLA policies (hot, standard), calendar in Asia/Tokyo",
     ]
 
 

@@ -269,7 +269,7 @@ def test_describe_lead_shows_required_unique_and_picklist_fields(salesforce):
     status = fields["Status"]
     assert [p["value"] for p in status["picklistValues"] if p["defaultValue"]] == ["Open - Not Contacted"]
     assert fields["NumberOfEmployees"]["type"] == "int"
-    assert salesforce.get("/sobjects/Contact/describe").status_code == 404
+    assert salesforce.get("/sobjects/Account/describe").status_code == 404  # not simulated
 
 
 def test_a_converted_lead_cannot_be_updated(salesforce, control):

@@ -1,0 +1,1 @@
+"""SLA rules (pure): the business calendar and the arithmetic of business time."""

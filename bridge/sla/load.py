@@ -1,0 +1,53 @@
+"""Reads mappings/sla.yaml into `SlaRules`, with every problem pointing at its file and line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bridge.mapping.problems import Problem
+from bridge.mapping.rulesfile import check_rules_text, load_rules_file
+from bridge.sla.rules import SlaRules
+from bridge.sla.schema import SlaSchema, to_rules
+
+SLA_FILE = "sla.yaml"
+
+
+def check_sla_text(text: str, file: str | Path) -> tuple[SlaRules | None, list[Problem]]:
+    """Parse and validate an SLA text as if it were `file`: the rules, or every problem found."""
+    return check_rules_text(text, file, SlaSchema(), to_rules, _semantic,
+                            "the SLA rules are `key: value` lines with at least `policies:`")
+
+
+def _semantic(rules: SlaRules) -> Iterator[tuple[tuple, str]]:
+    """What the schema cannot see: repeated names, a policy no lead can reach, a reminder after the deadline,
+    a manager who is not in `owners`."""
+    try:  # a calendar closed for good (closures all year) would leave every clock without a deadline
+        rules.calendar.next_opening(datetime(2026, 1, 5, tzinfo=UTC))
+    except ValueError as error:
+        yield ("calendar",), str(error)
+    names: set[str] = set()
+    for index, policy in enumerate(rules.policies):
+        if policy.name in names:
+            yield ("policies", index, "name"), f"ポリシー名 {policy.name!r} が重複しています / policy name used twice"
+        names.add(policy.name)
+        if policy.segment == "all" and index < len(rules.policies) - 1:
+            yield ("policies", index, "applies_to"), (
+                "すべてのリードに当てはまるポリシーの後ろのポリシーは使われません。最後に置いてください / a policy for "
+                "every lead makes the ones after it unreachable: put it last")
+        for number, reminder in enumerate(policy.reminders):
+            if reminder.before.unit == policy.first_touch.unit and reminder.before.amount >= policy.first_touch.amount:
+                yield ("policies", index, "reminders", number, "before"), (
+                    f"リマインドは期限 ({policy.first_touch}) より短くしてください / a reminder {reminder.before} "
+                    f"before a deadline of {policy.first_touch} would come before the clock starts")
+    for id, owner in rules.owners.items():
+        if owner.manager is not None and owner.manager not in rules.owners:
+            yield ("owners", id, "manager"), (
+                f"上長 {owner.manager!r} が owners にいません / manager {owner.manager!r} is not in owners; add them "
+                "(with their Slack id) so escalations can mention them")
+
+
+def load_sla(folder: str | Path) -> SlaRules:
+    """The SLA rules of the mappings folder; raise MappingError listing every problem (start-up refuses)."""
+    return load_rules_file(folder, SLA_FILE, check_sla_text, "the SLA policies")
