@@ -67,7 +67,8 @@ def test_the_wheel_holds_the_default_mappings_and_not_the_checkout(venv, user_en
     shipped, module = run(venv / "bin" / "python", "-c", code, cwd=empty, env=user_env).stdout.split()
     assert str(venv) in module, "bridge was imported from the checkout, not from the wheel"
     assert sorted(p.name for p in Path(shipped).glob("*.yaml")) == [
-        "handoff.yaml", "hubspot-contact-to-kintone.yaml", "hubspot-contact-to-salesforce-lead.yaml"]
+        "feedback.yaml", "handoff.yaml", "hubspot-contact-to-kintone.yaml", "hubspot-contact-to-salesforce-lead.yaml",
+        "sla.yaml"]
 
 
 def test_demo_runs_from_an_empty_folder_and_ctrl_c_leaves_nothing_behind(venv, user_env, empty, tmp_path):
@@ -94,7 +95,7 @@ def test_demo_runs_from_an_empty_folder_and_ctrl_c_leaves_nothing_behind(venv, u
 
 def test_init_writes_mappings_that_check(venv, user_env, empty):
     result = run(venv / "bin" / "bridge", "init", cwd=empty, env=user_env)
-    assert "Wrote 3 file(s) to mappings" in result.stdout
+    assert "Wrote 5 file(s) to mappings" in result.stdout
     check = run(venv / "bin" / "bridge", "mappings", "check", cwd=empty, env=user_env)
     assert "handoff.yaml" in check.stdout
 

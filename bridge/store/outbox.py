@@ -56,8 +56,10 @@ class OutboxQueue(LeasedQueue):
               linger: timedelta, targets: Collection[str] | None = None,
               other_than: Collection[str] = ()) -> list[dict]:
         """Lease one batch of ready writes for one (kind, target): the group with the oldest ready item that is
-        full or has waited `linger`. Only `targets` when given, never those in `other_than` (each lane of the
-        worker claims its own targets, so a slow target never holds up another)."""
+        full or has waited `linger`, or twice that while leads still wait to be evaluated (a burst is being handed
+        off: the next evaluated batch fills this one, one call instead of two). Only `targets` when given, never
+        those in `other_than` (each lane of the worker claims its own targets, so a slow target never holds up
+        another)."""
         self.reap(now)
         now_s = iso(now)
         scope, params = "", []
@@ -72,8 +74,15 @@ class OutboxQueue(LeasedQueue):
             "SELECT kind, target, COUNT(*), MIN(next_attempt_at) AS oldest FROM outbox "  # noqa: S608
             f"WHERE status = 'pending' AND next_attempt_at <= ?{scope} GROUP BY kind, target ORDER BY oldest",
             [now_s, *params]).fetchall()
+        more_coming: bool | None = None  # looked up once, when a batch that is not full has waited `linger`
         for kind, target, ready, oldest in groups:
             size = batch_sizes.get(kind, 100)
+            if ready < size and oldest <= iso(now - linger) and oldest > iso(now - 2 * linger):
+                if more_coming is None:
+                    more_coming = self.conn.db.execute("SELECT 1 FROM leads WHERE dirty = 1 LIMIT 1").fetchone() \
+                        is not None
+                if more_coming:
+                    continue
             if ready >= size or oldest <= iso(now - linger):
                 with self.conn.transaction() as db:
                     return sorted(rows(db.execute(
