@@ -14,11 +14,8 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from bridge.admin import auth
-from bridge.app import create_app
-from bridge.config import load_settings
-from bridge.store import Store
-from connectors import registry
+# Bridge itself is imported inside the fixtures: pytest-xdist's controller loads this file too but runs no test,
+# and the workers start only once it is ready.
 
 HUBSPOT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 SF_TOKEN = "sf-token-0123456789abcdef"
@@ -92,6 +89,8 @@ def _clock_ahead(request):
 def _plugin_connectors_looked_up_once():
     """The installed packages do not change during a run: look up the connector entry points once (a scan of
     every installed distribution, and every app build and settings check asks); tests of the lookup patch it."""
+    from connectors import registry
+
     found = entry_points(group=registry.ENTRY_POINT_GROUP)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(registry, "entry_points",
@@ -150,6 +149,8 @@ def _no_network(monkeypatch):
 def cheap_scrypt(monkeypatch) -> None:
     """Password hashing at a tiny scrypt cost (production's takes tens of ms a hash): the same code, so a wrong
     password is still refused; tests/admin/test_login.py checks production's cost itself."""
+    from bridge.admin import auth
+
     monkeypatch.setattr(auth, "SCRYPT_COST", auth.ScryptCost(n=2**4, r=1))
 
 
@@ -157,6 +158,8 @@ def cheap_scrypt(monkeypatch) -> None:
 def migrated_database(tmp_path_factory) -> Path:
     """An empty database with every migration applied, made once: copying it is much cheaper than migrating
     for each test (tests of the migrations themselves open their own Store on a new path)."""
+    from bridge.store import Store
+
     path = tmp_path_factory.mktemp("migrated") / "bridge.db"
     store = Store(path)
     store.upgrade()
@@ -184,6 +187,8 @@ def make_settings(tmp_path: Path, migrated_database: Path):
                 env.pop(key, None)
             else:
                 env[key] = value
+        from bridge.config import load_settings
+
         return load_settings(env, dotenv=None)
 
     return make
@@ -196,6 +201,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(make_settings, clock):
+    from bridge.app import create_app
+
     return create_app(make_settings(), clock=clock)
 
 

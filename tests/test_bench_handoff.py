@@ -29,7 +29,7 @@ def fake_run(kintone_p95: float, kintone_records: int, sf_upserts: int) -> dict:
     return {"systems": {"salesforce": system(900, 100), "kintone": system(kintone_p95, kintone_records)},
             "minimum": minimum, "detail": {**minimum, UPSERT: sf_upserts}, "calls": sum(minimum.values()),
             "kintone_statuses": {200: 1, 503: 1, LOST: 0}, "baseline": 30.0, "wall": 5.0, "spread": 1.0,
-            "window": 2.0, "bridge_cpu": 1.5, "sandbox_cpu": 1.0, "load": 0.5}
+            "window": 2.0, "bridge_cpu": 1.5, "sandbox_cpu": 1.0, "other_cpu": 0.2, "load": 0.5}
 
 
 def test_the_summary_says_which_targets_were_missed():

@@ -114,3 +114,21 @@ def test_a_batch_costs_a_few_statements_not_a_few_per_event(client, store, clock
     assert store.inbox.counts()["done"] == 100
     assert all(lead["touches"] == 2 for lead in leads_by_hubspot_id(store).values())
     assert len(statements) <= 30, statements  # claiming included; one event at a time took over 1,100
+
+
+def test_a_claim_looks_past_records_waiting_behind_a_retry(client, store, clock, monkeypatch):
+    original = handlers.record_change
+
+    def fails_for_13(context, batch, event, now):
+        if event.record_key == "contact:13":
+            raise RuntimeError("target said no")
+        original(context, batch, event, now)
+
+    monkeypatch.setattr(handlers, "record_change", fails_for_13)
+    post_hubspot(client, [hubspot_event(1, object_id=13)])
+    assert stage(store, clock).run_once() == 1  # failed: contact 13 waits for its retry
+    # More events of contact 13 than a claim looks at per record: all of them must wait behind the failed one.
+    post_hubspot(client, [hubspot_event(n, object_id=13, occurredAt=1764000000000 + n) for n in range(2, 12)])
+    post_hubspot(client, [hubspot_event(20, object_id=14)])
+    claimed = store.inbox.claim("w2", clock(), 60, max_records=1)
+    assert [event.record_key for event in claimed] == ["contact:14"]

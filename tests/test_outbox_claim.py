@@ -38,3 +38,14 @@ def test_a_batch_waits_longer_only_while_leads_wait_for_evaluation(store, clock,
 def test_a_full_batch_goes_at_once_whatever_waits(store, clock):
     queue_upserts(store, clock, 200, dirty_leads=1)
     assert len(claim(store, clock)) == 200
+
+
+def test_a_kind_may_wait_longer_for_a_burst_to_be_evaluated(store, clock):
+    queue_upserts(store, clock, 100, dirty_leads=1)
+    patience = {"upsert": 10 * LINGER}  # as write-backs do: not the handoff, so out of its way
+    clock.advance(milliseconds=900)
+    assert store.outbox.claim("w1", clock(), 60, {"upsert": 200}, LINGER, targets=["salesforce-leads"],
+                              patience=patience) == []
+    clock.advance(milliseconds=2100)
+    assert len(store.outbox.claim("w1", clock(), 60, {"upsert": 200}, LINGER, targets=["salesforce-leads"],
+                                  patience=patience)) == 100

@@ -6,6 +6,7 @@ Each wall is in ../shared/DESIGN.md; a change that breaks one fails here with th
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +33,15 @@ def python_files(*folders: str) -> Iterator[Path]:
         yield from sorted(path.rglob("*.py")) if path.is_dir() else ([path] if path.exists() else [])
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """Each file parsed once for all the walls (they only read the trees)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def imports(path: Path) -> Iterator[tuple[int, str]]:
     """(line, module) for every import in the file, function-level and TYPE_CHECKING ones included."""
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             yield from ((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -80,7 +87,7 @@ def test_the_core_never_imports_the_sandbox():
 
 def sql_strings(path: Path) -> Iterator[int]:
     """Lines of string constants that read as SQL statements (docstrings, which may name them, excepted)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parsed(path)
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
                   and node.body and isinstance(node.body[0], ast.Expr)}
@@ -99,7 +106,7 @@ def test_sql_lives_only_in_the_store():
 
 def calls(path: Path) -> Iterator[tuple[int, str]]:
     """(line, dotted name) of every call, e.g. (12, "time.sleep"), (40, "connector.verify_webhook")."""
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Call):
             parts, func = [], node.func
             while isinstance(func, ast.Attribute):

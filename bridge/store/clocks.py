@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.kernel.clock import iso
-from bridge.store.db import marks, rows
+from bridge.store.db import ROWS_PER_STATEMENT, chunked, flat, marks, rows, value_rows
 from bridge.store.queue import LeasedQueue, LeaseLost
 
 
@@ -19,9 +19,15 @@ class Clocks(LeasedQueue):
     def start(self, lead_id: int, cycle: int, started_at: datetime) -> None:
         """(In the caller's unit of work.) The lead was handed off: its clock starts, due at once (the timer stage
         picks its policy and deadline). Once per cycle."""
-        self.conn.db.execute(
-            "INSERT OR IGNORE INTO sla_clocks (lead_id, cycle, started_at, next_attempt_at) VALUES (?, ?, ?, ?)",
-            [lead_id, cycle, iso(started_at), iso(started_at)])
+        self.start_many([(lead_id, cycle)], started_at)
+
+    def start_many(self, handoffs: Iterable[tuple[int, int]], started_at: datetime) -> None:
+        """(In the caller's unit of work.) `start` for each (lead id, cycle) handed off at `started_at`, in a few
+        statements (a burst of handoffs is evaluated a batch at a time)."""
+        at = iso(started_at)
+        for chunk in chunked(((lead_id, cycle, at, at) for lead_id, cycle in handoffs), ROWS_PER_STATEMENT):
+            self.conn.db.execute("INSERT OR IGNORE INTO sla_clocks (lead_id, cycle, started_at, "  # noqa: S608
+                                 f"next_attempt_at) VALUES {value_rows(chunk, 4)}", flat(chunk))
 
     def wake(self, lead_id: int, now: datetime) -> None:
         """(In the caller's unit of work.) A sales event arrived: assess the lead's open clock again, now."""

@@ -20,7 +20,8 @@ class Echoes:
     def remember(self, system: str, writes: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
         """Remember what this service is about to write (record id -> fields), before writing it: the webhooks
         those writes cause may arrive before the write call returns."""
-        found = [(system, record_id, name, stored_text(value), iso(now))
+        written_at = iso(now)
+        found = [(system, record_id, name, stored_text(value), written_at)
                  for record_id, fields in writes.items() for name, value in fields.items()]
         with self.conn.transaction() as db:
             for chunk in chunked(found, ROWS_PER_STATEMENT):  # rows in a few statements, not one step each

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bridge.kernel.clock import iso
-from bridge.store.db import ROWS_PER_STATEMENT, chunked, flat, marks, value_rows
+from bridge.store.db import ROWS_PER_STATEMENT, chunked, flat, marks, row_time, value_rows
 from bridge.store.queue import LeasedQueue
 
 
@@ -23,6 +23,10 @@ class ClaimedEvent:
     first_failed_at: str | None = None
 
 
+#: Due events a claim looks at per record it may take, oldest first: a record usually has one to a few.
+WINDOW_PER_RECORD = 8
+
+
 class InboxQueue(LeasedQueue):
     table = "inbox"
     noun = "event"
@@ -35,28 +39,67 @@ class InboxQueue(LeasedQueue):
         overtakes an older one that failed) and no live lease holds any of its events.
         """
         self.reap(now)
-        if self.conn.db.execute("SELECT 1 FROM inbox WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
-                                [iso(now)]).fetchone() is None:
+        now_s, expires = iso(now), iso(now + timedelta(seconds=lease_seconds))
+        # The oldest due events name the candidates, read without the write lock: grouping every pending event
+        # under the lock, as one statement would, costs milliseconds per claim once thousands wait (a burst's
+        # echoes). Only when that window is full and holds too few records that can go (the others wait behind
+        # a retry) is the whole queue grouped.
+        window = max_records * WINDOW_PER_RECORD
+        candidates = self.conn.db.execute(
+            "SELECT source, record_key, COUNT(*) FROM (SELECT source, record_key, id FROM inbox "
+            "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?) "
+            "GROUP BY source, record_key ORDER BY MIN(id)", [now_s, window]).fetchall()
+        if not candidates:
             return []  # nothing due: no need to queue for the write lock
         with self.conn.transaction() as db:
-            found = db.execute(
-                """
-                UPDATE inbox SET status = 'processing', lease_owner = :owner, lease_expires_at = :expires
-                WHERE status = 'pending' AND (source, record_key) IN (
-                    SELECT source, record_key FROM inbox AS i
-                    WHERE status = 'pending'
-                      AND NOT EXISTS (SELECT 1 FROM inbox AS p WHERE p.status = 'processing'
-                                      AND p.source = i.source AND p.record_key = i.record_key)
-                    GROUP BY source, record_key
-                    HAVING MAX(next_attempt_at) <= :now
-                    ORDER BY MIN(id) LIMIT :limit)
-                RETURNING id, source, event_type, record_key, occurred_at, body, attempts, first_failed_at
-                """,
-                {"owner": owner, "expires": iso(now + timedelta(seconds=lease_seconds)), "now": iso(now),
-                 "limit": max_records},
-            ).fetchall()
+            found = self._claim_records(db, [(source, key, n) for n, (source, key, _) in enumerate(candidates)],
+                                        owner, now_s, expires, max_records)
+            taken = len({(event[1], event[3]) for event in found})
+            if taken < max_records and sum(count for *_, count in candidates) == window:
+                found += self._claim_any(db, owner, now_s, expires, max_records - taken)
         events = [ClaimedEvent(*row) for row in found]
         return sorted(events, key=lambda e: (e.source, e.record_key, e.occurred_at, e.id))
+
+    @staticmethod
+    def _claim_records(db, candidates: list[tuple[str, str, int]], owner: str, now: str, expires: str,
+                       limit: int) -> list[tuple]:
+        """Lease every pending event of the first `limit` of the (source, record key, rank) candidates that are
+        ready: no event of theirs is leased, or waiting for a retry."""
+        # `status IN ('pending', 'processing')` lets SQLite use the partial index inbox_open (source, record_key)
+        # for both lookups; without it each candidate would scan every pending event.
+        found: list[tuple] = []
+        for chunk in chunked(candidates, ROWS_PER_STATEMENT):
+            if len({(e[1], e[3]) for e in found}) >= limit:
+                break
+            found += db.execute(
+                "UPDATE inbox SET status = 'processing', lease_owner = ?, lease_expires_at = ? FROM ("  # noqa: S608
+                f"SELECT k.column1 AS source, k.column2 AS record_key FROM (VALUES {value_rows(chunk, 3)}) AS k "
+                "WHERE NOT EXISTS (SELECT 1 FROM inbox AS p WHERE p.source = k.column1 AND p.record_key = k.column2 "
+                "AND p.status IN ('pending', 'processing') AND (p.status = 'processing' OR p.next_attempt_at > ?)) "
+                "ORDER BY k.column3 LIMIT ?) AS r "
+                "WHERE inbox.source = r.source AND inbox.record_key = r.record_key "
+                "AND inbox.status IN ('pending', 'processing') AND inbox.status = 'pending' "
+                "RETURNING id, source, event_type, record_key, occurred_at, body, attempts, first_failed_at",
+                [owner, expires, *flat(chunk), now, limit - len({(e[1], e[3]) for e in found})]).fetchall()
+        return found
+
+    @staticmethod
+    def _claim_any(db, owner: str, now: str, expires: str, limit: int) -> list[tuple]:
+        """`_claim_records` over the whole queue, oldest records first."""
+        return db.execute(
+            """
+            UPDATE inbox SET status = 'processing', lease_owner = :owner, lease_expires_at = :expires
+            WHERE status = 'pending' AND (source, record_key) IN (
+                SELECT source, record_key FROM inbox AS i
+                WHERE status = 'pending'
+                  AND NOT EXISTS (SELECT 1 FROM inbox AS p WHERE p.status = 'processing'
+                                  AND p.source = i.source AND p.record_key = i.record_key)
+                GROUP BY source, record_key
+                HAVING MAX(next_attempt_at) <= :now
+                ORDER BY MIN(id) LIMIT :limit)
+            RETURNING id, source, event_type, record_key, occurred_at, body, attempts, first_failed_at
+            """,
+            {"owner": owner, "expires": expires, "now": now, "limit": limit}).fetchall()
 
     def leased(self, event_ids: Collection[int], owner: str) -> set[int]:
         """Which of the events `owner` still holds (in the caller's unit of work, nobody can take them meanwhile)."""
@@ -99,7 +142,7 @@ class Changes:
         """(In the caller's unit of work.) `record` for each (inbox id, source, record key, change type,
         occurred_at, fields, now, lead id); returns the id of the last one."""
         last = 0
-        for chunk in chunked(((inbox_id, source, key, kind, occurred_at, fields, iso(now), lead_id)
+        for chunk in chunked(((inbox_id, source, key, kind, occurred_at, fields, row_time(now), lead_id)
                               for inbox_id, source, key, kind, occurred_at, fields, now, lead_id in changes),
                              ROWS_PER_STATEMENT):
             last = self.conn.db.execute(

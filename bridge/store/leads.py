@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.kernel.clock import iso
-from bridge.store.db import ROWS_PER_STATEMENT, Connections, chunked, flat, marks, rows, value_rows
+from bridge.store.db import ROWS_PER_STATEMENT, Connections, chunked, flat, marks, row_time, rows, value_rows
 
 #: The lead's own record in the marketing system, also kept in lead_records so every system's id finds a lead.
 HUBSPOT_CONTACTS = ("hubspot", "contacts")
@@ -98,7 +98,7 @@ class Leads:
     def link_records(self, links: Iterable[tuple[int, str, str, str, datetime]]) -> None:
         """(In the caller's unit of work.) `link_record` for each (lead id, system, object, record id, now), in
         order (a record linked twice ends with the later lead)."""
-        for chunk in chunked(((lead_id, system, object, record_id, iso(now), iso(now))
+        for chunk in chunked(((lead_id, system, object, record_id, row_time(now), row_time(now))
                               for lead_id, system, object, record_id, now in links), ROWS_PER_STATEMENT):
             self.conn.db.execute(
                 "INSERT INTO lead_records (lead_id, system, object, record_id, linked_at, updated_at) "  # noqa: S608
@@ -134,7 +134,7 @@ class Leads:
         for system, object, record_id, version, now in versions:
             key = (system, object, record_id)
             if version is not None and (key not in newest or version > newest[key][0]):
-                newest[key] = (version, iso(now))
+                newest[key] = (version, row_time(now))
         for chunk in chunked((*key, *value) for key, value in newest.items()):
             self.conn.db.execute(
                 f"WITH t(system, object, record_id, version, at) AS (VALUES {value_rows(chunk, 5)}) "  # noqa: S608
@@ -178,7 +178,7 @@ class Leads:
         """(In the caller's unit of work.) Queue existing leads for re-evaluation: each (lead id, times touched,
         refresh, HubSpot id or None, when first touched), one row per lead. A lead without a HubSpot id takes the
         one given."""
-        for chunk in chunked(((lead_id, times, int(refresh), hubspot_id, iso(now))
+        for chunk in chunked(((lead_id, times, int(refresh), hubspot_id, row_time(now))
                               for lead_id, times, refresh, hubspot_id, now in touches), ROWS_PER_STATEMENT):
             self.conn.db.execute(
                 f"WITH t(id, times, refresh, hubspot_id, at) AS (VALUES {value_rows(chunk, 5)}) "  # noqa: S608
@@ -218,7 +218,7 @@ class Leads:
         """(In the caller's unit of work.) `add_activity` for each (id, lead id, type, occurred_at, properties,
         inbox id, now); returns how many were new."""
         added = 0
-        for chunk in chunked(((activity_id, lead_id, kind, occurred_at, iso(now), properties, inbox_id)
+        for chunk in chunked(((activity_id, lead_id, kind, occurred_at, row_time(now), properties, inbox_id)
                               for activity_id, lead_id, kind, occurred_at, properties, inbox_id, now in activities),
                              ROWS_PER_STATEMENT):
             added += self.conn.db.execute(
@@ -364,7 +364,7 @@ class Leads:
     def save_decisions(self, decisions: list[tuple[int, int, dict[str, Any], str, datetime]]) -> None:
         """(In the caller's unit of work.) `save_decision` for each (lead id, touches, decision, summary, now),
         in a few statements; a lead decided twice keeps the later decision."""
-        found = [(lead_id, iso(now), d["score"], d["stage"], d["temperature"], int(d["qualifies"]), d["excluded"],
+        found = [(lead_id, row_time(now), d["score"], d["stage"], d["temperature"], int(d["qualifies"]), d["excluded"],
                   d["criterion"], summary, json.dumps(d, ensure_ascii=False), touches)
                  for lead_id, touches, d, summary, now in decisions]
         for chunk in chunked([row[:10] for row in found], 90):  # 10 values a row, under 999 a statement

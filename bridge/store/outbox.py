@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from bridge.kernel.clock import iso
-from bridge.store.db import ROWS_PER_STATEMENT, chunked, flat, marks, rows, value_rows
+from bridge.store.db import ROWS_PER_STATEMENT, chunked, flat, marks, row_time, rows, value_rows
 from bridge.store.queue import LeasedQueue
 
 
@@ -22,8 +22,8 @@ class OutboxQueue(LeasedQueue):
 
     def enqueue_many(self, writes: Iterable[tuple[int, str, str, datetime]]) -> None:
         """(In the caller's unit of work.) `enqueue` for each (lead id, kind, target, now)."""
-        for chunk in chunked(((lead_id, kind, target, iso(now), iso(now)) for lead_id, kind, target, now in writes),
-                             ROWS_PER_STATEMENT):
+        for chunk in chunked(((lead_id, kind, target, row_time(now), row_time(now))
+                              for lead_id, kind, target, now in writes), ROWS_PER_STATEMENT):
             self.conn.db.execute("INSERT OR IGNORE INTO outbox (lead_id, kind, target, next_attempt_at, "  # noqa: S608
                                  f"created_at) VALUES {value_rows(chunk, 5)}", flat(chunk))
 
@@ -53,13 +53,13 @@ class OutboxQueue(LeasedQueue):
         return done
 
     def claim(self, owner: str, now: datetime, lease_seconds: int, batch_sizes: Mapping[str, int],
-              linger: timedelta, targets: Collection[str] | None = None,
-              other_than: Collection[str] = ()) -> list[dict]:
+              linger: timedelta, targets: Collection[str] | None = None, other_than: Collection[str] = (),
+              patience: Mapping[str, timedelta] | None = None) -> list[dict]:
         """Lease one batch of ready writes for one (kind, target): the group with the oldest ready item that is
-        full or has waited `linger`, or twice that while leads still wait to be evaluated (a burst is being handed
-        off: the next evaluated batch fills this one, one call instead of two). Only `targets` when given, never
-        those in `other_than` (each lane of the worker claims its own targets, so a slow target never holds up
-        another)."""
+        full or has waited `linger`. While leads still wait to be evaluated (a burst is being handed off), a batch
+        that is not full waits longer for the next evaluated ones, up to its kind's `patience` (default: twice
+        the linger): one call instead of two. Only `targets` when given, never those in `other_than` (each lane
+        of the worker claims its own targets, so a slow target never holds up another)."""
         self.reap(now)
         now_s = iso(now)
         scope, params = "", []
@@ -77,7 +77,8 @@ class OutboxQueue(LeasedQueue):
         more_coming: bool | None = None  # looked up once, when a batch that is not full has waited `linger`
         for kind, target, ready, oldest in groups:
             size = batch_sizes.get(kind, 100)
-            if ready < size and oldest <= iso(now - linger) and oldest > iso(now - 2 * linger):
+            waits = (patience or {}).get(kind, 2 * linger)
+            if ready < size and oldest <= iso(now - linger) and oldest > iso(now - waits):
                 if more_coming is None:
                     more_coming = self.conn.db.execute("SELECT 1 FROM leads WHERE dirty = 1 LIMIT 1").fetchone() \
                         is not None

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.kernel.clock import iso
-from bridge.store.db import ROWS_PER_STATEMENT, Connections, chunked, flat, marks, rows, value_rows
+from bridge.store.db import ROWS_PER_STATEMENT, Connections, chunked, flat, marks, row_time, rows, value_rows
 
 
 class Sales:
@@ -24,7 +24,7 @@ class Sales:
         """(In the caller's unit of work.) `mark_to_read` for each (system, object, record id, now)."""
         first = {}
         for system, object, record_id, now in records:  # a record waits from its first change on
-            first.setdefault((system, object, record_id), iso(now))
+            first.setdefault((system, object, record_id), row_time(now))
         for chunk in chunked(((*key, at) for key, at in first.items()), ROWS_PER_STATEMENT):
             self.conn.db.execute(
                 f"WITH t(system, object, record_id, at) AS (VALUES {value_rows(chunk, 4)}) "  # noqa: S608

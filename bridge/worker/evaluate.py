@@ -128,11 +128,11 @@ class EvaluateStage:
         for lead_id, _, summary in handoffs:
             if lead_id in handed and lead_id not in started:  # once, if a merge brought it here twice
                 started.append(lead_id)
-                lead = leads[lead_id]
-                work.clocks.start(lead_id, lead["cycle"], now)  # the SLA clock (bridge/worker/timers.py) starts here
                 # Ids only: names and addresses are personal data and stay out of the logs (the lead's page has
                 # them).
-                log.info("lead %s (HubSpot contact %s) handed off: %s", lead_id, lead["hubspot_id"], summary)
+                log.info("lead %s (HubSpot contact %s) handed off: %s", lead_id, leads[lead_id]["hubspot_id"], summary)
+        # The SLA clocks (bridge/worker/timers.py) start here.
+        work.clocks.start_many(((lead_id, leads[lead_id]["cycle"]) for lead_id in started), now)
         work.outbox.enqueue_many((lead_id, kind, target, now) for lead_id in started for target, kind in writes)
 
     def _decide(self, lead: dict, ledger: list[dict], now: datetime) -> tuple[Decision, str]:

@@ -50,10 +50,11 @@ class InboxStage:
     def _process(self, work: Work, records: list[list[ClaimedEvent]]) -> None:
         """Every record's events in order, in one batch; a record stops at its first failing event."""
         batch = work.inbox_batch(self.owner, [event.id for events in records for event in events])
-        prefetch(self.context, batch, [event for events in records for event in events], self.clock())
+        now = self.clock()  # one time for the batch: its events are handled within milliseconds
+        prefetch(self.context, batch, [event for events in records for event in events], now)
         for events in records:
             for index, event in enumerate(events):
-                retry_at = self._handle(work, batch, event)
+                retry_at = self._handle(work, batch, event, now)
                 if retry_at is not None:
                     self._hold_back(work, events[index + 1:], retry_at)
                     break
@@ -64,7 +65,7 @@ class InboxStage:
             try:
                 with work.savepoint():
                     batch = work.inbox_batch(self.owner, [event.id])
-                    retry_at = self._handle(work, batch, event)
+                    retry_at = self._handle(work, batch, event, self.clock())
                     batch.apply(self.clock())
             except LeaseLost:
                 retry_at = self._lease_lost(event)
@@ -78,8 +79,9 @@ class InboxStage:
         """Later events of a record wait behind its failed one, so order is kept."""
         work.inbox.release((e.id for e in later), self.owner, retry_at)
 
-    def _handle(self, work: Work, batch: InboxBatch, event: ClaimedEvent) -> datetime | None:
-        """Handle one event in the batch; None when it is done, else when the record's next event may be tried."""
+    def _handle(self, work: Work, batch: InboxBatch, event: ClaimedEvent, now: datetime) -> datetime | None:
+        """Handle one event in the batch at `now`; None when it is done, else when the record's next event may be
+        tried."""
         if not batch.held(event.id):
             return self._lease_lost(event)
         handler = handler_for(self.context, event.source)
@@ -87,7 +89,7 @@ class InboxStage:
             with batch.savepoint():
                 if handler is None:
                     raise LookupError(f"no connector is installed for {event.source!r} events")
-                handler(self.context, batch, event, self.clock())
+                handler(self.context, batch, event, now)
                 batch.complete(event.id)
             return None
         except Exception as error:

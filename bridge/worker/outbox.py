@@ -109,6 +109,9 @@ class OutboxKind(ABC):
     name: ClassVar[str]
     batch_size: ClassVar[int]
     priority: ClassVar[str] = "handoff"  # whose share of the API budget the calls spend (bridge/kernel/budget.py)
+    #: How many lingers (BRIDGE_BATCH_LINGER_MS) a batch that is not full may wait while leads still wait to be
+    #: evaluated, for the next evaluated ones to fill it.
+    burst_patience: ClassVar[int] = 2
 
     @abstractmethod
     def lane(self, target: str, mappings: LiveMappings) -> str | None:
@@ -193,6 +196,9 @@ class WriteBacks(OutboxKind):
 
     name = "writeback"
     batch_size = 100  # HubSpot batch calls take 100 inputs
+    # Not the handoff itself: during a burst a partial batch waits longer for the rest of the leads (fewer calls,
+    # and fewer of the webhooks its writes cause among the handoffs).
+    burst_patience = 10
 
     def lane(self, target: str, mappings: LiveMappings) -> str | None:
         return "hubspot" if target == "hubspot" else None
@@ -214,6 +220,7 @@ class Notices(OutboxKind):
 
     name = "notify"
     batch_size = 50
+    burst_patience = 10  # during a burst, sales hears of its leads in fuller messages
 
     def lane(self, target: str, mappings: LiveMappings) -> str | None:
         return "slack" if target == "slack" else None
@@ -382,6 +389,12 @@ class OutboxStage:
         self.lane, self.lanes = lane, tuple(lanes)
         self.name = f"outbox:{lane or 'unrouted'}"
         self.lease_seconds, self.linger = lease_seconds, linger
+        # A batch is at most one call of the lane's system (kintone takes 100 records, Salesforce 200): a call that
+        # fails then fails only its own writes, not the writes of a second call that was never sent.
+        per_call = getattr(sender.connectors.get(lane or ""), "batch_size", None)
+        self.batch_sizes = {kind: min(size, per_call) for kind, size in BATCH_SIZES.items()} if per_call \
+            else BATCH_SIZES
+        self.patience = {name: kind.burst_patience * linger for name, kind in KINDS.items()}
 
     @property
     def store(self) -> Store:
@@ -395,8 +408,8 @@ class OutboxStage:
                 return 0
         else:
             scope = {"other_than": [t for lane in self.lanes for t in lane_targets(lane, mappings)]}
-        items = self.store.outbox.claim(self.owner, self.sender.clock(), self.lease_seconds, BATCH_SIZES,
-                                        self.linger, **scope)
+        items = self.store.outbox.claim(self.owner, self.sender.clock(), self.lease_seconds, self.batch_sizes,
+                                        self.linger, patience=self.patience, **scope)
         if not items:
             return 0
         kind, target = KINDS.get(items[0]["kind"]), items[0]["target"]

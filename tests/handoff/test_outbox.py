@@ -107,6 +107,19 @@ def test_transient_failure_retries_then_succeeds(setup):
     assert len(target.sent) == 2 and target.sent[0] == target.sent[1]
 
 
+def test_a_batch_is_one_call_of_the_target_so_a_failed_call_fails_only_its_own_writes(setup):
+    store = setup[1]
+    leads = [handed_off_lead(store, n) for n in range(3)]
+    target = ScriptedTarget(Transient("salesforce", "HTTP 503"), ("created", None, None, ()))
+    target.batch_size = 2  # records per call, as a connector declares it
+    run = dispatcher(setup, target, lambda: T0)
+    run.run_once()
+    run.run_once()
+    assert [len(sent) for sent in target.sent] == [2, 1]
+    assert [item(store, lead)["attempts"] for lead in leads] == [1, 1, 0]
+    assert item(store, leads[2])["status"] == "done"
+
+
 def test_retry_after_is_honoured(setup):
     store = setup[1]
     lead = handed_off_lead(store)
