@@ -40,7 +40,8 @@ def main() -> None:
     that processes them. Settings come from the environment and a .env file (see README)."""
 
 
-def run_worker(stop: threading.Event | None = None, once: bool = False, supervised_by: int | None = None) -> None:
+def run_worker(stop: threading.Event | None = None, once: bool = False, supervised_by: int | None = None,
+               lanes: str | None = None) -> None:
     """Worker loop with SIGTERM/SIGINT handled as a graceful stop (finish the current event, then exit).
 
     `supervised_by`: the pid of the `bridge serve` that started this worker; its end, even by kill -9,
@@ -57,9 +58,12 @@ def run_worker(stop: threading.Event | None = None, once: bool = False, supervis
     logs.configure(settings.log_level, settings.log_format)
     try:
         services = build_services(settings)
-        worker = Worker(settings, services.store, services.connectors, services.clock, drain=once)
+        worker = Worker(settings, services.store, services.connectors, services.clock, drain=once, lanes=lanes)
     except MappingError as error:
         click.echo(f"Bridge cannot start: {error}\nFix the files, then check with `bridge mappings check`.", err=True)
+        sys.exit(2)
+    except ValueError as error:  # --lanes names no lane there is
+        click.echo(f"Error: --lanes: {error}", err=True)
         sys.exit(2)
     if once:
         worker.drain()
@@ -125,12 +129,15 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
         options["workers"] = workers
 
     logs.configure(settings.log_level, settings.log_format)  # this process logs the worker's deaths
-    companion = None
+    companions: list = []
     if not no_worker:
         # A separate process (not a fork): no threads or database handles are shared with gunicorn. The
         # arbiter restarts it with back-off when it dies, and it stops when this process ends, however.
-        companion = Supervised("worker", [sys.executable, "-m", "bridge", "worker", "--supervised-by",
-                                          str(os.getpid())])
+        # Two by default: the writes to each system in a process of their own, so the intake and the writes
+        # never queue for one interpreter lock (BRIDGE_WORKER_PROCESSES=1: one process runs every lane).
+        command = [sys.executable, "-m", "bridge", "worker", "--supervised-by", str(os.getpid())]
+        companions = [Supervised("worker", command)] if settings.worker.processes == 1 else [
+            Supervised(f"worker ({lanes})", [*command, "--lanes", lanes]) for lanes in ("intake", "writes")]
 
     class Server(BaseApplication):
         def load_config(self):
@@ -142,7 +149,7 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
 
         def run(self):
             try:
-                SupervisingArbiter(self, companion).run()
+                SupervisingArbiter(self, companions).run()
             except RuntimeError as error:  # as gunicorn's own run(): a configuration it refuses
                 click.echo(f"Error: {error}", err=True)
                 sys.exit(1)
@@ -153,9 +160,11 @@ def serve(bind: str | None, workers: int | None, no_worker: bool) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="drain what is due now, then exit (for cron or tests)")
 @click.option("--supervised-by", type=int, default=None, hidden=True, help="pid of the `bridge serve` that started it")
-def worker(once: bool, supervised_by: int | None) -> None:
-    """Run the inbox worker only (production: beside gunicorn serving wsgi:app)."""
-    run_worker(once=once, supervised_by=supervised_by)
+@click.option("--lanes", default=None, help="run only these lanes: `intake` (inbox, evaluation, timers), `writes` "
+              "(one per system), or lane names, comma-separated [default: all]")
+def worker(once: bool, supervised_by: int | None, lanes: str | None) -> None:
+    """Run the worker only (production: beside gunicorn serving wsgi:app)."""
+    run_worker(once=once, supervised_by=supervised_by, lanes=lanes)
 
 
 main.add_command(connectors_cli.connectors)

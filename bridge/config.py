@@ -50,6 +50,10 @@ class WorkerSettings:
     #: costs three Salesforce calls instead of a call per lead, for at most this much latency.
     linger_seconds: float = 0.3
     slack_webhook_url: str | None = field(default=None, repr=False)  # handoff notices; a log line when unset
+    #: Worker processes `bridge serve` runs: 2 puts the writes to each system (one thread per system) in a
+    #: process of their own, beside the intake (inbox, evaluation, timers), so the two never queue for one
+    #: interpreter lock; 1 runs every lane in one process (a machine with one core).
+    processes: int = 2
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
             poll_seconds=read.number("BRIDGE_POLL_SECONDS", 0.2, minimum=0.01),
             linger_seconds=read.integer("BRIDGE_BATCH_LINGER_MS", 300, minimum=0, maximum=60_000) / 1000,
             slack_webhook_url=read.url("SLACK_WEBHOOK_URL", secret=True),
+            processes=read.integer("BRIDGE_WORKER_PROCESSES", 2, minimum=1, maximum=2),
         ),
         proxies=read.integer("BRIDGE_PROXIES", 0, minimum=0, maximum=5),
         admin_password=read.secret("BRIDGE_ADMIN_PASSWORD"),

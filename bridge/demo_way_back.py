@@ -112,6 +112,8 @@ def way_back(stack, handed: list[str]) -> list[str]:
         rep.log_call(sf[unanswered], "No Answer")
         time.sleep(1.2)
     took = wait_for("the recycle to reach HubSpot", heard(unanswered, "bridge_sla_status", "recycled"))
+    # Salesforce is written in its own lane, beside HubSpot's: wait for it too before saying what it holds
+    wait_for("the recycle to reach Salesforce", lambda: _status(rep, sf[unanswered]) == "Recycled")
     shown = rep.contact(unanswered)
     lines.append(f"  3 unanswered calls → recycled to marketing: lifecycle {shown.get('lifecyclestage')}, reason "
                  f"{shown.get('bridge_sales_reason')!r}, Salesforce Status {_status(rep, sf[unanswered])}")

@@ -134,26 +134,26 @@ class Supervised:
 
 
 class SupervisingArbiter(Arbiter):
-    """gunicorn's master, which also keeps `companion` (the `bridge worker` process) running and stops it
+    """gunicorn's master, which also keeps `companions` (the `bridge worker` processes) running and stops them
     with everything else on SIGTERM or SIGINT."""
 
-    def __init__(self, app, companion: Supervised | None):
+    def __init__(self, app, companions: Sequence[Supervised] = ()):
         super().__init__(app)
-        self.companion = companion
+        self.companions = list(companions)
 
     def reap_workers(self) -> None:
-        if self.companion is not None:
-            self.companion.reap()  # first: gunicorn's waitpid(-1) would take its exit status and drop it
+        for companion in self.companions:
+            companion.reap()  # first: gunicorn's waitpid(-1) would take its exit status and drop it
         super().reap_workers()
 
     def manage_workers(self) -> None:
         super().manage_workers()
-        if self.companion is not None:
-            self.companion.tick()
+        for companion in self.companions:
+            companion.tick()
 
     def stop(self, graceful: bool = True) -> None:
-        if self.companion is not None:
-            self.companion.stop()  # it finishes its current event while gunicorn lets requests finish
+        for companion in self.companions:
+            companion.stop()  # each finishes its current item while gunicorn lets requests finish
         super().stop(graceful)
-        if self.companion is not None:
-            self.companion.wait(timeout=self.cfg.graceful_timeout)
+        for companion in self.companions:
+            companion.wait(timeout=self.cfg.graceful_timeout)

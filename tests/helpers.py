@@ -85,11 +85,12 @@ def post_kintone(client, payload, token: str | None = KINTONE_TOKEN):
     return client.post(f"/webhooks/kintone{query}", data=body, headers={"Content-Type": "application/json"})
 
 
-def make_worker(app, clock=None, connectors=None, drain: bool = True, owner: str = "test-worker"):
+def make_worker(app, clock=None, connectors=None, drain: bool = True, owner: str = "test-worker",
+                lanes: str | None = None):
     """The worker over the app's store and connectors (or `connectors`), on the app's clock (or `clock`);
     `drain`: partial batches go at once instead of lingering."""
     from bridge.worker.run import Worker
 
     services = app.extensions["bridge"]
     return Worker(services.settings, services.store, services.connectors if connectors is None else connectors,
-                  clock or services.clock, owner=owner, drain=drain)
+                  clock or services.clock, owner=owner, drain=drain, lanes=lanes)

@@ -7,6 +7,7 @@ from collections import namedtuple
 import pytest
 
 from bridge.app import create_app
+from bridge.web import health
 from bridge.worker.heartbeat import Heartbeat
 from tests.helpers import make_worker
 
@@ -97,7 +98,8 @@ def test_readyz_names_an_unreadable_disk(app, client, beating):
     assert response.status_code == 503 and "Permission denied" in response.json["checks"]["disk"]
 
 
-def test_readyz_refuses_when_another_connection_holds_the_write_lock(client, beating, make_settings):
+def test_readyz_refuses_when_another_connection_holds_the_write_lock(client, beating, make_settings, monkeypatch):
+    monkeypatch.setattr(health, "WRITE_CHECK_MS", 50)  # the same refusal, without waiting the full half second
     other = sqlite3.connect(make_settings().db_path, isolation_level=None)  # as another process would
     other.execute("BEGIN IMMEDIATE")
     try:

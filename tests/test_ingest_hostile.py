@@ -259,7 +259,7 @@ def test_chunked_bodies_over_real_gunicorn(tmp_path: Path):
             try:
                 requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading the app (a read timeout)
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.1)
         assert send_chunked(port, padded_activities(MAX_BODY_BYTES + 1)) == 413

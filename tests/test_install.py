@@ -89,7 +89,8 @@ def test_demo_runs_from_an_empty_folder_and_ctrl_c_leaves_nothing_behind(venv, u
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
-    assert list(Path(user_env["TMPDIR"]).iterdir()) == []  # no bridge-demo-* nor bridge-metrics-* folder
+    left = sorted(str(p) for p in Path(user_env["TMPDIR"]).rglob("*"))  # no bridge-demo-* nor bridge-metrics-*
+    assert left == [], f"left behind: {left[:20]}\n{output.read_text()[-3000:]}"
     assert list(empty.iterdir()) == []
 
 

@@ -7,6 +7,11 @@ lane must be able to wait on its own system without holding up the others. Proce
 set-up, a copy of the mappings and a process to supervise per lane, for no throughput we need. Each lane uses
 its own database connection (thread-local) and its own lease owner.
 
+`bridge serve` runs two worker processes (BRIDGE_WORKER_PROCESSES=2): `--lanes intake` (inbox, evaluation,
+timers) and `--lanes writes` (one lane per system). Measured under a burst, the lanes of one process spent 2–8
+times their own CPU time waiting for the one interpreter lock; the leases already make several workers on one
+database safe, so splitting intake from writes is only a choice of lanes per process.
+
 `run_once` runs every stage once in this thread (tests and `bridge worker --once` use it: deterministic, with
 an injected clock); `run` runs the lanes in threads until stopped.
 """
@@ -42,6 +47,10 @@ log = logging.getLogger(__name__)
 
 #: Outbox lanes besides one per connector: Slack (handoff notices).
 EXTRA_LANES = ("slack",)
+#: Lanes that take work in (webhooks, evaluations, deadlines); every other lane writes out to a system.
+INTAKE = ("core", "timers")
+#: Groups of lanes a worker process can be given by name (`bridge worker --lanes intake`).
+LANE_GROUPS = ("intake", "writes")
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -51,11 +60,30 @@ def retry_policy(settings: Settings) -> RetryPolicy:
                        give_up_after=timedelta(hours=worker.retry_hours))
 
 
+def select_lanes(wanted: str, known: Mapping[str, object]) -> list[str]:
+    """The lanes a comma-separated list names: lane names, or the groups `intake` (core, timers) and `writes`
+    (one per system). ValueError naming the known ones for anything else."""
+    chosen: list[str] = []
+    for name in (part.strip() for part in wanted.split(",") if part.strip()):
+        if name == "intake":
+            chosen += [lane for lane in known if lane in INTAKE]
+        elif name == "writes":
+            chosen += [lane for lane in known if lane not in INTAKE]
+        elif name in known:
+            chosen.append(name)
+        else:
+            raise ValueError(f"no lane {name!r}: choose from {', '.join([*LANE_GROUPS, *known])}")
+    if not chosen:
+        raise ValueError(f"name at least one lane: {', '.join([*LANE_GROUPS, *known])}")
+    return chosen
+
+
 class Worker:
     """Each stage commits its own work, so a crash anywhere resumes from the last commit."""
 
     def __init__(self, settings: Settings, store: Store, connectors: Mapping[str, Connector],
-                 clock: Callable[[], datetime] = utcnow, owner: str | None = None, drain: bool = False):
+                 clock: Callable[[], datetime] = utcnow, owner: str | None = None, drain: bool = False,
+                 lanes: str | None = None):
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -82,6 +110,9 @@ class Worker:
             if system in connectors:  # what sales did there, read in this system's own lane
                 self.lanes[system].append(FeedbackStage(store, self.mappings, connectors, system, clock, policy, lease,
                                                         linger))
+        if lanes is not None:  # this process runs some lanes; another `bridge worker --lanes` runs the rest
+            chosen = select_lanes(lanes, self.lanes)
+            self.lanes = {name: stages for name, stages in self.lanes.items() if name in chosen}
         # Housekeeping beside the stages: finished rows past their retention go once a day.
         self.prune = DailyPrune(store, settings.retention, clock)
         self.heartbeat = Heartbeat(store, self.owner, clock)  # /readyz: is anyone processing the inbox?
@@ -108,6 +139,8 @@ class Worker:
     def _beat_if_healthy(self) -> None:
         """Stamp the heartbeat (/readyz) only while every lane finishes passes without errors: a lane that keeps
         failing, or hangs longer than a lease, stops the beat. A lane waiting on one slow request does not."""
+        if "core" not in self.lanes:  # /readyz asks whether the inbox is processed: the intake process says so
+            return
         since = self.clock() - timedelta(seconds=self.settings.worker.lease_seconds)
         if all(self._passed.get(lane, since) > since for lane in self.lanes):
             self.heartbeat.beat()

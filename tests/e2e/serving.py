@@ -103,8 +103,10 @@ class Served:
         self.seen.update(pids)
         return pids
 
-    def worker_pid(self) -> int | None:
-        workers = [pid for pid in self.children() if " bridge worker " in command_line(pid) + " "]
+    def worker_pid(self, lanes: str = "intake") -> int | None:
+        """The pid of the worker process running `lanes` (bridge serve runs an intake and a writes process)."""
+        workers = [pid for pid in self.children() if " bridge worker " in command_line(pid) + " "
+                   and f" --lanes {lanes} " in command_line(pid) + " "]
         return workers[0] if len(workers) == 1 else None
 
     def post_hubspot(self, event_id: int, object_id: int = 77, timeout: float = 5) -> requests.Response:

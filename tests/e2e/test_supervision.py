@@ -26,9 +26,10 @@ def test_a_killed_worker_is_restarted_and_processes_new_events(serve, tmp_path):
     second = wait_until(lambda: (pid := server.worker_pid()) not in (None, first) and pid, 15,
                         "the killed worker was not restarted")
     assert not alive(first)
-    assert f"worker (pid {first}) was killed by SIGKILL" in server.log
+    assert f"worker (intake) (pid {first}) was killed by SIGKILL" in server.log
     # The log line follows the start of the process: wait for it rather than race it.
-    wait_until(lambda: f"worker started, pid {second} (restart 1)" in server.log, 10, "the restart was not logged")
+    wait_until(lambda: f"worker (intake) started, pid {second} (restart 1)" in server.log, 10,
+               "the restart was not logged")
 
     assert server.post_hubspot(7).status_code == 200
     wait_until(lambda: inbox_status(tmp_path / "bridge.db", 7) == "done", 30,
@@ -39,9 +40,10 @@ def test_a_killed_worker_is_restarted_and_processes_new_events(serve, tmp_path):
 
 def test_a_killed_master_leaves_nothing_behind_and_the_port_is_free_at_once(serve):
     server = serve()
-    wait_until(server.worker_pid, 30, "bridge serve started no worker process")
+    wait_until(lambda: server.worker_pid("writes"), 30, "bridge serve started no writes worker")
+    wait_until(server.worker_pid, 30, "bridge serve started no intake worker")
     family = server.children()
-    assert len(family) == 3  # two web workers and the worker
+    assert len(family) == 4  # two web workers, the intake worker and the writes worker
     os.kill(server.process.pid, signal.SIGKILL)
     server.process.wait(timeout=10)
     wait_until(lambda: not any(alive(pid) for pid in family), 10,

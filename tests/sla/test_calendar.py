@@ -105,7 +105,8 @@ NAIVE = settings(max_examples=60, deadline=None)
 @NAIVE
 @given(calendar=calendars, at=minutes_, amount=st.integers(1, 1500), sign=st.sampled_from((1, -1)))
 def test_adding_minutes_agrees_with_stepping_minute_by_minute(calendar, at, amount, sign):
-    assert calendar.add(at, sign * amount, "minutes") == naive_add(calendar, at, sign * amount)
+    # compared in UTC: Python never finds an instant in a DST fold equal to one in another zone (PEP 495)
+    assert calendar.add(at, sign * amount, "minutes").astimezone(UTC) == naive_add(calendar, at, sign * amount)
 
 
 @NAIVE
@@ -119,7 +120,7 @@ def test_between_agrees_with_counting_minute_by_minute(calendar, start, span):
 @NAIVE
 @given(calendar=calendars, at=minutes_)
 def test_next_opening_agrees_with_stepping_minute_by_minute(calendar, at):
-    assert calendar.next_opening(at) == naive_next_opening(calendar, at)
+    assert calendar.next_opening(at).astimezone(UTC) == naive_next_opening(calendar, at)
     assert calendar.is_open(at) == naive_open(calendar, at)
 
 
