@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
@@ -70,8 +72,22 @@ def run_worker(stop: threading.Event | None = None, once: bool = False, supervis
         return
     stop = stop or threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stop_once(stop))
     worker.run(stop)
+
+
+def stop_once(stop: threading.Event) -> Callable[..., None]:
+    """A signal handler that sets `stop` for the first signal only. Ctrl-C in a terminal and `bridge serve`'s
+    SIGTERM (or its death signal) often arrive together; a second handler run inside the first one's
+    `Event.set` would wait forever for the lock that one holds, and the worker would never exit. `next()` on a
+    counter is one atomic step, so only the first handler goes on."""
+    signals = itertools.count()
+
+    def handle(*_: object) -> None:
+        if next(signals) == 0:
+            stop.set()
+
+    return handle
 
 
 def _share_metrics_between_processes() -> None:

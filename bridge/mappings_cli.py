@@ -15,10 +15,10 @@ from bridge.feedback.load import FEEDBACK_FILE, check_feedback_text
 from bridge.handoff.load import RULES_FILE, check_rules_text
 from bridge.mapping.apply import Preview, Row, preview_route
 from bridge.mapping.describe import ConnectorDescriptions
-from bridge.mapping.files import ROUTE_SUFFIXES, check_folder, route_files
+from bridge.mapping.files import ROUTE_SUFFIXES, check_folder, check_text_once, route_files
 from bridge.mapping.jsonschema import mapping_json_schema
-from bridge.mapping.loader import check_text
 from bridge.mapping.problems import Problem
+from bridge.mapping.rulesfile import check_once
 from bridge.mapping.sample import sample_record
 from bridge.sla.load import SLA_FILE, check_sla_text
 from connectors.registry import load_connectors
@@ -57,14 +57,15 @@ def check(live: bool) -> None:
     for note in described.skipped if described else ():
         click.echo(f"note: {note}", err=True)
     rules_path = Path(settings.mappings_dir) / RULES_FILE
-    rules, rule_problems = (check_rules_text(rules_path.read_text(encoding="utf-8"), rules_path)
+    rules, rule_problems = (check_once(check_rules_text, rules_path.read_text(encoding="utf-8"), rules_path)
                             if rules_path.is_file() else (None, [Problem(str(rules_path), None, "(file)",
                                                                           "is missing; the handoff rules live here")]))
     feedback_path = Path(settings.mappings_dir) / FEEDBACK_FILE
-    feedback, feedback_problems = (check_feedback_text(feedback_path.read_text(encoding="utf-8"), feedback_path)
-                                   if feedback_path.is_file() else (None, []))  # optional: feedback is then off
+    feedback, feedback_problems = (
+        check_once(check_feedback_text, feedback_path.read_text(encoding="utf-8"), feedback_path)
+        if feedback_path.is_file() else (None, []))  # optional: feedback is then off
     sla_path = Path(settings.mappings_dir) / SLA_FILE
-    sla, sla_problems = (check_sla_text(sla_path.read_text(encoding="utf-8"), sla_path)
+    sla, sla_problems = (check_once(check_sla_text, sla_path.read_text(encoding="utf-8"), sla_path)
                          if sla_path.is_file() else (None, []))  # optional: the SLA timers are then off
     problems = [*report.errors, *rule_problems, *feedback_problems, *sla_problems,
                 *(described.failures if described else ())]
@@ -104,7 +105,7 @@ def preview(route: str, record_file: Path | None, sample: bool, as_json: bool) -
         raise click.UsageError("give --record FILE or --sample (one of them)")
     settings = settings_or_exit()
     path = _route_path(settings.mappings_dir, route)
-    loaded = check_text(path.read_text(encoding="utf-8"), path, settings.env)
+    loaded = check_text_once(path.read_text(encoding="utf-8"), path, settings.env)
     if loaded.route is None:
         _fail(loaded.errors)
     source = loaded.route.source

@@ -44,3 +44,25 @@ def test_the_command_refuses_a_lane_it_does_not_know(make_settings, monkeypatch)
         monkeypatch.setenv(key, value)
     result = CliRunner().invoke(worker_command, ["--once", "--lanes", "salesforse"])
     assert result.exit_code == 2 and "--lanes: no lane 'salesforse'" in result.output
+
+
+def test_a_second_signal_inside_the_first_handler_does_not_hang_the_worker():
+    """Ctrl-C and bridge serve's SIGTERM together: the nested handler must not wait for the first one's lock."""
+    import threading
+
+    from bridge.cli import stop_once
+
+    stop = threading.Event()
+    handle = stop_once(stop)
+    real_set = stop.set
+
+    def set_while_a_second_signal_arrives():
+        with stop._cond:  # the first handler, inside Event.set, holding the lock
+            handle()  # the second signal's handler runs here, in the same thread
+        real_set()
+
+    stop.set = set_while_a_second_signal_arrives
+    done = threading.Thread(target=handle, daemon=True)
+    done.start()
+    done.join(timeout=5)
+    assert not done.is_alive() and stop.is_set()
