@@ -24,6 +24,7 @@ from bridge.kernel.clock import utcnow
 from bridge.mapping.problems import MappingError
 from bridge.mappings_cli import mappings
 from bridge.queue_cli import inbox, open_store, outbox
+from bridge.reconcile_cli import reconcile
 from bridge.retention import PRUNE_ACTION, prune
 from bridge.store import Store
 from connectors.sandbox.cli import sandbox
@@ -190,6 +191,7 @@ main.add_command(demo)
 main.add_command(inbox)
 main.add_command(outbox)
 main.add_command(calendar)
+main.add_command(reconcile)
 
 
 @main.command()

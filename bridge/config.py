@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronsim import CronSim, CronSimError
 from dotenv import dotenv_values
 
 from bridge.kernel.env import TOKEN_HINT, EnvReader
@@ -87,6 +90,26 @@ class ReadinessSettings:
     worker_stale_seconds: int = 120
 
 
+#: Each system's daily API allowance a reconciliation may take its share of, until the admin says otherwise
+#: (BRIDGE_RECONCILE_DAILY_CALLS): HubSpot Free/Starter 250,000 a day; a Salesforce Enterprise org's 100,000 base;
+#: kintone 10,000 per app (Standard course). ../shared/reference/api-facts.md has the sources.
+DAILY_CALLS = {"hubspot": 250_000, "salesforce": 100_000, "kintone": 10_000}
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    """The nightly reconciliation (`bridge reconcile`, BRIDGE_RECONCILE_*) and the kintone catch-up poll."""
+
+    schedule: str | None = "0 2 * * *"  # cron, in `zone`; None: the worker never runs it (cron or systemd may)
+    zone: str = "Asia/Tokyo"
+    full_every_days: int = 7  # an incremental run becomes a full one when the last full one is this old
+    max_change: float = 0.05  # a plan changing more than this share of the records compared is refused (--force)
+    daily_share: float = 0.10  # of each system's daily API allowance, at most this much per run
+    daily_calls: Mapping[str, int] = field(default_factory=lambda: dict(DAILY_CALLS))
+    overlap_minutes: int = 10  # an incremental run reads from the last run's start, less this much
+    catchup_seconds: int = 300  # the kintone / Salesforce catch-up poll's interval; 0: off
+
+
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
@@ -108,6 +131,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     readiness: ReadinessSettings = field(default_factory=ReadinessSettings)
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
 
     @property
     def development(self) -> bool:
@@ -212,6 +236,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
                                               minimum=0),
         ),
     )
+    settings = replace(settings, reconcile=reconcile_settings(read))
     check_credentials(read)
     if read.text("BRIDGE_MAX_ATTEMPTS"):
         read.problems.append("BRIDGE_MAX_ATTEMPTS is no longer used: a failing item is retried for a time, not a "
@@ -227,3 +252,46 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def reconcile_settings(read: EnvReader) -> ReconcileSettings:
+    """BRIDGE_RECONCILE_*: the schedule (a cron expression in BRIDGE_RECONCILE_ZONE, or "off"), the guardrail and
+    the API share; every problem is added to `read.problems`."""
+    zone = read.text("BRIDGE_RECONCILE_ZONE", ReconcileSettings.zone)
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        read.problems.append(f"BRIDGE_RECONCILE_ZONE={zone!r} is not a time zone; use an IANA name such as Asia/Tokyo")
+        zone, tz = ReconcileSettings.zone, ZoneInfo(ReconcileSettings.zone)
+    schedule = read.text("BRIDGE_RECONCILE_SCHEDULE", ReconcileSettings.schedule)
+    if schedule and schedule.lower() in ("off", "none", "0"):
+        schedule = None
+    elif schedule:
+        try:
+            CronSim(schedule, datetime(2026, 1, 1, tzinfo=tz))
+        except CronSimError as error:
+            read.problems.append(f"BRIDGE_RECONCILE_SCHEDULE={schedule!r} is not a cron expression ({error}): give "
+                                 "five fields, minute hour day month weekday, e.g. '0 2 * * *' for 02:00 daily, "
+                                 "or 'off'")
+            schedule = ReconcileSettings.schedule
+    daily = dict(DAILY_CALLS)
+    for part in (read.text("BRIDGE_RECONCILE_DAILY_CALLS") or "").split(","):
+        system, _, calls = part.strip().partition("=")
+        if not part.strip():
+            continue
+        if not calls.strip().isdigit() or int(calls) < 1:
+            read.problems.append(f"BRIDGE_RECONCILE_DAILY_CALLS: {part.strip()!r} must be system=calls, e.g. "
+                                 "salesforce=15000")
+            continue
+        daily[system.strip()] = int(calls)
+    return ReconcileSettings(
+        schedule=schedule,
+        zone=zone,
+        full_every_days=read.integer("BRIDGE_RECONCILE_FULL_EVERY_DAYS", ReconcileSettings.full_every_days, minimum=1),
+        max_change=read.integer("BRIDGE_RECONCILE_MAX_CHANGE_PERCENT", 5, minimum=0, maximum=100) / 100,
+        daily_share=read.integer("BRIDGE_RECONCILE_API_PERCENT", 10, minimum=1, maximum=100) / 100,
+        daily_calls=daily,
+        overlap_minutes=read.integer("BRIDGE_RECONCILE_OVERLAP_MINUTES", ReconcileSettings.overlap_minutes, minimum=0),
+        catchup_seconds=read.integer("BRIDGE_CATCHUP_SECONDS", ReconcileSettings.catchup_seconds, minimum=0,
+                                     maximum=300),
+    )

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Packages of pure rules: functions of their inputs and `now`; no store, no network, no web framework.
-RULE_PACKAGES = ("bridge/handoff", "bridge/mapping", "bridge/sla", "bridge/feedback")
+RULE_PACKAGES = ("bridge/handoff", "bridge/mapping", "bridge/sla", "bridge/feedback", "bridge/reconcile")
 #: What a rule package may not import (it may use connectors.base for the shapes of fields and records).
 NOT_IN_RULES = ("bridge.store", "bridge.worker", "bridge.web", "bridge.admin", "bridge.services", "bridge.app",
                 "bridge.config", "bridge.cli", "connectors.hubspot", "connectors.salesforce", "connectors.kintone",

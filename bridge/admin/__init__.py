@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from bridge.admin import api, pages
+from bridge.admin import api, pages, reconcile_pages  # noqa: F401 (reconcile_pages adds its routes to pages.bp)
 from bridge.admin.auth import SESSION_LIFETIME, AdminAccess, session_secret
 from bridge.config import Settings
 

@@ -12,6 +12,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.mappings": ("Mapping files", "マッピングファイル"),
     "nav.leads": ("Leads", "リード"),
     "nav.sla": ("SLA", "SLA"),
+    "nav.reconcile": ("Reconciliation", "突き合わせ"),
     "nav.outbox": ("Failed writes", "送信失敗"),
     "nav.inbox": ("Failed events", "受信処理の失敗"),
     "nav.audit": ("Audit log", "操作ログ"),
@@ -608,6 +609,74 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "{old} から {new} へ (SLA ポリシーまたはカレンダーの変更)"),
     "sla_log.notified": ("people were told {at}", "{at} に通知済み"),
     "sla_log.to_notify": ("notice waiting to be sent", "通知の送信待ち"),
+    # reconciliation (bridge reconcile): run history, a run's report, the lead page's line
+    "reconcile.title": ("Reconciliation", "突き合わせ"),
+    "reconcile.intro": (
+        "Each night Bridge compares HubSpot with Salesforce and kintone through the mapping files and lists what "
+        "differs (drift). A plan changes nothing; a run with --doit repairs what the mappings decide, through the "
+        "usual writes, and leaves the rest for a person. Open a run to read its report.",
+        "Bridge は毎晩、マッピングファイルに沿って HubSpot と Salesforce・kintone の内容を突き合わせ、"
+        "食い違い (差分) を一覧にします。計画だけの実行では何も変更しません。"
+        "--doit を付けた実行では、マッピングで決まるものを通常の書き込みで修復し、"
+        "それ以外は人の判断に残します。実行を開くとレポートを確認できます。",
+    ),
+    "reconcile.empty": (
+        "No reconciliation has run yet. It runs on the schedule BRIDGE_RECONCILE_SCHEDULE (nightly at 02:00 by "
+        "default), or when someone runs `bridge reconcile` on the server.",
+        "突き合わせはまだ実行されていません。BRIDGE_RECONCILE_SCHEDULE の予定 (既定は毎晩 2:00) で実行されるか、"
+        "サーバーで `bridge reconcile` を実行すると始まります。",
+    ),
+    "reconcile.no_more": ("No older runs.", "これより古い実行はありません。"),
+    "reconcile.run": ("Run", "実行"),
+    "reconcile.run_title": ("Reconciliation #{id}", "突き合わせ #{id}"),
+    "reconcile.back": ("← all runs", "← 実行履歴に戻る"),
+    "reconcile.open": ("Report", "レポート"),
+    "reconcile.started": ("Started", "開始"),
+    "reconcile.finished": ("Finished", "終了"),
+    "reconcile.mode": ("Mode", "範囲"),
+    "reconcile.since": ("(records changed since {at})", "({at} 以降に変更されたレコード)"),
+    "reconcile.trigger": ("Started by", "実行のきっかけ"),
+    "reconcile.share": ("Share of records --doit changes", "--doit で変更するレコードの割合"),
+    "reconcile.compared": ("Records compared", "比較したレコード"),
+    "reconcile.nothing_compared": ("No records were compared.", "比較したレコードはありません。"),
+    "reconcile.found": ("Drift found", "見つかった差分"),
+    "reconcile.repaired": ("Repaired", "修復"),
+    "reconcile.needs_person": ("Needs a person", "要判断"),
+    "reconcile.newer": ("← newer runs", "← 新しい実行"),
+    "reconcile.older": ("older runs →", "古い実行 →"),
+    "reconcile.page": ("page {page}", "{page} ページ目"),
+    "reconcile.download_csv": ("Download CSV (Excel)", "CSV をダウンロード (Excel 用)"),
+    "reconcile.download_json": ("Download JSON", "JSON をダウンロード"),
+    "reconcile.summary": ("Summary", "概要"),
+    "reconcile.system": ("System", "システム"),
+    "reconcile.records": ("Records", "レコード数"),
+    "reconcile.calls": ("API calls", "API 呼び出し"),
+    "reconcile.by_kind": ("Drift by kind", "種類別の差分"),
+    "reconcile.trend_help": (
+        "The change is counted against run #{run} of {at}, the previous run of the same mode that finished reading.",
+        "増減は、同じ範囲で最後まで読み取った前回の実行 #{run} ({at}) との比較です。",
+    ),
+    "reconcile.no_trend": (
+        "No earlier run of the same mode to compare with yet.", "比較できる同じ範囲の前回の実行はまだありません。",
+    ),
+    "reconcile.count": ("Found", "件数"),
+    "reconcile.previous": ("Previous run", "前回"),
+    "reconcile.change": ("Change", "増減"),
+    "reconcile.history": ("Drift found in recent runs", "最近の実行で見つかった差分"),
+    "reconcile.no_items": ("This run found no drift.", "この実行で見つかった差分はありません。"),
+    "reconcile.record": ("Record", "レコード"),
+    "reconcile.field": ("Field", "項目"),
+    "reconcile.actual": ("Value in that record", "そのレコードの値"),
+    "reconcile.expected": ("Value the other side says", "相手側の値"),
+    "reconcile.action": ("What it means and what to do", "内容と対応"),
+    "reconcile.lead_id": ("lead {id}", "リード {id}"),
+    "reconcile.no_lead": ("no lead", "リードなし"),
+    "reconcile.previous_items": ("← previous", "← 前へ"),
+    "reconcile.next_items": ("next →", "次へ →"),
+    "reconcile.lead_drift": ("Reconciliation #{run} ({at}) found:", "突き合わせ #{run} ({at}) で見つかった差分:"),
+    "reconcile.lead_drift_open": ("see the report", "レポートを見る"),
+    "reconcile.lead_drift_repaired": ("repaired", "修復済み"),
+    "reconcile.lead_drift_person": ("a person decides", "要判断"),
     # errors
     "error.back": ("Back to the mapping files", "マッピングファイル一覧に戻る"),
     "error.not_configured.title": ("The admin pages are off", "管理画面は無効になっています"),
@@ -659,6 +728,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.no_lead": (
         "There is no lead with id {id}. Pick one from the leads list.",
         "ID {id} のリードはありません。リード一覧から選んでください。",
+    ),
+    "error.no_run": (
+        "There is no reconciliation run #{id}. Pick one from the run history.",
+        "突き合わせの実行 #{id} はありません。実行履歴から選んでください。",
     ),
     "error.http.title": ("Request refused", "リクエストを処理できません"),
     "error.http": ("{code} {name}: {description}", "{code} {name}: {description}"),

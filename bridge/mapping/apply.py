@@ -95,24 +95,46 @@ def _key_row(read: str, write: str, record: Mapping[str, Any]) -> Row:
     return Row(write, as_text(value).strip(), True, read, value, key=True)
 
 
+def field_value(field: FieldMap, record: Mapping[str, Any], back: bool = False) -> tuple[Any, bool]:
+    """What `field` sends for `record` (the other way when `back`), and whether it is sent at all (not empty, no
+    transform failed): the value a payload holds, without a preview's account of how. For comparing many records."""
+    read = field.target if back else field.source
+    chain = field.reverse if back and field.direction == BOTH else field.transforms
+    value, error = _run(chain, record.get(read) if read else None, Context(record), None)
+    value, error = _finish(field, value, error)
+    return (value, True) if error is None and not is_blank(value) else (None, False)
+
+
+def _run(chain: tuple, value: Any, ctx: Context, steps: list[Step] | None) -> tuple[Any, str | None]:
+    """`value` through the transforms of `chain`; the first failure stops it (value None, why)."""
+    for step in chain:
+        try:
+            value = step.run(value, ctx)
+        except TransformFailed as failure:
+            return None, f"{step.name}: {failure}"
+        if steps is not None:
+            steps.append(Step(step.label(), value))
+    return value, None
+
+
+def _finish(field: FieldMap, value: Any, error: str | None) -> tuple[Any, str | None]:
+    """The field's default for an empty value; an empty required field is an error."""
+    if error is None and is_blank(value) and field.default is not None:
+        value = field.default
+    if error is None and is_blank(value) and field.required:
+        error = "required but empty (no value and no default)"
+    return value, error
+
+
 def _field_row(field: FieldMap, record: Mapping[str, Any], back: bool) -> Row:
     read, write = (field.target, field.source or "") if back else (field.source, field.target)
     chain = field.reverse if back and field.direction == BOTH else field.transforms
     ctx = Context(record)
     source_value = record.get(read) if read else None
-    value, steps, error = source_value, [], None
-    for step in chain:
-        try:
-            value = step.run(value, ctx)
-        except TransformFailed as failure:
-            value, error = None, f"{step.name}: {failure}"
-            break
-        steps.append(Step(step.label(), value))
+    steps: list[Step] = []
+    value, error = _run(chain, source_value, ctx, steps)
     defaulted = error is None and is_blank(value) and field.default is not None
-    if defaulted:
-        value = field.default
-    if error is None and is_blank(value) and field.required:
-        error = "required but empty (no value and no default)"
+    value, error = _finish(field, value, error)
     sent = error is None and not is_blank(value)
     return Row(
         write,

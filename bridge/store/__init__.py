@@ -21,6 +21,7 @@ from bridge.store.admin import Admin, LoginAttempt
 from bridge.store.alerts import Alerts
 from bridge.store.budget import SharedBudget
 from bridge.store.clocks import Clocks
+from bridge.store.cursors import Cursors
 from bridge.store.db import Connections
 from bridge.store.echoes import OWN_WRITE_MEMORY, Echoes
 from bridge.store.health import Health
@@ -31,6 +32,7 @@ from bridge.store.leads import Leads
 from bridge.store.migrations import migrations
 from bridge.store.outbox import OutboxQueue
 from bridge.store.queue import STATUSES, LeasedQueue, LeaseLost
+from bridge.store.reconcile import ReconcileReads, Reconciliations
 from bridge.store.retention import Retention
 from bridge.store.sales import Sales
 
@@ -50,6 +52,7 @@ class Work:
         self.alerts = store.alerts
         self.sales = store.sales
         self.clocks = store.clocks
+        self.reconcile_reads = store.reconcile_reads
         self._conn = store.conn
 
     @contextmanager
@@ -80,6 +83,9 @@ class Store:
         self.budget = SharedBudget(self.conn)
         self.sales = Sales(self.conn)
         self.clocks = Clocks(self.conn)
+        self.cursors = Cursors(self.conn)
+        self.reconciliations = Reconciliations(self.conn)
+        self.reconcile_reads = ReconcileReads(self.conn)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Work]:

@@ -313,3 +313,32 @@ def sla_clocks(db: Database) -> None:
     db["sla_log"].create_index(["lead_id", "id"])
     db["sla_log"].create_index(["kind", "at"])  # /metrics and the SLA page count breaches and touches by time
     db.execute("CREATE INDEX sla_log_to_send ON sla_log(lead_id) WHERE notify = 1 AND notified_at IS NULL")
+
+
+@migrations(name="0011_reconciliation_cursors")
+def reconciliation_cursors(db: Database) -> None:
+    # One row per reconciliation run (`bridge reconcile`, or the worker's schedule): what it compared, what it found
+    # by kind, what it repaired; the report pages read these. `status`: running | planned (a plan only) | applied
+    # (--doit) | refused (the guardrail) | failed | interrupted (found running by a later run: killed half-way).
+    db["reconcile_runs"].create(
+        {"id": int, "mode": str, "status": str, "doit": int, "force": int, "since": str, "started_at": str,
+         "finished_at": str, "compared": str, "found": str, "repaired": int, "needs_person": int, "calls": str,
+         "share": float, "error": str, "trigger": str},
+        pk="id", not_null={"mode", "status", "doit", "force", "started_at", "trigger"},
+        defaults={"repaired": 0, "needs_person": 0, "doit": 0, "force": 0},
+    )
+    db["reconcile_runs"].create_index(["status", "id"])
+    # Each drift a run found: which lead and record, the field and both values, which side changed (when, by whom,
+    # where the system says), and what --doit does (`action`) or why a person must decide (`reason`).
+    db["reconcile_items"].create(
+        {"id": int, "run_id": int, "kind": str, "system": str, "object": str, "lead_id": int, "record_id": str,
+         "field": str, "expected": str, "actual": str, "changed_side": str, "changed_at": str, "changed_by": str,
+         "action": str, "reason": str, "details": str, "lead_name": str, "repaired_at": str},
+        pk="id", not_null={"run_id", "kind", "system", "action", "reason"},
+        foreign_keys=[("run_id", "reconcile_runs", "id")],
+    )
+    db["reconcile_items"].create_index(["run_id", "kind", "id"])
+    db["reconcile_items"].create_index(["lead_id", "id"])
+    # Named positions that survive restarts: the last successful reconciliation per mode, the catch-up polls.
+    db["cursors"].create({"name": str, "value": str, "updated_at": str}, pk="name",
+                         not_null={"value", "updated_at"})

@@ -22,6 +22,7 @@ from bridge.kernel.budget import spending
 from bridge.kernel.errors import AuthError, ConnectorError, Permanent
 from bridge.live import LiveMappings
 from bridge.mapping import TO_SOURCE, RecordInvalid, apply_route
+from bridge.mapping.record import route_input
 from bridge.store import LeaseLost, Store, Work
 from bridge.worker.feedback import events_of
 from bridge.worker.notify import notify, post_to_slack
@@ -42,14 +43,8 @@ BEFORE_MQL = ("", "subscriber", "lead")
 
 
 def source_record(lead: Mapping) -> dict:
-    """What a route reads for a lead: its HubSpot properties plus the service's own bridge.* values."""
-    record = json.loads(lead["properties"]) if lead.get("properties") else {}
-    record.setdefault("email", lead.get("email"))
-    record.setdefault("hs_object_id", lead.get("hubspot_id"))
-    record.update({"bridge.score": lead.get("score"), "bridge.stage": lead.get("stage"),
-                   "bridge.temperature": lead.get("temperature"), "bridge.reason": lead.get("handoff_reason"),
-                   "bridge.handoff_at": lead.get("handed_off_at")})
-    return record
+    """What a route reads for a lead: its HubSpot properties as last read plus the service's own bridge.* values."""
+    return route_input(json.loads(lead["properties"]) if lead.get("properties") else {}, lead)
 
 
 def write_back(lead: Mapping) -> dict:
@@ -174,6 +169,18 @@ class Upserts(OutboxKind):
         self.after_batch(work, [(item, outcome)], now)
 
     def after_batch(self, work: Work, settled: list[tuple[dict, Outcome | None]], now: datetime) -> None:
+        self.link_written(work, settled, now)
+        # A lead with no upsert in flight any more (this batch's are settled): tell HubSpot and sales, with the new
+        # record ids. A lead waiting for another system's upsert hears once, when that one is done too.
+        lead_ids = [item["lead_id"] for item, _ in settled]
+        in_flight = work.outbox.open_counts(lead_ids, "upsert")
+        work.outbox.enqueue_many((lead_id, kind, target, now) for lead_id in lead_ids if not in_flight.get(lead_id)
+                                 for kind, target in (("writeback", "hubspot"), ("notify", "slack")))
+
+
+    @staticmethod
+    def link_written(work: Work, settled: list[tuple[dict, Outcome | None]], now: datetime) -> None:
+        """Link each lead to the record written, and remember the values as Bridge's own (echo memory)."""
         written = [(item["lead_id"], outcome.result) for item, outcome in settled
                    if outcome is not None and outcome.ok and outcome.result.get("id")]
         work.leads.link_records((lead_id, r["system"], r["object"], r["id"], now) for lead_id, r in written)
@@ -183,12 +190,17 @@ class Upserts(OutboxKind):
             by_system.setdefault(r["system"], {})[r["id"]] = r.get("fields") or {}
         for system, writes in by_system.items():
             work.echoes.remember(system, writes, now)
-        # A lead with no upsert in flight any more (this batch's are settled): tell HubSpot and sales, with the new
-        # record ids. A lead waiting for another system's upsert hears once, when that one is done too.
-        lead_ids = [item["lead_id"] for item, _ in settled]
-        in_flight = work.outbox.open_counts(lead_ids, "upsert")
-        work.outbox.enqueue_many((lead_id, kind, target, now) for lead_id in lead_ids if not in_flight.get(lead_id)
-                                 for kind, target in (("writeback", "hubspot"), ("notify", "slack")))
+
+
+class Repairs(Upserts):
+    """A reconciliation's repair (bridge/jobs/reconcile.py): the route's write sent again with the values just read,
+    at the lowest priority of the API budget. Not a handoff: no notice and no write-back follow."""
+
+    name = "repair"
+    priority = "reconcile"
+
+    def after_batch(self, work: Work, settled: list[tuple[dict, Outcome | None]], now: datetime) -> None:
+        self.link_written(work, settled, now)
 
 
 class WriteBacks(OutboxKind):
@@ -367,8 +379,8 @@ def _lifecycle(lead: Mapping) -> str | None:
 
 
 #: Every kind of write, by the name stored in the outbox: adding a kind is adding a class here.
-KINDS: dict[str, OutboxKind] = {kind.name: kind for kind in (Upserts(), WriteBacks(), Notices(), FeedbackWrites(),
-                                                              SlaNotices(), SalesUpdates())}
+KINDS: dict[str, OutboxKind] = {kind.name: kind for kind in (Upserts(), Repairs(), WriteBacks(), Notices(),
+                                                              FeedbackWrites(), SlaNotices(), SalesUpdates())}
 BATCH_SIZES = {name: kind.batch_size for name, kind in KINDS.items()}
 
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from bridge.config import Settings
+from bridge.jobs.reconcile import Reconciler
 from bridge.kernel.clock import utcnow
 from bridge.live import LiveMappings
 from bridge.retention import DailyPrune
@@ -38,6 +39,7 @@ from bridge.worker.handlers import HandlerContext
 from bridge.worker.heartbeat import Heartbeat
 from bridge.worker.inbox import InboxStage
 from bridge.worker.outbox import OutboxStage, Sender
+from bridge.worker.reconcile import ReconcileStage
 from bridge.worker.retry import RetryPolicy
 from bridge.worker.stage import Stage
 from bridge.worker.timers import TimersStage
@@ -110,6 +112,11 @@ class Worker:
             if system in connectors:  # what sales did there, read in this system's own lane
                 self.lanes[system].append(FeedbackStage(store, self.mappings, connectors, system, clock, policy, lease,
                                                         linger))
+        # The nightly reconciliation in a lane of its own: its reads take minutes and wait out rate limits.
+        if "hubspot" in connectors:
+            reconciler = Reconciler(store, lambda: self.mappings.routes, lambda: self.mappings.feedback, connectors,
+                                    settings.reconcile, clock, self._wait)
+            self.lanes["reconcile"] = [ReconcileStage(store, reconciler, clock, worker.slack_webhook_url)]
         if lanes is not None:  # this process runs some lanes; another `bridge worker --lanes` runs the rest
             chosen = select_lanes(lanes, self.lanes)
             self.lanes = {name: stages for name, stages in self.lanes.items() if name in chosen}
@@ -117,6 +124,11 @@ class Worker:
         self.prune = DailyPrune(store, settings.retention, clock)
         self.heartbeat = Heartbeat(store, self.owner, clock)  # /readyz: is anyone processing the inbox?
         self._passed: dict[str, datetime] = {}  # each lane's last pass without an error
+        self._stop = threading.Event()  # `run`'s: a reconciliation waiting out a rate limit ends its wait on it
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait `seconds` unless the worker is stopped; whether to go on."""
+        return not self._stop.wait(seconds)
 
     @property
     def stages(self) -> list[Stage]:
@@ -152,6 +164,7 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Run each lane in its own thread until `stop` is set; this thread reloads the mappings, prunes, and
         beats the heartbeat while every lane is healthy."""
+        self._stop = stop
         log.info("worker %s started: lanes %s", self.owner, ", ".join(self.lanes))
         threads = [threading.Thread(target=self._run_lane, args=(name, stages, stop), name=f"lane-{name}",
                                     daemon=True) for name, stages in self.lanes.items()]

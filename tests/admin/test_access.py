@@ -12,7 +12,7 @@ from bridge.app import create_app
 from tests.admin.conftest import ADMIN_ENV, API_HEADERS, PASSWORD, SF_FILE, csrf_from, login
 
 PUBLIC = {"admin.login", "admin.static"}  # the login form and its stylesheet
-SAMPLE_VALUES = {"name": SF_FILE, "version": 1, "filename": "admin.css", "lead_id": 1}
+SAMPLE_VALUES = {"name": SF_FILE, "version": 1, "filename": "admin.css", "lead_id": 1, "run_id": 1}
 
 
 def _routes(app, blueprint: str):

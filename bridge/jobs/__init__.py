@@ -1,0 +1,1 @@
+"""Jobs run on a schedule or from the command line: the nightly reconciliation."""
