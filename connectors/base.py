@@ -169,6 +169,26 @@ class Connector(ABC):
         """Every record modified at or after `since`, fetched page by page as the caller iterates
         (HubSpot and Salesforce in order of change, kintone in order of record id)."""
 
+    def scan(self, object: str, fields: Sequence[str], *, after: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every record of the object in ascending record-id order, fetched page by page (the largest page the
+        system allows) as the caller iterates; each call spends the budget like any other. Each record holds its
+        id field (HubSpot hs_object_id, Salesforce Id, kintone $id). `after`: start past this record id, to resume
+        a scan that stopped (a RateLimited raised mid-way) from the last record received.
+        The default refuses: a connector that cannot list its records cannot be reconciled."""
+        raise NotImplementedError(f"the {self.name} connector cannot scan its records (Connector.scan)")
+
+    def deleted_since(self, object: str, since: datetime, now: datetime) -> list[tuple[str, datetime]] | None:
+        """(record id, when deleted) of the records deleted at or after `since` (up to `now`; a system that keeps
+        time to the minute may leave now's minute to the next call, so overlap `since`), or None when the system
+        cannot tell (no deleted-records API, or `since` is past what it keeps): the caller then finds deletions by
+        comparing a full `scan` with the ids it knows. Default: None."""
+        return None
+
+    def change_fields(self, object: str) -> tuple[str | None, str | None]:
+        """The names of the record fields that hold when a record was last modified and by whom (None where the
+        system has no such field), so a report can say "changed by X at T". Default: (None, None)."""
+        return None, None
+
     @abstractmethod
     def describe(self, object: str) -> dict[str, FieldInfo]:
         """The object's fields by name, so mappings can be checked before anything is written."""

@@ -302,6 +302,42 @@ class HubSpotConnector(RestConnector):
                 )
             start, seen_at_start = last, seen_at_last
 
+    def scan(self, object: str, fields: Sequence[str], *, after: str | None = None) -> Iterator[dict[str, Any]]:
+        # Search sorted by record id within a window "hs_object_id > last id": ids are unique, so before `after`
+        # would reach the 10,000-result cap a new window opens past the last id read, and no record comes twice.
+        # https://developers.hubspot.com/docs/api/crm/search#limitations
+        path = f"/crm/v3/objects/{object}/search"
+        last = seen = str(after or 0)
+        while True:
+            offset = None
+            while True:
+                body: dict[str, Any] = {
+                    "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": last}]}],
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    "properties": sorted(set(fields)),
+                    "limit": SEARCH_PAGE,
+                }
+                if offset:
+                    body["after"] = offset
+                page = self.request("POST", path, f"POST {path}", pool="search", json=body).json()
+                for result in page.get("results", []):
+                    record = _record(result)
+                    seen = record["hs_object_id"]
+                    yield record
+                offset = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if not offset:
+                    return
+                if not str(offset).isdigit() or int(offset) + SEARCH_PAGE > SEARCH_RESULT_CAP:
+                    break
+            if seen == last:  # a window that moved nothing would repeat forever
+                raise Permanent(self.name, f"search past {object} id {last} returned no records but a next page")
+            last = seen
+
+    def change_fields(self, object: str) -> tuple[str | None, str | None]:
+        # hs_updated_by_user_id ("Updated by user ID": the user who last updated the record) is a default property
+        # of the CRM objects, as the properties API lists them. https://developers.hubspot.com/docs/api/crm/properties
+        return ("lastmodifieddate" if object == "contacts" else "hs_lastmodifieddate"), "hs_updated_by_user_id"
+
     def describe(self, object: str) -> dict[str, FieldInfo]:
         path = f"/crm/v3/properties/{object}"
         reply = self.request("GET", path, f"GET {path}").json()

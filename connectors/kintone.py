@@ -173,7 +173,7 @@ class KintoneConnector(RestConnector):
         self._slots = threading.BoundedSemaphore(self.api.max_concurrency)
         # The per-app counter resets at 9:00 JST, which is 00:00 UTC: a fixed daily window.
         self._daily = Limit(self.api.daily_limit, 86_400, fixed=True)
-        self._updated_field: dict[str, str] = {}
+        self._system_fields: dict[str, dict[str, str]] = {}  # app -> field type -> its first field's code
 
     @classmethod
     def from_env(cls, read: EnvReader, *, clock: Clock = utcnow, budget: Budget | None = None) -> KintoneConnector:
@@ -240,6 +240,27 @@ class KintoneConnector(RestConnector):
                 return
             last_id = int(page[-1]["$id"])
 
+    def scan(self, object: str, fields: Sequence[str], *, after: str | None = None) -> Iterator[dict[str, Any]]:
+        # Seek pagination ($id > last, order by $id asc, 500 a page) is what kintone recommends for reading every
+        # record: offset stops at 10,000, and cursors are 10 per domain (shared with every other integration)
+        # and expire after 10 idle minutes. https://kintone.dev/en/docs/kintone/rest-api/records/get-records/
+        # The first page asks for the total count, so the scan stops on the last full page without asking again.
+        last, remaining, first = int(after or 0), None, True
+        while True:
+            query = f"$id > {last} order by $id asc limit {READ_PAGE}"
+            page, total = self._page(object, query, _with_ids(fields), count=first)
+            if first:
+                remaining, first = total, False
+            yield from page
+            if remaining is not None:
+                remaining -= len(page)
+            if len(page) < READ_PAGE or (remaining is not None and remaining <= 0):
+                return
+            last = int(page[-1]["$id"])
+
+    def change_fields(self, object: str) -> tuple[str | None, str | None]:
+        return self._system_field(object, "UPDATED_TIME"), self._system_field(object, "MODIFIER")
+
     def describe(self, object: str) -> dict[str, FieldInfo]:
         return {code: _field_info(code, prop) for code, prop in self._form_fields(object).items()}
 
@@ -250,12 +271,19 @@ class KintoneConnector(RestConnector):
 
     def _stamp_field(self, app: str) -> str:
         """The code of the app's UPDATED_TIME field: its name differs per app and language."""
-        if app not in self._updated_field:
-            codes = [code for code, prop in self._form_fields(app).items() if prop.get("type") == "UPDATED_TIME"]
-            if not codes:
-                raise Permanent(self.name, f"app {app} has no updated-time field to find changes by")
-            self._updated_field[app] = codes[0]
-        return self._updated_field[app]
+        code = self._system_field(app, "UPDATED_TIME")
+        if code is None:
+            raise Permanent(self.name, f"app {app} has no updated-time field to find changes by")
+        return code
+
+    def _system_field(self, app: str, field_type: str) -> str | None:
+        """The code of the app's field of a system type (UPDATED_TIME, MODIFIER…), read from its form once."""
+        if app not in self._system_fields:
+            by_type: dict[str, str] = {}
+            for code, prop in self._form_fields(app).items():
+                by_type.setdefault(str(prop.get("type")), code)
+            self._system_fields[app] = by_type
+        return self._system_fields[app].get(field_type)
 
     def upsert_batch(self, app: str, key_field: str, batch: Sequence[Pair]) -> list[UpsertResult]:
         """PUT one batch of ≤100. kintone writes all or nothing, so records it names as invalid are taken out
@@ -331,25 +359,38 @@ class KintoneConnector(RestConnector):
         return [results[i] for i in range(len(batch))]
 
     def _records(self, app: str, query: str, fields: Sequence[str]) -> list[dict[str, Any]]:
+        return self._page(app, query, fields)[0]
+
+    def _page(
+        self, app: str, query: str, fields: Sequence[str], count: bool = False
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """One GET records call: the records, and with `count` the query's total count (else None)."""
         params: dict[str, Any] = {"app": app, "query": query}
         params.update({f"fields[{i}]": f for i, f in enumerate(fields)})
+        if count:
+            params["totalCount"] = "true"
         if len(urlencode(params)) <= MAX_QUERY_LENGTH:
             response = self.request("GET", "/k/v1/records.json", "GET records", pool=_pool(app), params=params)
         else:
             # Long queries go in a POST body that kintone treats as GET.
             # https://kintone.dev/en/docs/kintone/rest-api/overview/kintone-rest-api-overview/
+            body: dict[str, Any] = {"app": app, "query": query, "fields": list(fields)}
+            if count:
+                body["totalCount"] = True
             response = self.request(
                 "POST",
                 "/k/v1/records.json",
                 "GET records (override)",
                 pool=_pool(app),
-                json={"app": app, "query": query, "fields": list(fields)},
+                json=body,
                 headers={"X-HTTP-Method-Override": "GET"},
             )
         warning = response.headers.get("X-Cybozu-Warning")
         if warning:
             log.warning("kintone app %s: %s: results may be incomplete", app, warning)
-        return [_plain(record) for record in response.json().get("records", [])]
+        reply = response.json()
+        total = reply.get("totalCount")
+        return [_plain(record) for record in reply.get("records", [])], int(total) if count and total else None
 
     # --- the request cycle's hooks -------------------------------------------------------------
 

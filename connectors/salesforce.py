@@ -47,6 +47,8 @@ API_VERSION = "62.0"
 MIN_API_VERSION = 46.0  # collections upsert arrived in v46.0
 COLLECTION_SIZE = 200  # records per sObject Collections call
 READ_CHUNK = 200  # ids per SOQL IN (...), well under the URI length limit
+QUERY_BATCH = 2000  # the largest SOQL batch (Sforce-Query-Options: batchSize, 200 to 2,000)
+RECYCLE_BIN_HORIZON = timedelta(days=15)  # how far back getDeleted can see
 LOGIN_PATH = "/services/oauth2/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_LIFETIME_SECONDS = 180  # Salesforce accepts exp at most 3 minutes ahead
@@ -259,6 +261,44 @@ class SalesforceConnector(RestConnector):
         soql = f"SELECT {select} FROM {object} WHERE SystemModstamp >= {stamp}"  # noqa: S608 (checked names)
         yield from self._query(soql + " ORDER BY SystemModstamp")
 
+    def scan(self, object: str, fields: Sequence[str], *, after: str | None = None) -> Iterator[dict[str, Any]]:
+        select = _names(object, *fields, "Id")
+        # Ids compare as text: "WHERE Id > last" resumes where ORDER BY Id stopped.
+        where = f" WHERE Id > {_soql_string(after)}" if after else ""
+        soql = f"SELECT {select} FROM {object}{where} ORDER BY Id"  # noqa: S608 (names checked, value quoted)
+        # The largest batch a query may ask for (2,000 is also the default, but not guaranteed).
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_queryoptions.htm
+        yield from self._query(soql, headers={"Sforce-Query-Options": f"batchSize={QUERY_BATCH}"})
+
+    def deleted_since(self, object: str, since: datetime, now: datetime) -> list[tuple[str, datetime]] | None:
+        # getDeleted: the delete log behind the recycle bin, kept "no more than 15 days previous to the day the call
+        # is executed"; start and end are read to the minute, and start must precede end by more than a minute. So
+        # a deletion in now's own minute may come only with the next call: callers overlap `since` by a minute.
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm
+        # https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getdeleted.htm
+        if since < now - RECYCLE_BIN_HORIZON:
+            return None
+        start = min(_to_minute(since), _to_minute(now) - timedelta(minutes=2))
+        params = {"start": _sf_datetime(start), "end": _sf_datetime(now)}
+        _names(object)  # a plain API name, or Permanent before any call
+        path = f"{self._data}/sobjects/{object}/deleted/"
+        try:
+            reply = self.request("GET", path, f"GET sobjects/{object}/deleted", params=params).json()
+        except Permanent as error:
+            # A purged log (INVALID_REPLICATION_DATE) or more than 600,000 ids (EXCEEDED_ID_LIMIT): only a full
+            # id scan can tell what went.
+            if error.code in ("INVALID_REPLICATION_DATE", "EXCEEDED_ID_LIMIT"):
+                return None
+            raise
+        earliest = _sf_time(reply.get("earliestDateAvailable"))
+        if earliest is not None and since < earliest:
+            return None  # deletions before `earliest` were purged from the log
+        deleted = ((str(r.get("id")), _sf_time(r.get("deletedDate"))) for r in reply.get("deletedRecords") or [])
+        return [(record_id, when) for record_id, when in deleted if when is not None and when >= since]
+
+    def change_fields(self, object: str) -> tuple[str | None, str | None]:
+        return "LastModifiedDate", "LastModifiedById"
+
     def describe(self, object: str) -> dict[str, FieldInfo]:
         reply = self.request("GET", f"{self._data}/sobjects/{object}/describe", f"GET sobjects/{object}/describe")
         return {f["name"]: _field_info(f) for f in reply.json().get("fields", [])}
@@ -279,16 +319,16 @@ class SalesforceConnector(RestConnector):
         reply = self.request("PATCH", path, f"PATCH composite/sobjects/{object}", json=body, headers=headers).json()
         return [_outcome(key, item) for (key, _), item in zip(batch, reply, strict=True)]
 
-    def _query(self, soql: str) -> Iterator[dict[str, Any]]:
+    def _query(self, soql: str, headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """SOQL results page by page, following nextRecordsUrl until done."""
-        page = self.request("GET", f"{self._data}/query", "GET query", params={"q": soql}).json()
+        page = self.request("GET", f"{self._data}/query", "GET query", params={"q": soql}, headers=headers).json()
         while True:
             for record in page.get("records", []):
                 record.pop("attributes", None)
                 yield record
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
-            page = self.request("GET", page["nextRecordsUrl"], "GET query (next page)").json()
+            page = self.request("GET", page["nextRecordsUrl"], "GET query (next page)", headers=headers).json()
 
     # --- the request cycle's hooks -------------------------------------------------------------
 
@@ -575,6 +615,27 @@ def _names(object: str, *fields: str) -> str:
             "salesforce", f"not Salesforce API names: {', '.join(bad)}", fields=tuple(bad)
         )
     return ", ".join(sorted(set(fields)))
+
+
+def _to_minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def _sf_datetime(moment: datetime) -> str:
+    """A UTC date-time as getDeleted's start and end take it: 2026-11-20T03:00:00+00:00."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _sf_time(value: Any) -> datetime | None:
+    """A REST date-time (2026-11-20T03:00:00.000+0000) as an aware datetime; None when absent or unreadable."""
+    text = str(value or "")
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00, which fromisoformat reads in every version
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _soql_string(value: str) -> str:

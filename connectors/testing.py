@@ -15,15 +15,16 @@ In your tests (with pytest and responses installed), subclass it and describe yo
         rejection, rejection_fields = (400, {...}), ("favouriteColour",)
         partial_fields = ("email",)
         change = ("leads", "318581", "updated")
-        # and the reply builders below: upsert_reply, partial_reply, reject_credentials, delivery
+        scan_page, scan_endpoints = 300, ("GET leads",)  # or scan_page = 0 when it cannot list every record
+        # and the reply builders below: upsert_reply, partial_reply, reject_credentials, delivery, serve_scan
         # (retriable_reply for RetriableRecordsContract, login when the system has a token endpoint)
 
 The tests run on mocked HTTP (`responses`: a URL not registered fails the call) and on a clock they move by
 hand, so nothing reaches the network and nothing sleeps. They check that a connector batches to the minimum
 number of calls; makes each call once, raising what the caller reschedules (a 503 as Transient, a throttle with
 its Retry-After); asks its budget before every call and sends nothing when it is spent; reports validation errors
-per record and as a whole, naming the fields; keeps credentials out of messages; and turns a delivery into
-inbox events whose record keys and changes agree.
+per record and as a whole, naming the fields; keeps credentials out of messages; turns a delivery into
+inbox events whose record keys and changes agree; and scans every record once, in id order, at the paging minimum.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ class ConnectorContract:
     partial_fields: ClassVar[tuple[str, ...]]
     partial_calls: ClassVar[int] = 1  # calls a batch with one invalid record takes
     change: ClassVar[tuple[str, str, str]]  # (object, record id, kind) of the first event of `delivery`
+    #: Records per `scan` page (the system's largest); 0 when the connector cannot scan (then it must say so).
+    scan_page: ClassVar[int] = 0
+    scan_endpoints: ClassVar[tuple[str, ...]] = ()  # the labels in `connector.calls` of the scan's requests
 
     def login(self, rsps: responses.RequestsMock) -> None:
         """Register the token endpoint, for systems that have one."""
@@ -133,6 +137,18 @@ class ConnectorContract:
 
     def delivery(self, now: datetime) -> WebhookRequest:
         """An authentic webhook delivery of one or more events, as the system sends it at `now`."""
+        raise NotImplementedError
+
+    def scan_ids(self, count: int) -> list[str]:
+        """`count` record ids in the order the system sorts them."""
+        return [str(1001 + i) for i in range(count)]
+
+    def serve_scan(self, rsps: responses.RequestsMock, ids: list[str]) -> None:
+        """Answer `scan`'s requests from the records with these ids (sorted), page by page as the system does."""
+        raise NotImplementedError
+
+    def record_id(self, record: dict[str, Any]) -> str:
+        """The id of a record `scan` returned."""
         raise NotImplementedError
 
     # --- fixtures -------------------------------------------------------------------------------
@@ -290,6 +306,31 @@ class ConnectorContract:
             assert connector.parse_record_key(event.record_key) == (change.object, change.record_id)
             assert change.occurred_at == event.occurred_at
         assert (changes[0].object, changes[0].record_id, changes[0].kind) == self.change
+
+
+    def test_scan_reads_every_record_once_in_id_order_at_the_paging_minimum(self, env, clock, rsps):
+        # A budget that never refuses: the test counts calls, it does not wait out a per-second limit.
+        connector = self.build(env, clock, SpentBudget(spent=False))
+        if not self.scan_page:
+            with pytest.raises(NotImplementedError):
+                next(iter(connector.scan(self.object, [])))
+            return
+        self.login(rsps)
+        ids = self.scan_ids(2 * self.scan_page + 1)
+        self.serve_scan(rsps, ids)
+        assert [self.record_id(r) for r in connector.scan(self.object, [])] == ids
+        assert sum(connector.calls[e] for e in self.scan_endpoints) == 3
+        resumed = [self.record_id(r) for r in connector.scan(self.object, [], after=ids[self.scan_page])]
+        assert resumed == ids[self.scan_page + 1:]
+
+    def test_a_spent_budget_refuses_a_scan_before_any_call(self, env, clock, rsps):
+        connector = self.build(env, clock, SpentBudget())
+        self.login(rsps)
+        if self.scan_page:
+            self.serve_scan(rsps, self.scan_ids(3))
+        with pytest.raises(RateLimited if self.scan_page else NotImplementedError):
+            next(iter(connector.scan(self.object, [])))
+        assert len(rsps.calls) == 0
 
 
 class RetriableRecordsContract:

@@ -133,7 +133,7 @@ class Reconciler:
             hub_side = self._side(hubspot, "contacts", contacts, complete=True)
             targets = {r.name: self._side(self.connectors[r.target.system], r.target.object, self._read_all(
                 r.target.system, lambda after, r=r: self.connectors[r.target.system].scan(
-                    r.target.object, _target_fields(r), after=after)), complete=True) for r in routes}
+                    r.target.object, self._target_fields(r), after=after)), complete=True) for r in routes}
             for route in routes:
                 self._deletions(route, targets[route.name], since=self.clock() - timedelta(days=15))
             lead_rows = self.store.reconcile_reads.leads()
@@ -154,7 +154,7 @@ class Reconciler:
         for route in routes:
             connector = self.connectors[route.target.system]
             records = self._read_all(route.target.system, lambda _, c=connector, r=route: c.changed_since(
-                r.target.object, since, _target_fields(r)))
+                r.target.object, since, self._target_fields(r)))
             changed[route.name] = records
             touched |= {str(rec[route.target.key]) for rec in records.values() if rec.get(route.target.key)}
             touched |= set(reads.leads_of_records(route.target.system, route.target.object, records).values())
@@ -169,7 +169,7 @@ class Reconciler:
             connector, where = self.connectors[route.target.system], (route.target.system, route.target.object)
             records = changed[route.name]
             linked = sorted({r[2] for lead in lead_rows for r in lead["records"] if r[:2] == where} - set(records))
-            fields = _target_fields(route)
+            fields = self._target_fields(route)
             if linked:
                 records.update(self._read_some(route.target.system, lambda c=connector, o=route.target.object,
                                                ids=linked, f=fields: c.read(o, ids, f)))
@@ -241,6 +241,12 @@ class Reconciler:
         if allowance and calls >= allowance:
             raise BudgetSpent(f"{system}: the run used its {self.settings.daily_share:.0%} of the daily allowance "
                               f"({allowance:,} calls; BRIDGE_RECONCILE_API_PERCENT, BRIDGE_RECONCILE_DAILY_CALLS)")
+
+    def _target_fields(self, route: Route) -> list[str]:
+        """What to read of a route's target records: its fields, and who changed each record when."""
+        changed = self._read_some(route.target.system, lambda: self.connectors[route.target.system].change_fields(
+            route.target.object))
+        return sorted({*_route_fields(route), *(name for name in changed if name)})
 
     def _calls(self) -> Counter[str]:
         return Counter({name: c.calls.total() for name, c in self.connectors.items()})
@@ -317,12 +323,9 @@ def _hubspot_fields(routes: Sequence[Route], hubspot: Connector) -> list[str]:
     return sorted({n for n in names if not n.startswith("bridge.")})
 
 
-def _target_fields(route: Route) -> list[str]:
-    names = [route.target.key]
-    for entry in route.fields:
-        if not entry.target.startswith("bridge."):
-            names.append(entry.target)
-    return sorted(set(names))
+def _route_fields(route: Route) -> list[str]:
+    """The target fields a route writes or reads back (bridge.* values are Bridge's, not the record's)."""
+    return [route.target.key, *(f.target for f in route.fields if not f.target.startswith("bridge."))]
 
 
 def _record_id(connector: Connector, record: Mapping[str, Any]) -> str:

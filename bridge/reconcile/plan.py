@@ -123,11 +123,12 @@ def _compare_route(plan: Plan, route: Route, side: SideRecords, handed: list[Lea
         key = record.get(key_field)
         if key is not None and (key.__class__ is not str or key.strip()):
             by_key[str(key).strip()].append(record_id)
-    plan.items.extend(_duplicates(route, side, by_key, by_hubspot_id, hubspot))
+    plan.items.extend(_duplicates(route, checks, side, by_key, by_hubspot_id, hubspot))
     for key, record_ids in by_key.items():
         if key not in by_hubspot_id:
             for record_id in record_ids:
-                plan.items.append(Drift("orphan", side.system, side.object, "person", "no_lead", record_id=record_id,
+                plan.items.append(Drift("orphan", side.system, side.object, "person", "no_lead",
+                                        lead_name=checks.record_name(side.records[record_id]), record_id=record_id,
                                         changed_side=side.system, **_when(side, side.records[record_id]),
                                         details={"route": route.name, "key_field": key_field, "key": key}))
     for lead in handed:
@@ -170,9 +171,16 @@ class _Checks:
         self.backward = {f.source: (f, memo(f, True)) for f in route.fields
                          if f.direction in (TO_SOURCE, BOTH) and f.source}
         self.to_source = [(f, m) for f, m in self.backward.values() if f.direction == TO_SOURCE]
+        #: where the target record keeps the person's family name, given name and address (for naming orphans)
+        self.named = {source: next((f.target for f in route.fields if f.source == source and f.writes_target()), None)
+                      for source in ("lastname", "firstname", "email")}
         #: to_source fields from feedback values (bridge.sales_*, never in a record) that send nothing when empty
         self.silent = {f.index for f, m in self.to_source
                        if f.target.startswith(BRIDGE_PREFIX) and m is not None and not field_value(f, {}, True)[1]}
+
+    def record_name(self, record: Mapping[str, Any]) -> str | None:
+        """A target record without a lead, named as the report names leads: 姓 名 <email>."""
+        return _name({source: record.get(target) for source, target in self.named.items() if target}, None)
 
     def drift(self, lead: LeadState, contact: Mapping[str, Any], side: SideRecords, record_id: str,
               linked_at: str | None, hubspot: SideRecords) -> list[Drift]:
@@ -255,7 +263,7 @@ def _stale(lead: LeadState, contact: Mapping[str, Any], hubspot: SideRecords) ->
     return found
 
 
-def _duplicates(route: Route, side: SideRecords, by_key: Mapping[str, list[str]],
+def _duplicates(route: Route, checks: _Checks, side: SideRecords, by_key: Mapping[str, list[str]],
                 by_hubspot_id: Mapping[str, LeadState], hubspot: SideRecords) -> list[Drift]:
     """Several target records for one HubSpot id (the key field), or for one email address among records Bridge
     keys: a person must say which one is the lead's."""
@@ -283,6 +291,7 @@ def _duplicates(route: Route, side: SideRecords, by_key: Mapping[str, list[str]]
         # Keyed records alone are reported by their keys (same_key), or are two leads that share an address.
         if keyed.intersection(record_ids) and not keyed.issuperset(record_ids):
             found.append(Drift("duplicate", side.system, side.object, "person", "same_email",
+                               lead_name=checks.record_name(side.records[sorted(record_ids)[0]]),
                                record_id=", ".join(sorted(record_ids)),
                                details={"route": route.name, "email": email, "records": sorted(record_ids)}))
     return found

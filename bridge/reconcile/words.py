@@ -437,6 +437,8 @@ def _tidy(text: str, lang: str) -> str:
     generic 営業システム and its particle (system names, being Latin, keep theirs: `Salesforce の`)."""
     if lang == "ja":
         return _JA_GAP.sub("", text)
+    if text.startswith("kintone"):  # the product's name is written in lower case, even first in a sentence
+        return text
     return text[:1].upper() + text[1:]
 
 

@@ -25,9 +25,18 @@ The control API (GET /_sandbox lists the endpoints and the settings to export):
     /salesforce/leads/<id>/convert  POST {"opportunity": {…} | false}: a Contact, an Opportunity, the Lead converted
     /kintone/apps/<app>/records[/<id>]  GET; POST as above; PATCH {"fields"}
     /kintone/apps/<app>/records/<id>/status  POST {"status", "fields"}: a process-management action
+    /hubspot/contacts/<id>, /salesforce/<objects>/<id>, /kintone/apps/<app>/records/<id>
+                                    DELETE as a user deletes: HubSpot contact.deletion, kintone DELETE_RECORD;
+                                    Salesforce sends nothing, the record goes to the recycle bin (getDeleted)
+    /salesforce/recycle-bin         DELETE: an admin empties it (getDeleted's earliestDateAvailable moves up)
+    /bulk                           POST {"system", "object" (contacts | leads… or an sObject | app id), "records"}:
+                                    an import, all or nothing, no webhooks; answers the new ids in order
 Changes made through these act as a user (a sales rep) in the UI and send webhooks (changeSource CRM), Salesforce's
 as an outbound message per object (Lead, Task and Opportunity: SalesforceConfig.outbound_fields); "webhooks": false
-on a POST or PATCH makes them silent.
+on a POST or PATCH (or ?webhooks=false, on a DELETE too) makes them silent: seeding, or a webhook lost on its way.
+They also say who saved: HubSpot hs_updated_by_user_id (the UI user; empty after an API write), Salesforce
+LastModifiedById (SalesforceConfig.ui_user_id, the integration user_id for API writes), kintone 更新者 (a rep,
+Administrator for API writes).
 
 Failures come by count (the next `count` matching calls) or by rate: {"endpoint": "kintone.records_update",
 "status": 503, "rate": 0.2} answers about 20 % of those calls 503 until deleted. {"endpoint": …,

@@ -45,7 +45,8 @@ class HubSpotConfig:
 @dataclass
 class SalesforceConfig:
     org_id: str = "00D5g000004Z1xYEAS"
-    user_id: str = "0055g0000000001AAA"
+    user_id: str = "0055g0000000001AAA"  # the integration user: the API's saves are its
+    ui_user_id: str = "0055g0000000002AAA"  # the sales rep the control API acts as (LastModifiedById of its saves)
     username: str = "integration@bridge.sandbox"
     client_id: str = field(default_factory=lambda: _secret("3MVG9sandbox"))
     client_secret: str = field(default_factory=lambda: _secret("sf-secret"))

@@ -12,8 +12,8 @@ from connectors.sandbox.config import update_settings
 from connectors.sandbox.controls import Failure
 from connectors.sandbox.hubspot_store import HubSpotError
 from connectors.sandbox.kintone_query import Query
-from connectors.sandbox.kintone_schema import KintoneError
-from connectors.sandbox.kintone_store import SINGLE, AppStore
+from connectors.sandbox.kintone_schema import UI_USER, KintoneError
+from connectors.sandbox.kintone_store import MULTI, SINGLE, AppStore
 from connectors.sandbox.salesforce_schema import RequestError, format_value
 from connectors.sandbox.salesforce_store import SObjectStore
 
@@ -54,8 +54,10 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
         return jsonify(error=error.message, code=error.code, errors=error.errors), error.status
 
     def seeding(body: dict[str, Any]) -> AbstractContextManager[None]:
-        """With "webhooks": false, new records notify nobody (data that existed before a test)."""
-        return sandbox.muted() if body.get("webhooks") is False else nullcontext()
+        """With "webhooks": false (in the body, or ?webhooks=false), the change notifies nobody: data that existed
+        before a test, or a webhook lost on its way."""
+        silent = body.get("webhooks") is False or request.args.get("webhooks", "").lower() == "false"
+        return sandbox.muted() if silent else nullcontext()
 
     @bp.get("")
     def index() -> Response:
@@ -133,6 +135,31 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
         sandbox.reset()
         return "", 204
 
+    @bp.post("/bulk")
+    def bulk() -> tuple[Response, int]:
+        """Create many records at once with no webhook (an import): {"system", "object", "records"}; the new ids in
+        input order. All or none: the first invalid record refuses the whole request, naming its index."""
+        body = _body()
+        system, object_, records = body.get("system"), str(body.get("object") or ""), _records(body)
+        if system == "hubspot":
+            if object_ not in ("contacts", ""):
+                raise HubSpotError(404, "OBJECT_NOT_FOUND", f"no object {object_}: the sandbox keeps contacts")
+            with sandbox.muted():
+                ids = hubspot.store.bulk_create(records)
+        elif system == "salesforce":
+            store = salesforce.org.store(SALESFORCE_COLLECTIONS.get(object_, object_))
+            if store is None:
+                raise RequestError("NOT_FOUND", f"no {object_}: one of {', '.join(SALESFORCE_COLLECTIONS)}", status=404)
+            with sandbox.muted():
+                ids = store.bulk_create([store.schema.coerce(r) for r in records])
+        elif system == "kintone":
+            with sandbox.muted():  # kintone sends no webhook for a change of many records anyway
+                added = app_store(object_).add([as_write(r) for r in records], "records[{i}]", "ja", MULTI, UI_USER)
+            ids = [str(r.id) for r in added]
+        else:
+            return jsonify(error='expected {"system": "hubspot"|"salesforce"|"kintone", "object", "records"}'), 400
+        return jsonify(ids=ids), 201
+
     @bp.post("/tokens/expire")
     def expire_tokens() -> Response:
         system = _body().get("system")
@@ -181,6 +208,13 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
         hubspot.store.update(contact_id, _body().get("properties") or {}, "CRM")
         return jsonify(contact_json(contact_id))
 
+    @bp.delete("/hubspot/contacts/<contact_id>")
+    def delete_contact(contact_id: str) -> tuple[str, int]:
+        """A user deletes the contact in the CRM: contact.deletion, unless ?webhooks=false (a lost webhook)."""
+        with seeding(_body()):
+            hubspot.store.delete(contact_id, "CRM")
+        return "", 204
+
     # -- Salesforce: the record pages, and what a rep does on them ----------------------------------
 
     def sobject_store(collection: str) -> SObjectStore:
@@ -228,6 +262,20 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
             save(store, record["Id"], body.get("fields") or {})
         return jsonify(record_json(store, found(store, record_id)))
 
+    @bp.delete("/salesforce/recycle-bin")
+    def empty_recycle_bin() -> Response:
+        """An admin empties the recycle bin: getDeleted's earliestDateAvailable moves up to the newest purged."""
+        return jsonify(purged={name: store.empty_bin() for name, store in salesforce.org.stores.items()})
+
+    @bp.delete("/salesforce/<collection>/<record_id>")
+    def delete_sobject(collection: str, record_id: str) -> tuple[str, int]:
+        """A rep deletes the record: it goes to the recycle bin, and getDeleted lists it with its deletedDate.
+        Salesforce sends no outbound message for a delete, so `?webhooks=false` changes nothing here."""
+        store = sobject_store(collection)
+        if store.delete(record_id) is None:
+            raise RequestError("NOT_FOUND", f"no {store.schema.object} {record_id}", status=404)
+        return "", 204
+
     @bp.post("/salesforce/leads/<lead_id>/convert")
     def convert_lead(lead_id: str) -> Response:
         body = _body()
@@ -268,7 +316,7 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
         store = app_store(app_id)
         with seeding(body):
             # One record at a time, as a user saves them: each sends its own ADD_RECORD webhook.
-            ids = [str(store.add([as_write(r)], "record", "ja", SINGLE)[0].id) for r in _records(body)]
+            ids = [str(store.add([as_write(r)], "record", "ja", SINGLE, UI_USER)[0].id) for r in _records(body)]
         return jsonify(ids=ids), 201
 
     @bp.get("/kintone/apps/<app_id>/records/<record_id>")
@@ -277,7 +325,7 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
 
     def kintone_save(app_id: str, record_id: str, fields: dict[str, Any]) -> None:
         item = {"id": record_id, "record": as_write(fields)}
-        app_store(app_id).update([item], False, "ja", SINGLE, single=True)
+        app_store(app_id).update([item], False, "ja", SINGLE, single=True, actor=UI_USER)
 
     @bp.patch("/kintone/apps/<app_id>/records/<record_id>")
     def kintone_edit(app_id: str, record_id: str) -> Response:
@@ -299,7 +347,15 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
         with seeding(body):
             if body.get("fields"):
                 kintone_save(app_id, record_id, body["fields"])
-            app_store(app_id).change_status(int(record_id), body["status"])
+            app_store(app_id).change_status(int(record_id), body["status"], UI_USER)
         return jsonify(kintone_record(app_id, record_id))
+
+    @bp.delete("/kintone/apps/<app_id>/records/<record_id>")
+    def kintone_delete(app_id: str, record_id: str) -> tuple[str, int]:
+        """A user deletes the record on its screen: DELETE_RECORD, unless ?webhooks=false (a lost webhook)."""
+        kintone_record(app_id, record_id)
+        with seeding(_body()):
+            app_store(app_id).delete(int(record_id), UI_USER)
+        return "", 204
 
     return bp

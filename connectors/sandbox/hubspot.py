@@ -17,7 +17,7 @@ from connectors.sandbox.config import DeliveryConfig, HubSpotConfig
 from connectors.sandbox.controls import Failure, FailurePlan, RollingLimit
 from connectors.sandbox.delivery import DeliveryLog
 from connectors.sandbox.hubspot_schema import ContactSchema
-from connectors.sandbox.hubspot_search import search
+from connectors.sandbox.hubspot_search import Results, search
 from connectors.sandbox.hubspot_store import MAX_BATCH, ContactStore, HubSpotError
 from connectors.sandbox.hubspot_webhooks import HubSpotWebhooks
 
@@ -86,6 +86,7 @@ class HubSpotSim:
         self.schema = ContactSchema(config.custom_properties)
         self.webhooks = HubSpotWebhooks(config, delivery, log)
         self.store = ContactStore(self.schema, clock, self.webhooks.on_changes)
+        self.results = Results()
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # issued OAuth access token -> expiry (epoch seconds)
         self._burst = RollingLimit(10.0)
@@ -94,6 +95,7 @@ class HubSpotSim:
 
     def reset(self) -> None:
         self.store.reset()
+        self.results.clear()
         self.webhooks.dispatcher.clear()
         with self._lock:
             self._tokens.clear()
@@ -301,7 +303,7 @@ class HubSpotSim:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: expected a search request object")
-        total, page, after = search(self.store.all(), self.schema, body)
+        total, page, after = search(self.store.snapshot, self.schema, body, self.results)
         names = body.get("properties") or None
         out: dict[str, Any] = {"total": total, "results": [c.to_api(names) for c in page]}
         if after is not None:

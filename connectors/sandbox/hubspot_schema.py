@@ -9,7 +9,7 @@ from typing import Any
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Set by HubSpot itself; writing them is refused.
-READ_ONLY = {"hs_object_id", "createdate", "lastmodifieddate", "hubspotscore"}
+READ_ONLY = {"hs_object_id", "createdate", "lastmodifieddate", "hubspotscore", "hs_updated_by_user_id"}
 # Default lifecycle stages:
 # https://developers.hubspot.com/docs/api-reference/latest/crm/objects/contacts
 LIFECYCLE_STAGES = (
@@ -82,6 +82,7 @@ DEFAULT_PROPERTIES = [
     _prop("hs_object_id", "Record ID", "number", "number"),
     _prop("createdate", "Create Date", "datetime", "date"),
     _prop("lastmodifieddate", "Last Modified Date", "datetime", "date"),
+    _prop("hs_updated_by_user_id", "Updated by user ID", "number", "number"),  # the user who last updated it
 ]
 
 BRIDGE_PROPERTIES = [

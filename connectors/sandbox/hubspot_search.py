@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from connectors.sandbox.hubspot_schema import ContactSchema, to_millis
@@ -14,10 +19,43 @@ MAX_SEARCH_RESULTS = 10_000
 MAX_FILTER_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
 
 
+class Results:
+    """The sorted matches of recent queries, kept while the store stays unchanged (its version): the next page of a
+    query slices them instead of filtering and sorting every contact again. A 100,000-contact read is 500 pages."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._kept: OrderedDict[str, tuple[int, list[Contact]]] = OrderedDict()
+
+    def get(self, key: str, version: int) -> list[Contact] | None:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None or kept[0] != version:
+                return None
+            self._kept.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: str, version: int, found: list[Contact]) -> None:
+        with self._lock:
+            self._kept[key] = (version, found)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
 def search(
-    contacts: list[Contact], schema: ContactSchema, body: dict[str, Any]
+    snapshot: Callable[[], tuple[int, list[Contact]]],
+    schema: ContactSchema,
+    body: dict[str, Any],
+    results: Results | None = None,
 ) -> tuple[int, list[Contact], int | None]:
-    """(total matches, this page, offset of the next page or None) for a search request body."""
+    """(total matches, this page, offset of the next page or None) for a search request body; `snapshot` gives the
+    store's version and its contacts in id order."""
     groups = body.get("filterGroups") or []
     limit, offset = _paging(body)
     if (
@@ -40,21 +78,35 @@ def search(
             "VALIDATION_ERROR",
             f"There was a problem with the request: unknown property {unknown[0]!r}",
         )
-    found = [
-        c
-        for c in contacts
-        if not groups or any(all(_matches(schema, c, f) for f in g.get("filters") or []) for g in groups)
-    ]
-    found.sort(key=lambda c: int(c.id))
-    for sort in reversed(body.get("sorts") or []):
+    version, contacts = snapshot()
+    key = json.dumps([groups, body.get("sorts") or [], body.get("query")], sort_keys=True, default=str)
+    found = results.get(key, version) if results else None
+    if found is None:
+        found = _sorted(schema, _matching(schema, contacts, groups), body.get("sorts") or [])
+        if results:
+            results.put(key, version, found)
+    page = found[offset : offset + limit]
+    more = offset + limit < len(found)
+    return len(found), page, offset + limit if more else None
+
+
+def _matching(schema: ContactSchema, contacts: list[Contact], groups: list[dict[str, Any]]) -> list[Contact]:
+    """The contacts (in id order) that pass any group's filters, all of them when there are no groups."""
+    if not groups:
+        return list(contacts)
+    tests = [[_compile(schema, f) for f in g.get("filters") or []] for g in groups]
+    return [c for c in contacts if any(all(t(c) for t in group) for group in tests)]
+
+
+def _sorted(schema: ContactSchema, found: list[Contact], sorts: list[Any]) -> list[Contact]:
+    """Sorted by each sort, the first one first; contacts without the property last; ties in id order."""
+    for sort in reversed(sorts):
         name, descending = _sort_spec(sort)
         present = [c for c in found if c.properties.get(name)]
         absent = [c for c in found if not c.properties.get(name)]
         present.sort(key=lambda c, n=name: _typed(schema, n, c.properties[n]), reverse=descending)
         found = present + absent
-    page = found[offset : offset + limit]
-    more = offset + limit < len(found)
-    return len(found), page, offset + limit if more else None
+    return found
 
 
 def _typed(schema: ContactSchema, name: str, value: str) -> Any:
@@ -69,36 +121,58 @@ def _typed(schema: ContactSchema, name: str, value: str) -> Any:
     return value.lower()
 
 
-def _matches(schema: ContactSchema, contact: Contact, flt: dict[str, Any]) -> bool:
+def _compile(schema: ContactSchema, flt: dict[str, Any]) -> Callable[[Contact], bool]:
+    """One filter as a test of a contact; its value is read once, not once per contact."""
     name, op = flt["propertyName"], str(flt.get("operator", "EQ")).upper()
-    actual = contact.properties.get(name)
     if op == "HAS_PROPERTY":
-        return bool(actual)
+        return lambda c: bool(c.properties.get(name))
     if op == "NOT_HAS_PROPERTY":
-        return not actual
+        return lambda c: not c.properties.get(name)
     if op in ("IN", "NOT_IN"):
         wanted = {_typed(schema, name, str(v)) for v in flt.get("values") or []}
-        inside = actual is not None and _typed(schema, name, actual) in wanted
-        return inside if op == "IN" else not inside
-    if actual is None:
-        return op in ("NEQ", "NOT_CONTAINS_TOKEN")
-    have, value = _typed(schema, name, actual), _typed(schema, name, str(flt.get("value", "")))
-    if op == "BETWEEN":
-        return value <= have <= _typed(schema, name, str(flt.get("highValue", "")))
+
+        def inside(c: Contact) -> bool:
+            actual = c.properties.get(name)
+            return (actual is not None and _typed(schema, name, actual) in wanted) == (op == "IN")
+
+        return inside
     if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
         token = str(flt.get("value", "")).lower().strip("*")
-        return (token in actual.lower()) == (op == "CONTAINS_TOKEN")
-    compare = {
-        "EQ": have == value,
-        "NEQ": have != value,
-        "LT": have < value,
-        "LTE": have <= value,
-        "GT": have > value,
-        "GTE": have >= value,
-    }
-    if op not in compare:
+
+        def contains(c: Contact) -> bool:
+            actual = c.properties.get(name)
+            if actual is None:
+                return op == "NOT_CONTAINS_TOKEN"
+            return (token in actual.lower()) == (op == "CONTAINS_TOKEN")
+
+        return contains
+    value = _typed(schema, name, str(flt.get("value", "")))
+    if op == "BETWEEN":
+        high = _typed(schema, name, str(flt.get("highValue", "")))
+        compare: Callable[[Any], bool] = lambda have: value <= have <= high  # noqa: E731
+    elif op in _COMPARE:
+        compare = partial(_COMPARE[op], value)
+    else:
         raise HubSpotError(400, "VALIDATION_ERROR", f"Unknown filter operator {op}")
-    return compare[op]
+
+    def test(c: Contact) -> bool:
+        actual = c.properties.get(name)
+        if actual is None:
+            return op == "NEQ"
+        return compare(_typed(schema, name, actual))
+
+    return test
+
+
+# (filter value, the contact's value) -> whether the contact passes
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "EQ": lambda value, have: have == value,
+    "NEQ": lambda value, have: have != value,
+    "LT": lambda value, have: have < value,
+    "LTE": lambda value, have: have <= value,
+    "GT": lambda value, have: have > value,
+    "GTE": lambda value, have: have >= value,
+}
 
 
 def _paging(body: dict[str, Any]) -> tuple[int, int]:

@@ -14,6 +14,10 @@ from connectors.sandbox.hubspot_schema import ContactSchema, Problem
 MAX_BATCH = 100  # https://developers.hubspot.com/docs/api-reference/latest/crm/objects/contacts
 DEFAULT_READ = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
 ALWAYS_READ = ("hs_object_id", "createdate", "lastmodifieddate")
+#: The HubSpot user the control API acts as (a marketer in the CRM). HubSpot sets hs_updated_by_user_id to the user
+#: who last saved a record; the sandbox leaves it empty after an integration's write (API), its own assumption.
+UI_USER_ID = "4123456"
+UPDATED_BY = "hs_updated_by_user_id"
 
 
 class HubSpotError(Exception):
@@ -72,6 +76,7 @@ class Change:
     source: str  # HubSpot's changeSource: API for API writes, CRM for the UI
     property: str | None = None
     value: str | None = None
+    deleted: bool = False  # the contact was deleted (archived): contact.deletion
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,8 @@ class ContactStore:
         self._clock = clock
         self._notify = notify
         self._lock = threading.RLock()
+        #: Goes up on every change: a search's sorted matches stay valid while it stays the same.
+        self.version = 0
         self.reset()
 
     def reset(self) -> None:
@@ -139,10 +146,16 @@ class ContactStore:
             self._contacts: dict[str, Contact] = {}
             self._index: dict[str, dict[str, str]] = {name: {} for name in self.schema.id_properties()}
             self._next_id = 1001
+            self.version += 1
 
     def all(self) -> list[Contact]:
         with self._lock:
             return list(self._contacts.values())
+
+    def snapshot(self) -> tuple[int, list[Contact]]:
+        """(version, every contact in id order): contacts are added with rising ids and never move."""
+        with self._lock:
+            return self.version, list(self._contacts.values())
 
     def find(self, value: str, id_property: str | None = None) -> Contact | None:
         with self._lock:
@@ -171,6 +184,40 @@ class ContactStore:
             contact, changes = self._insert(values, source)
         self._notify(changes)
         return contact
+
+    def bulk_create(self, records: list[dict[str, Any]], source: str = "IMPORT") -> list[str]:
+        """Create every record or none (an import): each checked as `create` checks one, then added in order with no
+        webhook; the new ids in input order."""
+        plans, claims = [], {name: {} for name in self._index}
+        with self._lock:
+            for number, properties in enumerate(records):
+                values, problems = self.schema.normalize(properties)
+                if problems:
+                    raise HubSpotError(400, "VALIDATION_ERROR", f"records[{number}]: {invalid(problems).message}",
+                                       errors=[p.detail() for p in problems])
+                clash = self._clash(values, f"input {number}", claims)
+                if clash:
+                    raise HubSpotError(409, "CONFLICT", f"records[{number}]: {clash}")
+                for name, claimed in claims.items():
+                    if values.get(name):
+                        claimed[values[name]] = f"input {number}"
+                plans.append(values)
+            return [self._insert(values, source)[0].id for values in plans]
+
+    def delete(self, contact_id: str, source: str) -> None:
+        """Delete (archive) a contact, as a user does in the CRM: gone from reads and searches; sends
+        contact.deletion."""
+        with self._lock:
+            contact = self._contacts.pop(str(contact_id), None)
+            if contact is None:
+                raise HubSpotError(404, "OBJECT_NOT_FOUND", f"no contact {contact_id}", context={"id": [contact_id]})
+            for name, index in self._index.items():
+                value = contact.properties.get(name)
+                if value and index.get(value) == contact.id:
+                    del index[value]
+            self.version += 1
+            now = self._clock()
+        self._notify([Change(contact.id, now, source, deleted=True)])
 
     def update(self, contact_id: str, properties: dict[str, Any], source: str) -> Contact:
         values, problems = self.schema.normalize(properties)
@@ -308,9 +355,12 @@ class ContactStore:
         kept = {k: v for k, v in values.items() if v != ""}
         stamp = iso(now)
         kept.update(hs_object_id=contact_id, createdate=stamp, lastmodifieddate=stamp)
+        if source != "API":
+            kept[UPDATED_BY] = UI_USER_ID
         contact = Contact(contact_id, kept, now, now, dict.fromkeys(kept, now))
         self._contacts[contact_id] = contact
         self._reindex(contact, {})
+        self.version += 1
         changes = [Change(contact_id, now, source)]
         changes += [Change(contact_id, now, source, k, v) for k, v in values.items() if v != ""]
         return contact, changes
@@ -328,8 +378,13 @@ class ContactStore:
                 contact.properties[name] = value
         contact.updated = now
         contact.properties["lastmodifieddate"] = iso(now)
-        contact.changed_at.update(dict.fromkeys([*changed, "lastmodifieddate"], now))
+        if source == "API":
+            contact.properties.pop(UPDATED_BY, None)
+        else:
+            contact.properties[UPDATED_BY] = UI_USER_ID
+        contact.changed_at.update(dict.fromkeys([*changed, "lastmodifieddate", UPDATED_BY], now))
         self._reindex(contact, before)
+        self.version += 1
         return [Change(contact.id, now, source, k, v) for k, v in changed.items()]
 
     def _reindex(self, contact: Contact, before: dict[str, str]) -> None:

@@ -13,11 +13,11 @@ import requests
 from connectors.hubspot import sign_v3
 from connectors.sandbox.config import DeliveryConfig, HubSpotConfig
 from connectors.sandbox.delivery import DeliveryLog, Dispatcher, Outcome, post
-from connectors.sandbox.hubspot_store import Change
+from connectors.sandbox.hubspot_store import UI_USER_ID, Change
 
 # https://developers.hubspot.com/docs/api/webhooks: "up to 100" events per request.
 MAX_EVENTS = 100
-CRM_USER = "userId:4123456"  # the sourceId of changes made "in the UI" through the control API
+CRM_USER = f"userId:{UI_USER_ID}"  # the sourceId of changes made "in the UI" through the control API
 
 
 class HubSpotWebhooks:
@@ -44,7 +44,10 @@ class HubSpotWebhooks:
             return self._subscriptions.setdefault(key, 1_200_000 + len(self._subscriptions))
 
     def _event(self, change: Change) -> dict[str, Any]:
-        kind = "contact.creation" if change.property is None else "contact.propertyChange"
+        if change.deleted:
+            kind = "contact.deletion"
+        else:
+            kind = "contact.creation" if change.property is None else "contact.propertyChange"
         with self._lock:
             event_id = next(self._event_ids)
         event: dict[str, Any] = {
@@ -57,7 +60,9 @@ class HubSpotWebhooks:
             "attemptNumber": 0,
             "objectId": int(change.contact_id),
         }
-        if change.property is None:
+        if change.deleted:
+            event["changeFlag"] = "DELETED"
+        elif change.property is None:
             event["changeFlag"] = "NEW"
         else:
             event["propertyName"] = change.property

@@ -189,13 +189,14 @@ class KintoneSim:
         params = self._params()
         app = self.apps[g.kintone_app]
         query = parse(str(params.get("query", "")), app.form)
-        rows = app.select(query)
-        page = rows[query.offset : query.offset + query.limit]
+        end = query.offset + query.limit
+        first = app.first(query, end)  # seek paging ($id > n order by $id asc) reads no further than the page
+        page = first[query.offset :] if first is not None else app.select(query)[query.offset : end]
         fields = params.get("fields") or None
         total = str(params.get("totalCount", "")).lower() in ("true", "1")
         return jsonify(
             records=[app.form.render(r, fields) for r in page],
-            totalCount=str(len(rows)) if total else None,
+            totalCount=str(app.count(query)) if total else None,
         )
 
     def records_add(self) -> Response:

@@ -36,6 +36,9 @@ class Query:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     has_paging: bool = False
+    # (n, inclusive) when the condition requires `$id > n` (or >=) at its top level: where a seek starts.
+    id_floor: tuple[float, bool] | None = None
+    only_id_floor: bool = False  # the condition is that one term and nothing else
 
 
 def query_error(message: str) -> KintoneError:
@@ -55,6 +58,9 @@ class _Parser:
             self.tokens.append((kind, match.group(kind)))
             pos = match.end()
         self.pos = 0
+        # What the top level of the condition (outside parentheses) says of $id, when it is a plain "and" of terms.
+        self.depth, self.top_terms, self.top_or = 0, 0, False
+        self.floors: list[tuple[float, bool]] = []
 
     def word(self, *words: str) -> bool:
         """Whether the next tokens are these keywords (case-insensitive)."""
@@ -82,6 +88,9 @@ class _Parser:
             and not self.word("offset")
         ):
             query.where = self.disjunction()
+            if self.floors and not self.top_or:
+                query.id_floor = max(self.floors, key=lambda f: (f[0], not f[1]))
+                query.only_id_floor = self.top_terms == 1
         if self.word("order", "by"):
             self.pos += 2
             query.order = [self.ordering()]
@@ -128,6 +137,7 @@ class _Parser:
         while self.word("or"):
             self.pos += 1
             parts.append(self.conjunction())
+            self.top_or = self.top_or or self.depth == 0
         return parts[0] if len(parts) == 1 else lambda r: any(p(r) for p in parts)
 
     def conjunction(self) -> Callable[[Stored], bool]:
@@ -138,10 +148,14 @@ class _Parser:
         return parts[0] if len(parts) == 1 else lambda r: all(p(r) for p in parts)
 
     def term(self) -> Callable[[Stored], bool]:
+        top = self.depth == 0
+        self.top_terms += top
         if self.word("("):
             self.pos += 1
+            self.depth += 1
             inner = self.disjunction()
             self.expect(")")
+            self.depth -= 1
             return inner
         code, kind = self.code()
         if self.word("not", "in") or self.word("not", "like"):
@@ -161,6 +175,8 @@ class _Parser:
             wanted = set(options)
             return lambda r: (_value(r, code, kind) in wanted) == (op == "in")
         needle = self.value(kind)
+        if top and kind == "__ID__" and op in (">", ">=") and isinstance(needle, float):
+            self.floors.append((needle, op == ">="))
         if op in ("like", "not like"):
             return lambda r: (str(needle).lower() in str(_value(r, code, kind)).lower()) == (op == "like")
         return lambda r: _compare(_value(r, code, kind), op, needle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ SYSTEM_TYPES = ("RECORD_NUMBER", "CREATOR", "CREATED_TIME", "MODIFIER", "UPDATED
 PROCESS_TYPES = ("STATUS", "STATUS_ASSIGNEE")
 KEY_TYPES = ("SINGLE_LINE_TEXT", "NUMBER")  # field types updateKey may name (with unique on)
 API_USER = {"code": "Administrator", "name": "Administrator"}
+UI_USER = {"code": "tanaka", "name": "田中 一郎"}  # the sales rep the control API acts as (作成者, 更新者)
 
 
 def text(key: str, lang: str, **params: str) -> str:
@@ -197,6 +199,8 @@ class Stored:
     values: dict[str, str]
     created: datetime
     updated: datetime
+    creator: dict[str, str] = dataclasses.field(default_factory=lambda: API_USER)  # who added it: {code, name}
+    modifier: dict[str, str] = dataclasses.field(default_factory=lambda: API_USER)  # who saved it last
 
 
 class AppForm:
@@ -271,34 +275,33 @@ class AppForm:
         return None
 
     def render(self, record: Stored, only: list[str] | None = None) -> dict[str, Any]:
-        """The read shape: every field as {"type", "value"}, numbers as strings."""
-        system = {
-            "record_number": str(record.id),
-            "creator": API_USER,
-            "created_time": minute(record.created),
-            "modifier": API_USER,
-            "updated_time": minute(record.updated),
-        }
+        """The read shape: every field (or those in `only`) as {"type", "value"}, numbers as strings."""
+        wanted = None if only is None else set(only)
         out: dict[str, Any] = {}
         for code, field in self.fields.items():
+            if wanted is not None and code not in wanted:
+                continue
             kind = field["type"]
             if kind in SYSTEM_TYPES:
-                value = system[_system_key(kind)]
+                value = _system_value(record, kind)
             elif kind == "STATUS_ASSIGNEE":
                 value = []  # the sandbox's statuses have no assignees
             else:
                 value = record.values.get(code, "")
             out[code] = {"type": kind, "value": value}
-        out["$id"] = {"type": "__ID__", "value": str(record.id)}
-        out["$revision"] = {"type": "__REVISION__", "value": str(record.revision)}
-        return {k: v for k, v in out.items() if only is None or k in only}
+        if wanted is None or "$id" in wanted:
+            out["$id"] = {"type": "__ID__", "value": str(record.id)}
+        if wanted is None or "$revision" in wanted:
+            out["$revision"] = {"type": "__REVISION__", "value": str(record.revision)}
+        return out
 
 
-def _system_key(kind: str) -> str:
-    return {
-        "RECORD_NUMBER": "record_number",
-        "CREATOR": "creator",
-        "CREATED_TIME": "created_time",
-        "MODIFIER": "modifier",
-        "UPDATED_TIME": "updated_time",
-    }[kind]
+def _system_value(record: Stored, kind: str) -> Any:
+    """The value kintone keeps itself in a field of a system type."""
+    if kind == "RECORD_NUMBER":
+        return str(record.id)
+    if kind == "CREATOR":
+        return record.creator
+    if kind == "MODIFIER":
+        return record.modifier
+    return minute(record.created if kind == "CREATED_TIME" else record.updated)

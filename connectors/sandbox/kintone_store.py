@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from connectors.sandbox.kintone_query import Query, sort_key
-from connectors.sandbox.kintone_schema import KEY_TYPES, AppForm, KintoneError, Stored, text
+from connectors.sandbox.kintone_schema import API_USER, KEY_TYPES, AppForm, KintoneError, Stored, text
 
 # https://cybozu.dev/ja/kintone/docs/rest-api/records/add-records/ (100 records per call)
 MAX_WRITE = 100
@@ -37,6 +38,7 @@ class AppStore:
             self._records: dict[int, Stored] = {}
             self._index: dict[str, dict[str, int]] = {code: {} for code in self.form.unique}
             self._next_id = 1
+            self._ids: list[int] = []  # every record id, ascending: where a seek ($id > n) starts
 
     def get(self, record_id: int) -> Stored | None:
         with self._lock:
@@ -49,7 +51,50 @@ class AppStore:
             rows.sort(key=lambda r, c=code: sort_key(r, c, self.form), reverse=descending)
         return rows
 
-    def add(self, records: list[Any], path: str, lang: str, source: str) -> list[Stored]:
+    def first(self, query: Query, count: int) -> list[Stored] | None:
+        """The first `count` records `query` selects when it orders by $id ascending, read from its `$id >` floor on
+        and no further than needed: seek paging reads an app 500 records a call, and filtering and sorting the whole
+        app for each call would make reading it quadratic. None for any other order (then use `select`)."""
+        if query.order != [("$id", False)]:
+            return None
+        with self._lock:
+            ids, out = self._ids, []
+            at = self._floor_position(query)
+            while at < len(ids) and len(out) < count:
+                record = self._records[ids[at]]
+                if query.where is None or query.where(record):
+                    out.append(record)
+                at += 1
+            return out
+
+    def count(self, query: Query) -> int:
+        """How many records `query` selects (its totalCount)."""
+        if query.where is None or query.only_id_floor:
+            with self._lock:
+                return len(self._ids) - self._floor_position(query)
+        return len(self.select(query))
+
+    def _floor_position(self, query: Query) -> int:
+        if query.id_floor is None:
+            return 0
+        value, inclusive = query.id_floor
+        return (bisect_left if inclusive else bisect_right)(self._ids, value)
+
+    def delete(self, record_id: int, actor: dict[str, str] = API_USER) -> Stored:
+        """Delete one record, as a user does on its screen: sends DELETE_RECORD (naming who and when)."""
+        with self._lock:
+            record = self._records.pop(record_id, None)
+            if record is None:
+                raise KintoneError(404, "GAIA_RE01", f"指定したレコード（id: {record_id}）が見つかりません。")
+            self._unindex(record)
+            del self._ids[bisect_left(self._ids, record_id)]
+            record.updated, record.modifier = self._clock(), actor
+        self._notify(self.app_id, "DELETE_RECORD", record)
+        return record
+
+    def add(
+        self, records: list[Any], path: str, lang: str, source: str, actor: dict[str, str] = API_USER
+    ) -> list[Stored]:
         """Add records atomically: every invalid value is reported and nothing is written."""
         errors: dict[str, list[str]] = {}
         prepared = [self.form.coerce(r, path.format(i=i), lang, errors, creating=True) for i, r in enumerate(records)]
@@ -60,14 +105,15 @@ class AppStore:
             now = self._clock()
             added = []
             for values in prepared:
-                added.append(self._insert(values, now))
+                added.append(self._insert(values, now, actor))
         if source == SINGLE:
             for record in added:
                 self._notify(self.app_id, "ADD_RECORD", record)
         return added
 
     def update(
-        self, items: list[Any], upsert: bool, lang: str, source: str, single: bool = False
+        self, items: list[Any], upsert: bool, lang: str, source: str, single: bool = False,
+        actor: dict[str, str] = API_USER,
     ) -> list[tuple[Stored, str]]:
         """Update (or upsert) by id or updateKey; a stale revision fails all with GAIA_CO02."""
         errors: dict[str, list[str]] = {}
@@ -90,12 +136,12 @@ class AppStore:
             done = []
             for target, values in plan:
                 if target is None:
-                    done.append((self._insert(values, now), "INSERT"))
+                    done.append((self._insert(values, now, actor), "INSERT"))
                 else:
                     self._unindex(target)
                     target.values.update(values)
                     target.revision += 1
-                    target.updated = now
+                    target.updated, target.modifier = now, actor
                     self._reindex(target)
                     done.append((target, "UPDATE"))
         if source == SINGLE:
@@ -103,7 +149,7 @@ class AppStore:
                 self._notify(self.app_id, "ADD_RECORD" if operation == "INSERT" else "UPDATE_RECORD", record)
         return done
 
-    def change_status(self, record_id: int, status: str) -> Stored:
+    def change_status(self, record_id: int, status: str, actor: dict[str, str] = API_USER) -> Stored:
         """A rep's process-management action: the record moves to `status`, and kintone records two operations
         (the action and the status change), so the revision goes up by 2. Sends UPDATE_STATUS.
         https://cybozu.dev/ja/kintone/docs/rest-api/records/update-status/"""
@@ -114,13 +160,14 @@ class AppStore:
             self.form.check_status(status)
             record.values[self.form.status_field] = status
             record.revision += 2
-            record.updated = self._clock()
+            record.updated, record.modifier = self._clock(), actor
         self._notify(self.app_id, "UPDATE_STATUS", record)
         return record
 
-    def _insert(self, values: dict[str, str], now: datetime) -> Stored:
-        record = Stored(self._next_id, 1, {**self.form.initial(), **values}, now, now)
+    def _insert(self, values: dict[str, str], now: datetime, actor: dict[str, str]) -> Stored:
+        record = Stored(self._next_id, 1, {**self.form.initial(), **values}, now, now, actor, actor)
         self._records[record.id] = record
+        self._ids.append(record.id)  # ids only rise: the list stays sorted
         self._next_id += 1
         self._reindex(record)
         return record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 import requests
@@ -39,6 +40,18 @@ class KintoneWebhooks:
         if not self._config.webhook_url:
             return
         app = self._config.apps[app_id]
+        if kind == "DELETE_RECORD":  # no record left to send: who deleted which record, and when
+            self.dispatcher.put(
+                {
+                    "id": str(uuid.uuid4()),
+                    "type": kind,
+                    "app": {"id": app_id, "name": app.name},
+                    "recordId": str(record.id),
+                    "deletedBy": record.modifier,
+                    "deletedAt": record.updated.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
+            return
         self.dispatcher.put(
             {
                 "id": str(uuid.uuid4()),

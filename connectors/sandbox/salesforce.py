@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -22,7 +22,7 @@ from connectors.sandbox.salesforce_auth import JWT_BEARER, GrantError, check_ass
 from connectors.sandbox.salesforce_objects import schemas
 from connectors.sandbox.salesforce_org import Org
 from connectors.sandbox.salesforce_outbound import OutboundMessages
-from connectors.sandbox.salesforce_schema import RequestError, format_value
+from connectors.sandbox.salesforce_schema import RequestError, format_value, parse_datetime
 from connectors.sandbox.salesforce_store import MAX_COLLECTION, Locators, SObjectStore
 from connectors.sandbox.soql import parse
 
@@ -31,6 +31,9 @@ LOGIN_PREFIX = "/salesforce"
 REST = "/services/data/v<version>"
 MIN_COLLECTION_UPSERT_VERSION = 46.0
 QUERY_BATCH_MIN, QUERY_BATCH_MAX = 200, 2000  # Sforce-Query-Options: batchSize bounds
+# getDeleted: start no more than 30 days back, and more than a minute before end; both read to the minute.
+# https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getdeleted.htm
+REPLICATION_DAYS = 30
 _DEFAULT_CODES = {
     401: "INVALID_SESSION_ID",
     403: "REQUEST_LIMIT_EXCEEDED",
@@ -66,7 +69,7 @@ class SalesforceSim:
         self._failures = failures
         self._instance_url = instance_url
         self.org = Org(schemas(config.custom_fields), config.user_id, clock,
-                       lambda sobject, ids: self.outbound.on_changes(sobject, ids))
+                       lambda sobject, ids: self.outbound.on_changes(sobject, ids), config.ui_user_id)
         self.store = self.org.stores["Lead"]  # the object Bridge hands leads to
         self.schema = self.store.schema
         self.locators = Locators()
@@ -137,6 +140,7 @@ class SalesforceSim:
         bp.errorhandler(RequestError)(lambda e: rest_error(e.status, e.code, e.message))
         bp.add_url_rule(f"{LOGIN_PREFIX}/services/oauth2/token", "token", self.token, methods=["POST"])
         bp.add_url_rule(f"{REST}/sobjects/<sobject>/describe", "describe", self.describe)
+        bp.add_url_rule(f"{REST}/sobjects/<sobject>/deleted/", "get_deleted", self.get_deleted)
         bp.add_url_rule(f"{REST}/sobjects/<sobject>/<record_id>", "read", self.read)
         bp.add_url_rule(
             f"{REST}/composite/sobjects/<sobject>/<ext_field>",
@@ -194,6 +198,26 @@ class SalesforceSim:
     def describe(self, version: str, sobject: str) -> Response:
         store = self.org.store(sobject)
         return jsonify(store.schema.describe()) if store else not_found()
+
+    def get_deleted(self, version: str, sobject: str) -> Response:
+        """sObject Get Deleted: the records deleted from start to end that the recycle bin's log still holds.
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm"""
+        store = self.org.store(sobject)
+        if store is None:
+            return not_found()
+        now = self._clock()
+        start, end = (_replication_date(request.args.get(name, ""), name) for name in ("start", "end"))
+        if start < now - timedelta(days=REPLICATION_DAYS):
+            raise RequestError("INVALID_REPLICATION_DATE", f"start can be at most {REPLICATION_DAYS} days ago")
+        if end - start <= timedelta(minutes=1):
+            raise RequestError("INVALID_REPLICATION_DATE", "start must precede end by more than one minute")
+        covered = min(end, now)
+        found, earliest = store.deleted(start, covered)
+        return jsonify(
+            deletedRecords=[{"id": record_id, "deletedDate": format_value(at, "datetime")} for record_id, at in found],
+            earliestDateAvailable=format_value(earliest, "datetime"),
+            latestDateCovered=format_value(covered, "datetime"),
+        )
 
     def read(self, version: str, sobject: str, record_id: str) -> Response:
         store = self.org.store(sobject)
@@ -286,3 +310,11 @@ class SalesforceSim:
                 "DataStorageMB": {"Max": 5, "Remaining": 5},
             }
         )
+
+
+def _replication_date(text: str, name: str) -> datetime:
+    """A getDeleted start or end: an ISO 8601 date-time, read to the minute (12:30:15 is 12:30:00 UTC)."""
+    moment = parse_datetime(text) if text else None
+    if moment is None:
+        raise RequestError("INVALID_REPLICATION_DATE", f"{name} must be a date-time such as 2026-01-05T00:00:00+00:00")
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)

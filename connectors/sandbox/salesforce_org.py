@@ -30,12 +30,14 @@ class Org:
         owner_id: str,
         clock: Callable[[], datetime],
         notify: Callable[[str, list[str]], None],
+        ui_user_id: str | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._clock = clock
         self.stores = {
             name: SObjectStore(
-                schema, owner_id, clock, lambda ids, name=name: notify(name, ids), self._lock, self._references
+                schema, owner_id, clock, lambda ids, name=name: notify(name, ids), self._lock, self._references,
+                ui_user_id,
             )
             for name, schema in schemas.items()
         }

@@ -7,7 +7,7 @@ import copy
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.sandbox import sfid
@@ -16,6 +16,9 @@ from connectors.sandbox.soql import Query
 
 # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_upsert.htm
 MAX_COLLECTION = 200
+# The recycle bin keeps deleted records for 15 days; getDeleted reads its log no further back.
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm
+RECYCLE_DAYS = 15
 ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
@@ -29,7 +32,9 @@ References = Callable[[list[str], str], bool]
 
 class SObjectStore:
     """The records of one object. `lock` may be shared by the org's stores, so that a change spanning objects (a
-    conversion) is one step; `references` says whether a lookup field's id names a record it may name."""
+    conversion) is one step; `references` says whether a lookup field's id names a record it may name. Saves through
+    the API are the integration user's (`owner_id`); the others (the UI: the control API) are the rep's
+    (`ui_user_id`), and LastModifiedById says which."""
 
     def __init__(
         self,
@@ -39,9 +44,11 @@ class SObjectStore:
         notify: Callable[[list[str]], None],
         lock: threading.RLock | None = None,
         references: References | None = None,
+        ui_user_id: str | None = None,
     ) -> None:
         self.schema = schema
         self._owner_id = owner_id
+        self._ui_user_id = ui_user_id or owner_id
         self._clock = clock
         self._notify = notify
         self._lock = lock or threading.RLock()
@@ -54,6 +61,9 @@ class SObjectStore:
             # Unique and external-id fields, case-insensitive as Salesforce compares them.
             self._index: dict[str, dict[str, str]] = {name: {} for name in self.schema.keys}
             self._number = 0
+            # The recycle bin: id -> (the record, when it was deleted), in the order deleted.
+            self._bin: dict[str, tuple[Record, datetime]] = {}
+            self._purged_at: datetime | None = None  # the deletion time of the newest record purged from the bin
 
     def get(self, record_id: str) -> Record | None:
         with self._lock:
@@ -123,9 +133,68 @@ class SObjectStore:
             now = self._clock()
             record.update(values)
             record.update(self.schema.derive(record))
-            record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self._owner_id)
+            record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self._ui_user_id)
         self._notify([record_id])
         return dict(record)
+
+    def bulk_create(self, records: list[Record], source: str = "UI") -> list[str]:
+        """Create every record or none (a data import), with no outbound message; the new ids in input order. Each
+        record is checked as a save checks one, duplicates within the import included."""
+        with self._lock:
+            claimed: dict[str, dict[str, int]] = {name: {} for name in self.schema.unique}
+            for number, values in enumerate(records):
+                errors = self.schema.problems(values, True) + self._bad_references(values)
+                for name, seen in claimed.items():
+                    value = values.get(name)
+                    key = str(value).lower() if value not in (None, "") else None
+                    if key is not None and (key in seen or key in self._index[name]):
+                        errors.append(_error("DUPLICATE_VALUE", f"duplicate value found: {name}", [name]))
+                    elif key is not None:
+                        seen[key] = number
+                if errors:
+                    raise RequestError(errors[0]["statusCode"], f"records[{number}]: {errors[0]['message']}")
+            return [self._write(None, values, source)["id"] for values in records]
+
+    def delete(self, record_id: str) -> Record | None:
+        """Delete a record as a user does: it goes to the recycle bin (getDeleted lists it) and out of queries; no
+        outbound message fires on a delete. The record as deleted, None when there is no such record."""
+        with self._lock:
+            record = self._records.pop(record_id, None) or self._records.pop(self._by_15(record_id), None)
+            if record is None:
+                return None
+            for name, index in self._index.items():
+                if record.get(name) is not None and index.get(str(record[name]).lower()) == record["Id"]:
+                    del index[str(record[name]).lower()]
+            now = self._clock()
+            record.update(IsDeleted=True, SystemModstamp=now)
+            self._bin[record["Id"]] = (record, now)
+            self._purge(now - timedelta(days=RECYCLE_DAYS))
+            return dict(record)
+
+    def deleted(self, start: datetime, end: datetime) -> tuple[list[tuple[str, datetime]], datetime]:
+        """(id, deletion time) of the records deleted from `start` to `end` that the log still holds, and the
+        earliest time it answers for: the newest purged deletion, at least 15 days before now."""
+        with self._lock:
+            now = self._clock()
+            self._purge(now - timedelta(days=RECYCLE_DAYS))
+            horizon = now - timedelta(days=RECYCLE_DAYS)
+            earliest = max(horizon, self._purged_at or horizon)
+            found = [(i, at) for i, (_, at) in self._bin.items() if start <= at <= end]
+        return found, earliest
+
+    def empty_bin(self) -> int:
+        """Purge every deleted record (an admin emptying the recycle bin); how many went."""
+        with self._lock:
+            count = len(self._bin)
+            self._purge(None)
+            return count
+
+    def _purge(self, before: datetime | None) -> None:
+        """Drop the bin's records deleted before `before` (all with None), remembering the newest time dropped."""
+        for record_id, (_, at) in list(self._bin.items()):
+            if before is None or at < before:
+                del self._bin[record_id]
+                self._purged_at = max(at, self._purged_at or at)
 
     def _next_number(self) -> int:
         self._number += 1
@@ -159,19 +228,20 @@ class SObjectStore:
         if errors:
             return {"success": False, "errors": errors}
         now = self._clock()
+        user = self._owner_id if source == "API" else self._ui_user_id
         if record is None:
             record = self.schema.defaults()
             record.update(
                 Id=sfid.make_id(self.schema.key_prefix, self._next_number()),
                 OwnerId=self._owner_id,
                 CreatedDate=now,
-                CreatedById=self._owner_id,
+                CreatedById=user,
             )
             self._records[record["Id"]] = record
         before = dict(record)
         record.update(values)
         record.update(self.schema.derive(record))
-        record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self._owner_id)
+        record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=user)
         for name, index in self._index.items():
             if before.get(name) is not None:
                 index.pop(str(before[name]).lower(), None)
@@ -196,7 +266,10 @@ class SObjectStore:
             # SOQL puts nulls first when ascending and last when descending.
             present = [r for r in rows if r.get(name) is not None]
             absent = [r for r in rows if r.get(name) is None]
-            present.sort(key=lambda r, n=name: _sort_key(r[n]), reverse=descending)
+            if self.schema.fields[name]["type"] in ("id", "reference"):
+                present.sort(key=lambda r, n=name: r[n], reverse=descending)  # ids order as written: case counts
+            else:
+                present.sort(key=lambda r, n=name: _sort_key(r[n]), reverse=descending)
             rows = present + absent if descending else absent + present
         rows = rows[query.offset :]
         return rows if query.limit is None else rows[: query.limit]

@@ -195,7 +195,10 @@ class _Parser:
             return lambda r: r.get(name) is not None and bool(regex.match(str(r[name])))
         op = self.take("=", "!=", "<>", "<", "<=", ">", ">=")
         value = self.literal(type_)
-        return lambda r: _compare(r.get(name), op, value)
+        # Ids order as written (case-sensitive: 15-character ids differ by case alone): "WHERE Id > :last ORDER BY
+        # Id" pages through an object.
+        exact = type_ in ("id", "reference")
+        return lambda r: _compare(r.get(name), op, value, exact)
 
     def literal(self, type_: str) -> Any:
         kind, text = self.tokens[self.pos] if self.pos < len(self.tokens) else ("", "end of query")
@@ -221,14 +224,15 @@ def _key(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _compare(have: Any, op: str, value: Any) -> bool:
+def _compare(have: Any, op: str, value: Any, exact: bool = False) -> bool:
     if op in ("!=", "<>"):
         return _key(have) != _key(value)
     if op == "=":
         return _key(have) == _key(value)
     if have is None or value is None:
         return False
-    have, value = _key(have), _key(value)
+    if not exact:
+        have, value = _key(have), _key(value)
     return {"<": have < value, "<=": have <= value, ">": have > value, ">=": have >= value}[op]
 
 

@@ -13,6 +13,7 @@ from bridge.kernel.errors import AuthError, Paused, RateLimited
 from connectors.base import WebhookRequest
 from connectors.hubspot import HubSpotConnector, sign_v3
 from connectors.testing import ConnectorContract, RetriableRecordsContract, script
+from tests.connectors.fakes import hubspot_search
 from tests.helpers import hubspot_event
 
 BASE = "https://api.hubapi.com"
@@ -121,6 +122,7 @@ class TestHubSpotContract(ConnectorContract, RetriableRecordsContract):
     rejection_fields = ("favourite_colour",)
     partial_fields = ("email",)
     change = ("contacts", "123", "property")
+    scan_page, scan_endpoints = 200, ("POST /crm/v3/objects/contacts/search",)
 
     def upsert_reply(self, body):
         return 200, batch(
@@ -155,6 +157,12 @@ class TestHubSpotContract(ConnectorContract, RetriableRecordsContract):
                 "message": "Authentication credentials not found.",
             },
         )
+
+    def serve_scan(self, rsps, ids):
+        rsps.add_callback("POST", f"{BASE}/crm/v3/objects/contacts/search", callback=hubspot_search(ids))
+
+    def record_id(self, record):
+        return record["hs_object_id"]
 
     def delivery(self, now):
         return signed([hubspot_event(1, object_id=123), hubspot_event(2, object_id=456)], now)

@@ -14,6 +14,7 @@ from bridge.kernel.errors import AuthError, RateLimited
 from connectors.base import WebhookRequest
 from connectors.kintone import KintoneConnector
 from connectors.testing import SPENT_RETRY_AFTER, ConnectorContract, SpentBudget, script
+from tests.connectors.fakes import kintone_records
 from tests.helpers import kintone_notification
 
 BASE = "https://example.cybozu.com"
@@ -74,6 +75,7 @@ class TestKintoneContract(ConnectorContract):
     partial_fields = ("email",)
     partial_calls = 2  # kintone writes all or nothing: the valid records go again without the bad one
     change = ("7", "2", "updated")
+    scan_page, scan_endpoints = 500, ("GET records",)
 
     def upsert_reply(self, body):
         return upserted(body)
@@ -99,6 +101,12 @@ class TestKintoneContract(ConnectorContract):
             status=401,
             json={"code": "GAIA_IA02", "id": "x", "message": "指定したAPIトークンが無効です。"},
         )
+
+    def serve_scan(self, rsps, ids):
+        rsps.add_callback("GET", RECORDS, callback=kintone_records([int(i) for i in ids]))
+
+    def record_id(self, record):
+        return record["$id"]
 
     def delivery(self, now):
         body = json.dumps(kintone_notification(), ensure_ascii=False).encode()

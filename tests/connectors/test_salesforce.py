@@ -14,6 +14,7 @@ from bridge.kernel.errors import AuthError, Paused, Transient
 from connectors.base import WebhookRequest
 from connectors.salesforce import SalesforceConnector
 from connectors.testing import ConnectorContract, RetriableRecordsContract, script
+from tests.connectors.fakes import salesforce_query
 from tests.helpers import outbound_message
 
 LOGIN = "https://login.salesforce.com"
@@ -92,6 +93,7 @@ class TestSalesforceContract(ConnectorContract, RetriableRecordsContract):
     rejection_fields = ("Favourite_Colour__c",)
     partial_fields = ("Company",)
     change = ("Lead", "00Q5g000000000000", "updated")
+    scan_page, scan_endpoints = 2000, ("GET query", "GET query (next page)")
 
     def login(self, rsps):
         rsps.post(f"{INSTANCE}/services/oauth2/token", json=token_reply())
@@ -112,6 +114,15 @@ class TestSalesforceContract(ConnectorContract, RetriableRecordsContract):
             if record["HubSpot_Contact_Id__c"] == bad_key:
                 failed_with(item, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", [])
         return status, items
+
+    def scan_ids(self, count):
+        return [f"00Q5g{i:010d}AAA" for i in range(count)]
+
+    def serve_scan(self, rsps, ids):
+        rsps.add_callback("GET", *salesforce_query(DATA, ids))
+
+    def record_id(self, record):
+        return record["Id"]
 
     def delivery(self, now):
         body = outbound_message(("04l5g000001AAAA", "04l5g000001AAAB"), org_id=ORG_ID)

@@ -139,6 +139,7 @@ def test_a_deleted_hubspot_contact_is_for_a_person():
 def test_a_record_carrying_a_key_no_lead_has_is_an_orphan():
     (item,) = plan([], [], [lead_record("77")]).items
     assert (item.kind, item.record_id, item.details["key"], item.action) == ("orphan", "00Q77", "77", "person")
+    assert item.lead_name == "山田 <p77@example.jp>"  # named from the record itself
 
 
 def test_two_records_for_one_hubspot_id_or_one_email_are_duplicates():
