@@ -118,6 +118,12 @@ class Stack:
     store: Store
     log_path: Path
     posted: dict[str, datetime] = field(default_factory=dict)  # activity id -> when Bridge accepted it
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # the settings `bridge serve` runs with
+
+    def command(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run `bridge ARGS…` with the stack's settings, as an admin at the same machine would."""
+        return subprocess.run([sys.executable, "-m", "bridge", *args], cwd=self.folder, env=self.env,  # noqa: S603
+                              capture_output=True, text=True, timeout=timeout, check=False)
 
     def create_contacts(self, records: list[dict]) -> list[str]:
         """Create contacts in the sandbox's HubSpot as a user would: it sends signed creation webhooks."""
@@ -188,7 +194,8 @@ def running_stack(folder: Path, kintone: bool = True, extra_env: dict[str, str] 
         try:
             _wait_ready(url, child, log_path)
             sandbox.sandbox.send_webhooks_to(url)
-            yield Stack(sandbox, url, folder, api_tokens, admin_password, Store(folder / "bridge.db"), log_path)
+            yield Stack(sandbox, url, folder, api_tokens, admin_password, Store(folder / "bridge.db"), log_path,
+                        env=env)
         finally:
             child.terminate()
             try:
