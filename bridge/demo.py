@@ -26,6 +26,7 @@ import click
 import requests
 
 from bridge.config import API_TOKENS, SHIPPED_MAPPINGS
+from bridge.demo_reconcile import reconcile_story
 from bridge.demo_way_back import DEMO_SLA, way_back
 from bridge.kernel.clock import parse_iso
 from bridge.mapping.names import join_name
@@ -339,6 +340,8 @@ def demo(keep: bool, no_kintone: bool) -> None:
         click.echo("\n".join(["", *report(stack, leads, ids, kintone)]))
         handed = [i for i in ids if (stack.store.leads.find(hubspot_id=i) or {}).get("handed_off_at")]
         click.echo("\n".join(way_back(stack, handed)))
+        stack.settle()
+        click.echo("\n".join(reconcile_story(stack, kintone)))
         if keep:
             click.echo(f"\nStill running. Admin pages: {stack.url}/admin (password {stack.admin_password})\n"
                        + "".join(f"{API_TOKENS[api]}={token}\n" for api, token in stack.api_tokens.items())

@@ -52,3 +52,7 @@ def test_bridge_demo_command_reports_every_expected_outcome():
         result.output
     assert "breached     started → reminder → breach" in result.output
     assert "reminded     started → reminder → touched" in result.output
+    # the reconciliation: the planted drift found, what the mappings settle repaired, the rest left to a person
+    assert "bridge reconcile: 4 drift — 1 deleted, 2 differs, 1 duplicate; --doit would repair 2, a person must " \
+        "decide 2; nothing changed" in result.output
+    assert "bridge reconcile --doit --force: repaired 2; Salesforce and kintone hold the new phone" in result.output
