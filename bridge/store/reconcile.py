@@ -133,9 +133,9 @@ class ReconcileReads:
     def leads(self, hubspot_ids: Iterable[str] | None = None, handed_since: str | None = None) -> list[dict]:
         """Every lead with a HubSpot id (or those of `hubspot_ids`, and those handed off at or after
         `handed_since`): id, hubspot_id, email, handed_off_at, score, stage, temperature, handoff_reason,
-        properties, and `records`: [(system, object, record id, updated_at, converted)]."""
+        lifecyclestage (as last read), and `records`: [(system, object, record id, updated_at, converted)]."""
         columns = ("SELECT id, hubspot_id, email, handed_off_at, score, stage, temperature, handoff_reason, "
-                   "properties FROM leads")
+                   "json_extract(properties, '$.lifecyclestage') AS lifecyclestage FROM leads")
         if hubspot_ids is None:
             found = rows(self.conn.db.execute(f"{columns} WHERE hubspot_id IS NOT NULL ORDER BY id"))  # noqa: S608
         else:

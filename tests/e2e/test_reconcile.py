@@ -87,8 +87,11 @@ def test_a_run_killed_half_way_is_run_again_to_the_end(tmp_path):
                      records=[{"email": f"import{n}@example.jp", "company": "インポート"} for n in range(20_000)])
         child = subprocess.Popen([sys.executable, "-m", "bridge", "reconcile", "--full", "--quiet"],  # noqa: S603
                                  cwd=stack.folder, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: (control.call("GET", "/calls").get("kintone.records_read") or None), 60,
-                   "the reconciliation never started reading kintone")
+        def reading() -> bool:  # its run is open and it has read a few of kintone's 40 pages
+            reads = (control.call("GET", "/calls").get("kintone.records_read") or {}).get("calls", 0)
+            return bool(stack.store.reconciliations.runs()) and reads >= 5 or None
+
+        wait_until(reading, 60, "the reconciliation never started reading kintone")
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
         (killed,) = stack.store.reconciliations.runs()

@@ -191,24 +191,26 @@ def test_a_run_killed_half_way_is_marked_and_the_next_one_finishes(world):
 def test_a_rate_limit_is_waited_out_and_the_read_resumes_where_it_stopped(world):
     settings, store, hubspot, salesforce = world
     waits: list[float] = []
-    original = hubspot.scan
+    original = salesforce.scan
 
     def refusing_scan(object, fields, after=None):
         for n, record in enumerate(original(object, fields, after)):
-            if after is None and n == 2:  # the third page is refused: 429 with Retry-After: 7
-                raise RateLimited("hubspot", "TEN_SECONDLY_ROLLING", retry_after=7.0)
+            if after is None and n == 2:  # the second page is refused: 429 with Retry-After: 7
+                raise RateLimited("salesforce", "REQUEST_LIMIT_EXCEEDED", retry_after=7.0)
             yield record
 
-    hubspot.scan = refusing_scan
+    salesforce.scan = refusing_scan
+    hubspot.refusals.append(RateLimited("hubspot", "TEN_SECONDLY_ROLLING", retry_after=3.0))
     result = reconciler(world, waits=waits).run(full=True)
-    assert waits == [7.0] and result.status == "planned" and result.plan.items == []
-    assert result.plan.compared["hubspot"] == 4
-    assert hubspot.calls["scan"] == 3  # pages 1 and 2, then the rest after id 2: nothing read twice
+    assert sorted(waits) == [3.0, 7.0] and result.status == "planned" and result.plan.items == []
+    assert result.plan.compared == {"hubspot": 4, "salesforce": 4}
+    assert salesforce.calls["scan"] == 3  # pages 1 and 2, then the rest after id 5002: nothing read twice
+    assert hubspot.calls["read"] == 1  # the handed-off leads' contacts, by id, once the refusal was waited out
 
 
 def test_a_run_stops_at_its_share_of_the_daily_allowance(world):
     settings, store, hubspot, salesforce = world
-    result = reconciler(world, daily_calls={"hubspot": 10, "salesforce": 100}, daily_share=0.1).run(full=True)
-    assert result.status == "failed" and "hubspot" in result.error and "10%" in result.error
+    result = reconciler(world, daily_calls={"hubspot": 100, "salesforce": 10}, daily_share=0.1).run(full=True)
+    assert result.status == "failed" and "salesforce" in result.error and "10%" in result.error
     assert store.reconciliations.run(result.run_id)["status"] == "failed"
     assert store.reconciliations.last_applied() is None  # the next run is full again
