@@ -160,7 +160,8 @@ class Stack:
             time.sleep(0.2)
 
 
-def _mappings(folder: Path, kintone: bool, sla: str | None = None) -> Path:
+def copy_mappings(folder: Path, kintone: bool, sla: str | None = None) -> Path:
+    """The shipped mappings copied into `folder`, with the kintone route enabled when `kintone`."""
     target = folder / "mappings"
     shutil.copytree(SHIPPED_MAPPINGS, target)
     if sla is not None:  # the demo's policy in seconds instead of business days
@@ -183,7 +184,7 @@ def running_stack(folder: Path, kintone: bool = True, extra_env: dict[str, str] 
         env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
         env.update(sandbox.sandbox.env())
         env.update({
-            "BRIDGE_DB": str(folder / "bridge.db"), "BRIDGE_MAPPINGS": str(_mappings(folder, kintone, sla)),
+            "BRIDGE_DB": str(folder / "bridge.db"), "BRIDGE_MAPPINGS": str(copy_mappings(folder, kintone, sla)),
             **{API_TOKENS[api]: token for api, token in api_tokens.items()}, "BRIDGE_ADMIN_PASSWORD": admin_password,
             "HUBSPOT_WEBHOOK_URL": f"{url}/webhooks/hubspot", "BRIDGE_LOG_LEVEL": "INFO",
             **(extra_env or {}),

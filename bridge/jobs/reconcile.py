@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +28,8 @@ from bridge.kernel.errors import ConnectorError, Paused, RateLimited, Transient
 from bridge.mapping import TO_SOURCE, Route
 from bridge.mapping.model import BOTH
 from bridge.reconcile.model import Plan
-from bridge.reconcile.plan import SCORE_PROPERTIES, LeadState, SideRecords, plan_reconciliation
+from bridge.reconcile.plan import SCORE_PROPERTIES, LeadState, Planner, SideRecords
+from bridge.reconcile.rows import Rows
 from bridge.store import Store
 from bridge.worker.feedback import events_of
 from connectors.base import Connector
@@ -42,6 +43,8 @@ HUBSPOT_FIELDS = ("email", "firstname", "lastname", "hs_lead_status", "lifecycle
 LONGEST_WAIT = timedelta(minutes=15)
 #: Ids read per call of a read by id: HubSpot's batch read takes 100 (Salesforce's SOQL IN and kintone's query more).
 READ_CHUNK = 100
+#: Handed-off leads compared at a time (their contacts read, then let go): the run holds the target records and this.
+LEADS_AT_ONCE = 2000
 Progress = Callable[[str, int, int], None]  # (system, records read, calls made)
 
 
@@ -127,29 +130,43 @@ class Reconciler:
     def _plan(self, mode: str, since: datetime | None) -> tuple[Plan, Reads]:
         routes = [r for r in self.routes().values() if r.enabled and r.source.system == "hubspot"
                   and r.target.system in self.connectors]
-        hubspot = self.connectors["hubspot"]
+        hubspot, reads = self.connectors["hubspot"], self.store.reconcile_reads
         hub_fields = _hubspot_fields(routes, hubspot)
         if mode == "full":
-            lead_rows = self.store.reconcile_reads.leads()
-            # Only handed-off leads' contacts are compared: read by id, 100 a call, rather than paging through every
-            # contact of the portal (most of which sales never saw) at search's 4 calls a second.
-            handed = sorted({row["hubspot_id"] for row in lead_rows if row["handed_off_at"]})
-            contacts = self._read_ids("hubspot", handed, lambda ids: hubspot.read("contacts", ids, hub_fields))
-            hub_side = self._side(hubspot, "contacts", contacts, complete=False, covered=set(handed))
             targets = {r.name: self._side(self.connectors[r.target.system], r.target.object, self._read_all(
                 r.target.system, lambda after, r=r: self.connectors[r.target.system].scan(
                     r.target.object, self._target_fields(r), after=after)), complete=True) for r in routes}
             for route in routes:
                 self._deletions(route, targets[route.name], since=self.clock() - timedelta(days=15))
+            chunks: Iterable[tuple[list[dict], dict[str, Mapping]]] = (
+                # Only handed-off leads' contacts are compared: read by id, 100 a call, rather than paging through
+                # every contact of the portal (most of which sales never saw) at search's 4 calls a second.
+                (rows, self._read_ids("hubspot", [r["hubspot_id"] for r in rows],
+                                      lambda ids: hubspot.read("contacts", ids, hub_fields)))
+                for rows in reads.handed_leads(LEADS_AT_ONCE))
         else:
-            hub_side, targets, lead_rows = self._changed(routes, hubspot, hub_fields, since)
-        leads = self._lead_states(lead_rows, routes)
-        plan = plan_reconciliation(mode, leads, hub_side, targets, routes)
-        return plan, Reads(hub_side, {route.name: (route, targets[route.name]) for route in routes},
-                           {lead.id: lead.hubspot_id for lead in leads if lead.hubspot_id})
+            contacts, targets, lead_rows = self._changed(routes, hubspot, hub_fields, since)
+            chunks = [(lead_rows, contacts)]
+        planner = Planner(mode, routes, targets, reads.hubspot_ids())
+        changed_at, changed_by = self._read_some("hubspot", lambda: hubspot.change_fields("contacts"))
+        kept: dict[str, Mapping] = {}  # the contacts of leads with drift: their repairs are built from them
+        hubspot_ids: dict[int, str] = {}
+        for rows, contacts in chunks:
+            leads = self._lead_states(rows)
+            before = len(planner.plan.items)
+            planner.compare(leads, SideRecords("hubspot", "contacts", contacts, False,
+                                               {lead.hubspot_id for lead in leads if lead.hubspot_id}, {},
+                                               changed_at, changed_by))
+            drifted = {item.lead_id for item in planner.plan.items[before:]}
+            for lead in leads:
+                if lead.id in drifted and lead.hubspot_id in contacts:
+                    kept[lead.hubspot_id], hubspot_ids[lead.id] = contacts[lead.hubspot_id], lead.hubspot_id
+        hub_side = SideRecords("hubspot", "contacts", kept, False, set(kept), {}, changed_at, changed_by)
+        return planner.plan, Reads(hub_side, {route.name: (route, targets[route.name]) for route in routes},
+                                   hubspot_ids)
 
     def _changed(self, routes: Sequence[Route], hubspot: Connector, hub_fields: list[str],
-                 since: datetime) -> tuple[SideRecords, dict[str, SideRecords], list[dict]]:
+                 since: datetime) -> tuple[dict[str, Mapping], dict[str, SideRecords], list[dict]]:
         """An incremental read: what changed on any side since `since`, then the other side of each lead touched."""
         contacts = self._read_all("hubspot", lambda _: hubspot.changed_since("contacts", since, hub_fields))
         touched = set(contacts)
@@ -166,7 +183,6 @@ class Reconciler:
         touched |= {lead["hubspot_id"] for lead in lead_rows}
         missing = sorted(touched - set(contacts))
         contacts.update(self._read_ids("hubspot", missing, lambda ids: hubspot.read("contacts", ids, hub_fields)))
-        hub_side = self._side(hubspot, "contacts", contacts, complete=False, covered=touched)
         targets = {}
         for route in routes:
             connector, where = self.connectors[route.target.system], (route.target.system, route.target.object)
@@ -181,7 +197,7 @@ class Reconciler:
             records.update({_record_id(connector, rec): rec for rec in by_key.values()})
             targets[route.name] = self._side(connector, route.target.object, records, complete=False, covered=touched)
             self._deletions(route, targets[route.name], since=since)
-        return hub_side, targets, lead_rows
+        return contacts, targets, lead_rows
 
     def _deletions(self, route: Route, side: SideRecords, since: datetime) -> None:
         connector = self.connectors[route.target.system]
@@ -196,17 +212,18 @@ class Reconciler:
         changed_at, changed_by = self._read_some(connector.name, lambda: connector.change_fields(object))
         return SideRecords(connector.name, object, records, complete, set(covered or ()), {}, changed_at, changed_by)
 
-    def _read_all(self, system: str, pages: Callable[[str | None], Iterator[dict]]) -> dict[str, dict]:
-        """Every record `pages(after)` yields, by id; a refusal is waited out and the read resumes after the last id."""
-        connector = self.connectors[system]
-        found: dict[str, dict] = {}
+    def _read_all(self, system: str, pages: Callable[[str | None], Iterator[dict]]) -> dict[str, Mapping]:
+        """Every record `pages(after)` yields, by id, kept compactly (bridge/reconcile/rows.py); a refusal is waited
+        out and the read resumes after the last id."""
+        connector, table = self.connectors[system], Rows()
+        found: dict[str, Mapping] = {}
         after: str | None = None
         start = connector.calls.total()
         while True:
             try:
                 for record in pages(after):
                     record_id = _record_id(connector, record)
-                    found[record_id] = record
+                    found[record_id] = table.add(record)
                     after = record_id
                     if len(found) % 500 == 0:
                         self._check_budget(system, connector.calls.total() - start, len(found))
@@ -262,7 +279,7 @@ class Reconciler:
     def _calls(self) -> Counter[str]:
         return Counter({name: c.calls.total() for name, c in self.connectors.items()})
 
-    def _lead_states(self, rows: list[dict], routes: Sequence[Route]) -> list[LeadState]:
+    def _lead_states(self, rows: list[dict]) -> list[LeadState]:
         rules = self.feedback()
         events = self.store.reconcile_reads.last_cycle_events(r["id"] for r in rows if r["handed_off_at"]) \
             if rules is not None else {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -103,6 +103,30 @@ def field_value(field: FieldMap, record: Mapping[str, Any], back: bool = False) 
     value, error = _run(chain, record.get(read) if read else None, Context(record), None)
     value, error = _finish(field, value, error)
     return (value, True) if error is None and not is_blank(value) else (None, False)
+
+
+def value_function(field: FieldMap, back: bool = False) -> Callable[[Mapping[str, Any]], tuple[Any, bool]]:
+    """`field_value` of one field as a function of the record, built once: a chain of text steps only (trim, nfkc,
+    lower …) runs as plain string calls, with the same results — for comparing a million records."""
+    read = field.target if back else field.source
+    chain = field.reverse if back and field.direction == BOTH else field.transforms
+    if not chain or not all(step.text_only for step in chain):
+        return lambda record: field_value(field, record, back)
+    steps = [step.apply for step in chain]  # type: ignore[attr-defined]
+    plain = field.default is None and not field.required  # an empty value is simply not sent
+
+    def text_chain(record: Mapping[str, Any]) -> tuple[Any, bool]:
+        value = record.get(read) if read else None
+        if value is not None:
+            value = as_text(value)
+            for step in steps:
+                value = step(value)
+            if plain:
+                return (value, True) if value.strip() else (None, False)
+        value, error = _finish(field, value, None)
+        return (value, True) if error is None and not is_blank(value) else (None, False)
+
+    return text_chain
 
 
 def _run(chain: tuple, value: Any, ctx: Context, steps: list[Step] | None) -> tuple[Any, str | None]:

@@ -83,6 +83,9 @@ class Transform(ABC):
     accepts: ClassVar[frozenset[str]] = frozenset({"any", "text", "number", "boolean", "date", "datetime"})
     #: Ignores its input and makes a value from arguments or other fields: first, without `source`.
     generator: ClassVar[bool] = False
+    #: `run(value)` is `apply(as_text(value))` for a value, None for None: a plain function of text (trim, nfkc…),
+    #: which a chain of them can call directly (bridge/mapping/apply.py: value_function).
+    text_only: ClassVar[bool] = False
 
     def __init__(self, **args: Any):
         self.args = args

@@ -20,6 +20,7 @@ _TEXT_INPUT = frozenset({"any", "text", "date", "datetime"})
 
 class _TextTransform(Transform):
     accepts = _TEXT_INPUT
+    text_only = True
 
     def output_kind(self, input_kind: Kind) -> Kind:
         return "text"

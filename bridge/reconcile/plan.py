@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bridge.mapping import TO_SOURCE, FieldMap, Route, winner
-from bridge.mapping.apply import field_value
+from bridge.mapping.apply import value_function
 from bridge.mapping.model import BOTH, TO_TARGET, is_blank
 from bridge.mapping.names import join_name
 from bridge.mapping.record import route_input
@@ -78,59 +79,84 @@ class SideRecords:
 
 def plan_reconciliation(mode: str, leads: Iterable[LeadState], hubspot: SideRecords,
                         targets: Mapping[str, SideRecords], routes: Iterable[Route]) -> Plan:
-    """Every drift between `hubspot`, each enabled route's target (`targets`, by route name) and Bridge's `leads`."""
-    # The diff makes no reference cycles, but holds millions of dicts: the cyclic collector would walk them all
-    # again and again as the young generations fill (a third of the time at 1,000,000 records).
+    """Every drift between `hubspot`, each enabled route's target (`targets`, by route name) and Bridge's `leads`:
+    a `Planner` fed the leads at once."""
+    leads = list(leads)
+    planner = Planner(mode, routes, targets, {lead.hubspot_id: lead.id for lead in leads if lead.hubspot_id})
+    planner.compare(leads, hubspot)
+    return planner.plan
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """The diff makes no reference cycles, but walks hundreds of thousands of records: the cyclic collector would
+    scan them again and again as its young generations fill (a third of the time at 1,000,000 records)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _plan(mode, leads, hubspot, targets, routes)
+        yield
     finally:
         if collecting:
             gc.enable()
 
 
-def _plan(mode: str, leads: Iterable[LeadState], hubspot: SideRecords, targets: Mapping[str, SideRecords],
-          routes: Iterable[Route]) -> Plan:
-    plan = Plan(mode)
-    leads = list(leads)
-    plan.compared["hubspot"] += len(hubspot.records)
-    by_hubspot_id = {lead.hubspot_id: lead for lead in leads if lead.hubspot_id}
-    handed = [lead for lead in leads if lead.handed_off_at and lead.hubspot_id]
-    for lead in handed:
-        contact = hubspot.records.get(lead.hubspot_id)
-        if contact is None:
-            if hubspot.knows_absence(lead.hubspot_id):
-                plan.items.append(Drift("deleted", "hubspot", hubspot.object, "person", "deleted_in_hubspot",
-                                        lead.id, _name(None, lead), lead.hubspot_id, changed_side="hubspot"))
-            continue
-        plan.items.extend(_stale(lead, contact, hubspot))
-    for route in routes:
-        side = targets.get(route.name)
-        if not route.enabled or side is None:
-            continue
+class Planner:
+    """The diff, fed a chunk of leads at a time (with their HubSpot contacts), so a run holds the target records and
+    one chunk, not every contact and every lead. The target-side findings (orphans, duplicates) come at once from
+    the targets and `known`: every lead's HubSpot id, mapped to the lead's id."""
+
+    def __init__(self, mode: str, routes: Iterable[Route], targets: Mapping[str, SideRecords],
+                 known: Mapping[str, int]):
+        self.plan = Plan(mode)
+        self.routes: list[tuple[Route, SideRecords, _Checks, dict[str, list[str]]]] = []
+        with _without_cycle_collection():
+            for route in routes:
+                side = targets.get(route.name)
+                if route.enabled and side is not None:
+                    self.routes.append(self._index(route, side, known))
+
+    def _index(self, route: Route, side: SideRecords, known: Mapping[str, int]) \
+            -> tuple[Route, SideRecords, _Checks, dict[str, list[str]]]:
+        """Index a route's target records by the HubSpot id they carry; report orphans and duplicates."""
+        plan, key_field, checks = self.plan, route.target.key, _Checks(route)
         plan.compared[side.system] += len(side.records)
-        _compare_route(plan, route, side, handed, by_hubspot_id, hubspot)
-    return plan
+        by_key: dict[str, list[str]] = defaultdict(list)
+        for record_id, record in side.records.items():
+            key = record.get(key_field)
+            if key is not None and (key.__class__ is not str or key.strip()):
+                by_key[str(key).strip()].append(record_id)
+        plan.items.extend(_duplicates(route, checks, side, by_key, known))
+        for key, record_ids in by_key.items():
+            if key not in known:
+                for record_id in record_ids:
+                    plan.items.append(Drift("orphan", side.system, side.object, "person", "no_lead",
+                                            lead_name=checks.record_name(side.records[record_id]),
+                                            record_id=record_id, changed_side=side.system,
+                                            **_when(side, side.records[record_id]),
+                                            details={"route": route.name, "key_field": key_field, "key": key}))
+        return route, side, checks, by_key
+
+    def compare(self, leads: Iterable[LeadState], hubspot: SideRecords) -> None:
+        """Compare these leads (those handed off) with their contacts (`hubspot`) and their records in each target."""
+        plan = self.plan
+        plan.compared["hubspot"] += len(hubspot.records)
+        with _without_cycle_collection():
+            handed = [lead for lead in leads if lead.handed_off_at and lead.hubspot_id]
+            for lead in handed:
+                contact = hubspot.records.get(lead.hubspot_id)
+                if contact is None:
+                    if hubspot.knows_absence(lead.hubspot_id):
+                        plan.items.append(Drift("deleted", "hubspot", hubspot.object, "person", "deleted_in_hubspot",
+                                                lead.id, _name(None, lead), lead.hubspot_id, changed_side="hubspot"))
+                    continue
+                plan.items.extend(_stale(lead, contact, hubspot))
+            for route, side, checks, by_key in self.routes:
+                _compare_route(plan, route, side, checks, by_key, handed, hubspot)
 
 
-def _compare_route(plan: Plan, route: Route, side: SideRecords, handed: list[LeadState],
-                   by_hubspot_id: Mapping[str, LeadState], hubspot: SideRecords) -> None:
+def _compare_route(plan: Plan, route: Route, side: SideRecords, checks: _Checks, by_key: Mapping[str, list[str]],
+                   handed: list[LeadState], hubspot: SideRecords) -> None:
     key_field, where = route.target.key, (route.target.system, route.target.object)
-    checks = _Checks(route)
-    by_key: dict[str, list[str]] = defaultdict(list)
-    for record_id, record in side.records.items():
-        key = record.get(key_field)
-        if key is not None and (key.__class__ is not str or key.strip()):
-            by_key[str(key).strip()].append(record_id)
-    plan.items.extend(_duplicates(route, checks, side, by_key, by_hubspot_id, hubspot))
-    for key, record_ids in by_key.items():
-        if key not in by_hubspot_id:
-            for record_id in record_ids:
-                plan.items.append(Drift("orphan", side.system, side.object, "person", "no_lead",
-                                        lead_name=checks.record_name(side.records[record_id]), record_id=record_id,
-                                        changed_side=side.system, **_when(side, side.records[record_id]),
-                                        details={"route": route.name, "key_field": key_field, "key": key}))
     for lead in handed:
         contact = hubspot.records.get(lead.hubspot_id)
         if contact is None or where in lead.converted:
@@ -153,30 +179,62 @@ def _compare_route(plan: Plan, route: Route, side: SideRecords, handed: list[Lea
         plan.items.extend(checks.drift(lead, contact, side, record_id, linked_at, hubspot))
 
 
+@dataclass(frozen=True)
+class _Field:
+    """One field of a route as the diff computes it: `compute(record)` is `field_value` built once (text chains as
+    plain string calls); `memo` remembers results by input when the chain reads nothing but its input (None: it
+    reads other fields, a template or a name join, so it runs on the whole record every time)."""
+
+    entry: FieldMap
+    back: bool
+    compute: Callable[[Mapping[str, Any]], tuple[Any, bool]]
+    memo: dict | None
+
+    @classmethod
+    def of(cls, entry: FieldMap, back: bool) -> _Field:
+        chain = entry.reverse if back and entry.direction == BOTH else entry.transforms
+        memo = None if any(step.references() for step in chain) else {}
+        return cls(entry, back, value_function(entry, back), memo)
+
+    def value(self, raw: Any, record: Mapping[str, Any], whole: Callable[[], Mapping[str, Any]]) -> tuple[Any, bool]:
+        """The field's value for an input `raw` read from `record` (which holds it under the field's name), or
+        computed on `whole()`, the full record the route reads, when the chain reads more than its input."""
+        memo = self.memo
+        if memo is None:
+            return self.compute(whole())
+        if raw is None or raw.__class__ is str:
+            found = memo.get(raw)
+            if found is None:
+                found = self.compute(record)
+                if len(memo) < MEMO_SIZE:  # a field of unique values (an address) would only fill memory
+                    memo[raw] = found
+            return found
+        return self.compute(record)
+
+
 class _Checks:
-    """A route's fields as the diff compares them, each with a memo of its results when its transforms read nothing
-    but their input (most do: a trim, a map of industries): a million records then cost a dict look-up per field
-    for values seen before, not a run of the chain."""
+    """A route's fields as the diff compares them, each computed the fast way and remembered by input where it can
+    be (most fields: a trim, a map of industries): a million records then cost a dict look-up per field for values
+    seen before, and plain string calls for the rest."""
 
     def __init__(self, route: Route):
-        def memo(entry: FieldMap, back: bool) -> dict | None:
-            chain = entry.reverse if back and entry.direction == BOTH else entry.transforms
-            return None if any(step.references() for step in chain) else {}
-
         self.route = route
-        #: (field, memo) for the fields HubSpot's values are written through (to_target, both)
-        self.forward = [(f, memo(f, False)) for f in route.fields if f.direction in (TO_TARGET, BOTH) and f.source
+        #: the fields HubSpot's values are written through (to_target, both)
+        self.forward = [_Field.of(f, False) for f in route.fields if f.direction in (TO_TARGET, BOTH) and f.source
                         and not f.source.startswith(BRIDGE_PREFIX)]
-        #: (field, memo) for the fields sales' values come back through (to_source, both), by HubSpot property
-        self.backward = {f.source: (f, memo(f, True)) for f in route.fields
+        #: the fields sales' values come back through (to_source, both), by HubSpot property
+        self.backward = {f.source: _Field.of(f, True) for f in route.fields
                          if f.direction in (TO_SOURCE, BOTH) and f.source}
-        self.to_source = [(f, m) for f, m in self.backward.values() if f.direction == TO_SOURCE]
+        to_source = [f for f in self.backward.values() if f.entry.direction == TO_SOURCE]
+        # to_source fields from feedback values (bridge.sales_*, never in a record) that send nothing when empty: a
+        # lead without that feedback value skips them
+        silent = [f for f in to_source if f.entry.target.startswith(BRIDGE_PREFIX) and f.memo is not None
+                  and not f.compute({})[1]]
+        self.told_only = silent
+        self.always = [f for f in to_source if f not in silent]
         #: where the target record keeps the person's family name, given name and address (for naming orphans)
         self.named = {source: next((f.target for f in route.fields if f.source == source and f.writes_target()), None)
                       for source in ("lastname", "firstname", "email")}
-        #: to_source fields from feedback values (bridge.sales_*, never in a record) that send nothing when empty
-        self.silent = {f.index for f, m in self.to_source
-                       if f.target.startswith(BRIDGE_PREFIX) and m is not None and not field_value(f, {}, True)[1]}
 
     def record_name(self, record: Mapping[str, Any]) -> str | None:
         """A target record without a lead, named as the report names leads: 姓 名 <email>."""
@@ -187,11 +245,12 @@ class _Checks:
         """The fields of one lead's record that differ from what the route says, each with who should win."""
         route, record = self.route, side.records[record_id]
         get, target_get, found = contact.get, record.get, []
-        for entry, memo in self.forward:
+        whole = _Lazy(lambda: route_input(contact, lead.bridge_values()))
+        for field_ in self.forward:
+            entry, memo = field_.entry, field_.memo
             raw = get(entry.source)
-            hit = memo.get(raw) if memo is not None and (raw is None or raw.__class__ is str) else None
-            expected, sent = hit or self._value(entry, memo, raw, False,
-                                                lambda: route_input(contact, lead.bridge_values()))
+            found_ = memo.get(raw) if memo is not None and (raw is None or raw.__class__ is str) else None
+            expected, sent = found_ or field_.value(raw, contact, whole)  # the memo inline: the hot path
             actual = target_get(entry.target)
             if not sent or expected == actual or same(expected, actual):
                 continue  # a route never empties a field: an empty HubSpot value is not sent, so it is no drift
@@ -205,17 +264,16 @@ class _Checks:
                                    _name(contact, lead), record_id, entry.target, expected, actual, **changed,
                                    details={"route": route.name, "rule": rule or TO_TARGET}))
                 continue
-            back, sent_back = self._back(*self.backward[entry.source], lead, record)
+            back, sent_back = self._back(self.backward[entry.source], lead, record)
             if sent_back and not same(back, get(entry.source)):
                 found.append(Drift("differs", "hubspot", hubspot.object, "feedback", "target_wins", lead.id,
                                    _name(contact, lead), lead.hubspot_id, entry.source, back, get(entry.source),
                                    **changed, details={"route": route.name, "rule": rule, "target_record": record_id,
                                                        "target_system": side.system}))
         told = lead.told
-        for entry, memo in self.to_source:
-            if entry.index in self.silent and entry.target not in told:
-                continue  # a feedback value (bridge.sales_*) this lead has none of yet: nothing to send
-            expected, sent = self._back(entry, memo, lead, record)
+        for field_ in (*self.always, *(f for f in self.told_only if f.entry.target in told)) if told else self.always:
+            entry = field_.entry
+            expected, sent = self._back(field_, lead, record)
             if not sent or same(expected, get(entry.source)):
                 continue
             found.append(Drift("writeback", "hubspot", hubspot.object, "feedback", "sales_value_missing", lead.id,
@@ -225,26 +283,24 @@ class _Checks:
                                         "target_system": side.system}))
         return found
 
-    def _back(self, entry: FieldMap, memo: dict | None, lead: LeadState, record: Mapping[str, Any]) \
-            -> tuple[Any, bool]:
+    def _back(self, field_: _Field, lead: LeadState, record: Mapping[str, Any]) -> tuple[Any, bool]:
         """What HubSpot should hold of a field sales owns: the route's way back from the target record, with the
         feedback values (bridge.sales_*) over it, as the feedback write builds it."""
-        name, key = entry.target, self.route.target.key
+        name, key = field_.entry.target, self.route.target.key
         raw = lead.told[name] if name in lead.told else lead.hubspot_id if name == key else record.get(name)
-        hit = memo.get(raw) if memo is not None and (raw is None or raw.__class__ is str) else None
-        return hit or self._value(entry, memo, raw, True, lambda: {**record, **lead.told, key: lead.hubspot_id})
+        return field_.value(raw, {name: raw}, lambda: {**record, **lead.told, key: lead.hubspot_id})
 
-    @staticmethod
-    def _value(entry: FieldMap, memo: dict | None, raw: Any, back: bool, full: Callable[[], Mapping[str, Any]]) \
-            -> tuple[Any, bool]:
-        """`field_value` of `entry` whose input is `raw`, remembered when the chain reads only its input (text and
-        empty values, the common case); otherwise run on `full()`, the whole record the route reads."""
-        if memo is None or not (raw is None or raw.__class__ is str):
-            return field_value(entry, full(), back)
-        found = field_value(entry, {entry.target if back else entry.source: raw}, back)
-        if len(memo) < MEMO_SIZE:  # a field of unique values (an address) would only fill memory
-            memo[raw] = found
-        return found
+
+class _Lazy:
+    """A record built only when a field's transforms need the whole of it (a template, a name join)."""
+
+    def __init__(self, build: Callable[[], Mapping[str, Any]]):
+        self.build, self.value = build, None
+
+    def __call__(self) -> Mapping[str, Any]:
+        if self.value is None:
+            self.value = self.build()
+        return self.value
 
 
 def _stale(lead: LeadState, contact: Mapping[str, Any], hubspot: SideRecords) -> list[Drift]:
@@ -264,15 +320,15 @@ def _stale(lead: LeadState, contact: Mapping[str, Any], hubspot: SideRecords) ->
 
 
 def _duplicates(route: Route, checks: _Checks, side: SideRecords, by_key: Mapping[str, list[str]],
-                by_hubspot_id: Mapping[str, LeadState], hubspot: SideRecords) -> list[Drift]:
+                known: Mapping[str, int]) -> list[Drift]:
     """Several target records for one HubSpot id (the key field), or for one email address among records Bridge
     keys: a person must say which one is the lead's."""
     found = []
     for key, record_ids in by_key.items():
         if len(record_ids) > 1:
-            lead = by_hubspot_id.get(key)
-            found.append(Drift("duplicate", side.system, side.object, "person", "same_key", lead.id if lead else None,
-                               _name(hubspot.records.get(key), lead), ", ".join(sorted(record_ids)),
+            first = side.records[sorted(record_ids)[0]]
+            found.append(Drift("duplicate", side.system, side.object, "person", "same_key", known.get(key),
+                               checks.record_name(first), ", ".join(sorted(record_ids)),
                                details={"route": route.name, "key_field": route.target.key, "key": key,
                                         "records": sorted(record_ids)}))
     email_field = next((f.target for f in route.fields if f.source == "email" and f.writes_target()), None)

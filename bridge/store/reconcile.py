@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -130,24 +130,39 @@ class ReconcileReads:
     def __init__(self, conn: Connections):
         self.conn = conn
 
-    def leads(self, hubspot_ids: Iterable[str] | None = None, handed_since: str | None = None) -> list[dict]:
-        """Every lead with a HubSpot id (or those of `hubspot_ids`, and those handed off at or after
-        `handed_since`): id, hubspot_id, email, handed_off_at, score, stage, temperature, handoff_reason,
-        lifecyclestage (as last read), and `records`: [(system, object, record id, updated_at, converted)]."""
+    def hubspot_ids(self) -> dict[str, int]:
+        """Every lead's HubSpot id -> the lead's id: what tells an orphan (a record carrying an id no lead has)."""
+        return dict(self.conn.db.execute("SELECT hubspot_id, id FROM leads WHERE hubspot_id IS NOT NULL"))
+
+    def handed_leads(self, at_once: int) -> Iterator[list[dict]]:
+        """The handed-off leads, `at_once` at a time in id order, as `leads` gives them: a run holds one batch."""
+        after = 0
+        while True:
+            ids = [row[0] for row in self.conn.db.execute(
+                "SELECT id FROM leads WHERE id > ? AND handed_off_at IS NOT NULL AND hubspot_id IS NOT NULL "
+                "ORDER BY id LIMIT ?", [after, at_once])]
+            if not ids:
+                return
+            yield self._leads(f"WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id", ids)
+            after = ids[-1]
+
+    def leads(self, hubspot_ids: Iterable[str], handed_since: str | None = None) -> list[dict]:
+        """The leads of `hubspot_ids`, and those handed off at or after `handed_since`, as `_leads` gives them."""
+        found: dict[int, dict] = {}
+        for chunk in chunked(sorted(set(hubspot_ids))):
+            found.update((lead["id"], lead) for lead in self._leads(
+                f"WHERE hubspot_id IN ({', '.join('?' * len(chunk))})", chunk))
+        if handed_since:
+            found.update((lead["id"], lead) for lead in self._leads(
+                "WHERE handed_off_at >= ? AND hubspot_id IS NOT NULL", [handed_since]) if lead["id"] not in found)
+        return list(found.values())
+
+    def _leads(self, where: str, params: list) -> list[dict]:
+        """id, hubspot_id, email, handed_off_at, score, stage, temperature, handoff_reason, lifecyclestage (as last
+        read), and `records`: [(system, object, record id, updated_at, converted)] of the leads `where` selects."""
         columns = ("SELECT id, hubspot_id, email, handed_off_at, score, stage, temperature, handoff_reason, "
-                   "json_extract(properties, '$.lifecyclestage') AS lifecyclestage FROM leads")
-        if hubspot_ids is None:
-            found = rows(self.conn.db.execute(f"{columns} WHERE hubspot_id IS NOT NULL ORDER BY id"))  # noqa: S608
-        else:
-            found, seen = [], set()
-            for chunk in chunked(sorted(set(hubspot_ids))):
-                found += rows(self.conn.db.execute(
-                    f"{columns} WHERE hubspot_id IN ({', '.join('?' * len(chunk))})", chunk))  # noqa: S608
-            seen = {lead["id"] for lead in found}
-            if handed_since:
-                found += [lead for lead in rows(self.conn.db.execute(
-                    f"{columns} WHERE handed_off_at >= ? AND hubspot_id IS NOT NULL", [handed_since]))  # noqa: S608
-                          if lead["id"] not in seen]
+                   "json_extract(properties, '$.lifecyclestage') AS lifecyclestage FROM leads ")
+        found = rows(self.conn.db.execute(columns + where, params))  # the callers' fixed clauses; values are bound
         by_id = {lead["id"]: {**lead, "records": []} for lead in found}
         for chunk in chunked(sorted(by_id), 500):
             for lead_id, system, object, record_id, updated_at, converted in self.conn.db.execute(
