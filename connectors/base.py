@@ -218,6 +218,14 @@ class Connector(ABC):
         """What an inbox event this connector made in `parse_webhook` says happened (its event_type, body and
         occurred_at as stored). Pure: no network, no clock."""
 
+    def polled_event(self, object: str, record: Mapping[str, Any], received_at: datetime) -> InboxEvent | None:
+        """The inbox event this record's webhook would have made, for a record a catch-up poll read with
+        `changed_since` (its webhook may never have come): `change_of` reads it as it reads a webhook's, so it takes
+        the webhook's path. Its dedupe_key names the record's version ("poll:<object>:<id>:<version>"), so a later
+        poll of the same version is a duplicate. No network beyond what `changed_since` already read (kintone: the
+        app's field types). None: the record says no version, or (the default) this system is not polled."""
+        return None
+
     def record_key(self, object: str, record_id: str) -> str:
         """The inbox record key of a record (events of one key are processed in order); override to keep an
         older spelling. Default: "<object>:<record id>"."""
@@ -231,6 +239,11 @@ class Connector(ABC):
     def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:
         """The 2xx reply once the events are committed; override for a fixed body."""
         return WebhookReply(json.dumps({"received": len(events), "new": new}))
+
+
+def poll_key(object: str, record_id: str, version: str) -> str:
+    """The dedupe_key of a polled event: one per record version, whichever poll reads it."""
+    return f"poll:{object}:{record_id}:{version}"
 
 
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))

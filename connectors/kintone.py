@@ -40,6 +40,7 @@ from connectors.base import (
     load_schema,
     parse_event_time,
     parse_json,
+    poll_key,
     shown,
 )
 
@@ -173,7 +174,7 @@ class KintoneConnector(RestConnector):
         self._slots = threading.BoundedSemaphore(self.api.max_concurrency)
         # The per-app counter resets at 9:00 JST, which is 00:00 UTC: a fixed daily window.
         self._daily = Limit(self.api.daily_limit, 86_400, fixed=True)
-        self._system_fields: dict[str, dict[str, str]] = {}  # app -> field type -> its first field's code
+        self._field_types: dict[str, dict[str, str]] = {}  # app -> field code -> its type, from the app's form
 
     @classmethod
     def from_env(cls, read: EnvReader, *, clock: Clock = utcnow, budget: Budget | None = None) -> KintoneConnector:
@@ -278,12 +279,13 @@ class KintoneConnector(RestConnector):
 
     def _system_field(self, app: str, field_type: str) -> str | None:
         """The code of the app's field of a system type (UPDATED_TIME, MODIFIER…), read from its form once."""
-        if app not in self._system_fields:
-            by_type: dict[str, str] = {}
-            for code, prop in self._form_fields(app).items():
-                by_type.setdefault(str(prop.get("type")), code)
-            self._system_fields[app] = by_type
-        return self._system_fields[app].get(field_type)
+        return next((code for code, kind in self._types_of(app).items() if kind == field_type), None)
+
+    def _types_of(self, app: str) -> dict[str, str]:
+        """Field code -> type of the app's form fields, read once."""
+        if app not in self._field_types:
+            self._field_types[app] = {code: str(prop.get("type")) for code, prop in self._form_fields(app).items()}
+        return self._field_types[app]
 
     def upsert_batch(self, app: str, key_field: str, batch: Sequence[Pair]) -> list[UpsertResult]:
         """PUT one batch of ≤100. kintone writes all or nothing, so records it names as invalid are taken out
@@ -503,6 +505,26 @@ class KintoneConnector(RestConnector):
             version=f"{int(revision):020d}" if _NUMERIC_ID.fullmatch(revision) else None,
             bookkeeping=_bookkeeping(record),
         )
+
+    def polled_event(self, object: str, record: Mapping[str, Any], received_at: datetime) -> InboxEvent | None:
+        # The webhook's shape rebuilt: the REST API and webhooks give a field the same value, and the webhook's
+        # field types (which `change_of` tells bookkeeping fields by) come from the app's form, read once.
+        # https://jp.cybozu.help/k/ja/app/process/set_webhook/webhook_notification.html
+        record_id, revision = str(record.get("$id", "")), str(record.get("$revision", ""))
+        if not (_NUMERIC_ID.fullmatch(record_id) and _NUMERIC_ID.fullmatch(revision)):
+            return None
+        types = {**self._types_of(object), "$id": "__ID__", "$revision": "__REVISION__"}
+        typed = {code: {"type": types[code], "value": value} if code in types else {"value": value}
+                 for code, value in record.items()}
+        key = poll_key(object, record_id, revision)
+        kind = "ADD_RECORD" if revision == "1" else "UPDATE_RECORD"  # a new record is at revision 1
+        data = {"id": key, "type": kind, "app": {"id": object}, "record": typed}
+        updated = _field_of_type(typed, "UPDATED_TIME")
+        try:
+            occurred_at = parse_event_time(updated[1], "UPDATED_TIME") if updated and updated[1] else received_at
+        except WebhookInvalid:
+            occurred_at = received_at
+        return InboxEvent(self.name, kind, key, self.record_key(object, record_id), occurred_at, compact_json(data))
 
     def record_key(self, object: str, record_id: str) -> str:
         return f"app{object}:{record_id}"

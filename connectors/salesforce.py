@@ -36,6 +36,7 @@ from connectors.base import (
     WebhookRequest,
     compact_json,
     parse_event_time,
+    poll_key,
 )
 
 log = logging.getLogger(__name__)
@@ -516,8 +517,40 @@ class SalesforceConnector(RestConnector):
             bookkeeping=_BOOKKEEPING,
         )
 
+    def polled_event(self, object: str, record: Mapping[str, Any], received_at: datetime) -> InboxEvent | None:
+        # An outbound message's body as `_event` makes it, with the record's values as the message spells them:
+        # text, no nulls (Salesforce leaves a null field out), no compound or related values (a message cannot carry
+        # them). https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_wsdl.htm
+        values = {name: _soap_text(value) for name, value in record.items()
+                  if value is not None and not isinstance(value, dict | list)}
+        stamp = _last_change(values)
+        if not values.get("Id") or stamp is None:
+            return None
+        key = poll_key(object, values["Id"], values[stamp])
+        body = {"notificationId": key, "organizationId": self.org_id, "actionId": None, "sObjectType": object,
+                "record": values}
+        try:
+            occurred_at = parse_event_time(values[stamp], stamp)
+        except WebhookInvalid:
+            occurred_at = received_at
+        return InboxEvent(self.name, f"{object}.outbound_message", key, self.record_key(object, values["Id"]),
+                          occurred_at, compact_json(body))
+
     def acknowledge(self, events: list[InboxEvent], new: int) -> WebhookReply:
         return WebhookReply(ACK_ENVELOPE, content_type="text/xml; charset=utf-8")
+
+
+# A REST date-time (2026-11-20T03:00:00.000+0000): an outbound message writes the same instant with a Z.
+_REST_UTC = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)\+0000")
+
+
+def _soap_text(value: Any) -> str:
+    """A REST value as an outbound message spells it: true/false, numbers as text, date-times in UTC with a Z."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    match = _REST_UTC.fullmatch(text)
+    return f"{match[1]}Z" if match else text
 
 
 def _last_change(record: Mapping[str, Any]) -> str | None:

@@ -60,7 +60,7 @@ class FeedbackStage:
                 raise ConnectorError(system, f"cannot read {object}: the connector is not configured")
             with spending("feedback"):
                 ids = [row["record_id"] for row in rows]
-                current = connector.read(object, ids, self._fields(rules, system, object))
+                current = connector.read(object, ids, feedback_fields(self.mappings, system, object))
         except ConnectorError as error:
             step = next_step(error, self.clock(), None, self.failures, self.policy)
             self.failures += step.failed
@@ -93,15 +93,6 @@ class FeedbackStage:
             if later:
                 work.sales.release(later, now + IN_FLIGHT_WAIT)
 
-    def _fields(self, rules: FeedbackRules, system: str, object: str) -> list[str]:
-        """What to read of a record: what the feedback rules tell events by, and the record's fields the routes
-        write back (not the bridge.* values Bridge computes itself: the record has no such fields to read)."""
-        routed = {field.target for route in self.mappings.targets()
-                  if (route.target.system, route.target.object) == (system, object)
-                  for field in route.fields
-                  if field.writes_source() and field.target and not field.target.startswith(BRIDGE_PREFIX)}
-        return sorted({*rules.fields(system, object), *routed})
-
     def _record(self, work: Work, lead_id: int, event: SalesEvent, now: datetime) -> None:
         lead = work.leads.get(lead_id)
         work.sales.add_event(lead_id, lead["cycle"], event.kind, event.system, event.object, event.record_id,
@@ -120,6 +111,17 @@ class FeedbackStage:
                  event.record_id)
         if event.kind in REOPENING and work.sales.reopen(lead_id, event.kind, event.reason, now):
             log.info("lead %s given back to marketing (%s): it may be handed off again", lead_id, event.kind)
+
+
+def feedback_fields(mappings: LiveMappings, system: str, object: str) -> list[str]:
+    """What to read of a sales record: what the feedback rules tell events by, and the record's fields the routes
+    write back (not the bridge.* values Bridge computes itself: the record has no such fields to read)."""
+    rules = mappings.feedback
+    routed = {field.target for route in mappings.targets()
+              if (route.target.system, route.target.object) == (system, object)
+              for field in route.fields
+              if field.writes_source() and field.target and not field.target.startswith(BRIDGE_PREFIX)}
+    return sorted({*(rules.fields(system, object) if rules else ()), *routed})
 
 
 def events_of(rows: list[dict]) -> list[SalesEvent]:

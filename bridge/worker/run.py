@@ -33,6 +33,7 @@ from bridge.live import LiveMappings
 from bridge.retention import DailyPrune
 from bridge.store import Store
 from bridge.worker.alerts import AlertsStage
+from bridge.worker.catchup import CatchUpStage
 from bridge.worker.evaluate import EvaluateStage
 from bridge.worker.feedback import FeedbackStage
 from bridge.worker.handlers import HandlerContext
@@ -117,6 +118,7 @@ class Worker:
             reconciler = Reconciler(store, lambda: self.mappings.routes, lambda: self.mappings.feedback, connectors,
                                     settings.reconcile, clock, self._wait)
             self.lanes["reconcile"] = [ReconcileStage(store, reconciler, clock, worker.slack_webhook_url)]
+        self.lanes["catchup"] = [CatchUpStage(store, self.mappings, connectors, settings.reconcile, clock)]
         if lanes is not None:  # this process runs some lanes; another `bridge worker --lanes` runs the rest
             chosen = select_lanes(lanes, self.lanes)
             self.lanes = {name: stages for name, stages in self.lanes.items() if name in chosen}
