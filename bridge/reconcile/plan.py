@@ -225,6 +225,7 @@ class _Checks:
         #: the fields sales' values come back through (to_source, both), by HubSpot property
         self.backward = {f.source: _Field.of(f, True) for f in route.fields
                          if f.direction in (TO_SOURCE, BOTH) and f.source}
+        self.reads_more = any(f.memo is None for f in self.forward)
         to_source = [f for f in self.backward.values() if f.entry.direction == TO_SOURCE]
         # to_source fields from feedback values (bridge.sales_*, never in a record) that send nothing when empty: a
         # lead without that feedback value skips them
@@ -245,7 +246,8 @@ class _Checks:
         """The fields of one lead's record that differ from what the route says, each with who should win."""
         route, record = self.route, side.records[record_id]
         get, target_get, found = contact.get, record.get, []
-        whole = _Lazy(lambda: route_input(contact, lead.bridge_values()))
+        # the whole record a route reads, built only for a field whose transforms read more than its input
+        whole = _Lazy(lambda: route_input(contact, lead.bridge_values())) if self.reads_more else dict
         for field_ in self.forward:
             entry, memo = field_.entry, field_.memo
             raw = get(entry.source)
@@ -334,14 +336,19 @@ def _duplicates(route: Route, checks: _Checks, side: SideRecords, by_key: Mappin
     email_field = next((f.target for f in route.fields if f.source == "email" and f.writes_target()), None)
     if email_field is None:
         return found
-    by_email: dict[str, list[str]] = defaultdict(list)
-    keyed: set[str] = set()
+    keyed = {record_id for record_ids in by_key.values() for record_id in record_ids}
+    first: dict[str, str] = {}  # address -> the first record holding it; a list only once a second one comes
+    by_email: dict[str, list[str]] = {}
     for record_id, record in side.records.items():
         email = record.get(email_field)
-        if not is_blank(email):
-            by_email[str(email).strip().lower()].append(record_id)
-            if not is_blank(record.get(route.target.key)):
-                keyed.add(record_id)
+        if email is None or email == "":
+            continue
+        email = str(email).strip().lower()
+        if not email:
+            continue
+        seen = first.setdefault(email, record_id)
+        if seen != record_id:
+            by_email.setdefault(email, [seen]).append(record_id)
     for email, record_ids in by_email.items():
         # A record Bridge keys beside one it does not (made by hand, or by a list import): two for one person.
         # Keyed records alone are reported by their keys (same_key), or are two leads that share an address.

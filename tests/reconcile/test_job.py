@@ -214,3 +214,12 @@ def test_a_run_stops_at_its_share_of_the_daily_allowance(world):
     assert result.status == "failed" and "salesforce" in result.error and "10%" in result.error
     assert store.reconciliations.run(result.run_id)["status"] == "failed"
     assert store.reconciliations.last_applied() is None  # the next run is full again
+
+
+def test_a_deletion_beyond_salesforce_s_horizon_is_found_by_the_full_id_scan(world):
+    settings, store, hubspot, salesforce = world
+    del salesforce.records["5004"]  # deleted 20 days ago: the recycle bin has forgotten it, getDeleted says nothing
+    salesforce.deleted.append(("5004", T0 - timedelta(days=20)))
+    result = reconciler(world).run(full=True)
+    (item,) = result.plan.items
+    assert (item.kind, item.system, item.record_id, item.changed_at) == ("deleted", "salesforce", "5004", None)
