@@ -160,6 +160,19 @@ class Receiver:
             return list(self.received)
 
 
+SF_TOKEN = "sf-token-0123456789abcdef"
+KINTONE_TOKEN = "kintone-token-0123456789"
+
+
+@pytest.fixture
+def wired(sandbox: Sandbox, receiver: Receiver) -> Sandbox:
+    """The sandbox sending its webhooks to the receiver, as it would to a Bridge."""
+    sandbox.config.salesforce.webhook_token = SF_TOKEN
+    sandbox.config.kintone.webhook_token = KINTONE_TOKEN
+    sandbox.send_webhooks_to(receiver.url)
+    return sandbox
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     receiver = Receiver()

@@ -15,19 +15,10 @@ from connectors.kintone import KintoneConnector
 from connectors.registry import load_connectors
 from connectors.sandbox.kintone_schema import API_USER, UI_USER
 from connectors.testing import SpentBudget
+from tests.sandbox.conftest import KINTONE_TOKEN
 
-SF_TOKEN = "sf-token-0123456789abcdef"
-KINTONE_TOKEN = "kintone-token-0123456789"
 SEARCH = "/crm/v3/objects/contacts/search"
 
-
-@pytest.fixture
-def wired(sandbox, receiver):
-    """The sandbox sending its webhooks to the receiver, as it would to a Bridge."""
-    sandbox.config.salesforce.webhook_token = SF_TOKEN
-    sandbox.config.kintone.webhook_token = KINTONE_TOKEN
-    sandbox.send_webhooks_to(receiver.url)
-    return sandbox
 
 
 @pytest.fixture

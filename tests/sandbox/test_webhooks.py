@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from bridge.kernel.clock import utcnow
 from connectors.base import WebhookRequest
 from connectors.hubspot import HubSpotConnector, sign_v3
 from connectors.kintone import KintoneConnector
 from connectors.salesforce import ACK_ENVELOPE, SalesforceConnector
-
-SF_TOKEN = "sf-token-0123456789abcdef"
-KINTONE_TOKEN = "kintone-token-0123456789"
-
-
-@pytest.fixture
-def wired(sandbox, receiver):
-    """The sandbox sending its webhooks to the receiver, as it would to a Bridge."""
-    sandbox.config.salesforce.webhook_token = SF_TOKEN
-    sandbox.config.kintone.webhook_token = KINTONE_TOKEN
-    sandbox.send_webhooks_to(receiver.url)
-    return sandbox
+from tests.sandbox.conftest import KINTONE_TOKEN, SF_TOKEN
 
 
 def as_request(received) -> WebhookRequest:
