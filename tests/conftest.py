@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import socket
+import sys
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -13,6 +14,12 @@ import jinja2
 import pytest
 from flask import Flask
 from werkzeug.routing import Rule
+
+# Keep compiled test and Bridge modules between runs, even where the environment sets PYTHONDONTWRITEBYTECODE:
+# without it pytest rewrites the asserts of every test module, and Python compiles every Bridge module, in each
+# xdist worker on every run: about half the default suite's time (44 s instead of 23 s on 2 cores). __pycache__ is
+# git-ignored. Set before Bridge or any test module is imported (the libraries above come compiled by pip).
+sys.dont_write_bytecode = False
 
 # Bridge itself is imported inside the fixtures: pytest-xdist's controller loads this file too but runs no test,
 # and the workers start only once it is ready.
