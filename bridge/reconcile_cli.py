@@ -28,9 +28,9 @@ REFUSED, FAILED = 3, 1
 @click.option("--quiet", is_flag=True, help="no progress line while reading")
 def reconcile(full: bool, doit: bool, force: bool, form: str, output: Path | None, quiet: bool) -> None:
     """Read HubSpot and every enabled route's sales system, compare them through the mappings, and print what
-    differs and what --doit would do. Incremental (records changed since the last run) unless --full, or unless the
-    last full run is BRIDGE_RECONCILE_FULL_EVERY_DAYS (7) old. Exit status: 0 done, 3 refused (too many changes:
-    look at the plan, then --force), 1 failed (see the message; run it again)."""
+    differs and what --doit would do. Incremental (records changed since the last run that repaired) unless --full,
+    or unless the last full run is BRIDGE_RECONCILE_FULL_EVERY_DAYS (7) old. Exit status: 0 done, 3 refused (too
+    many changes: look at the plan, then --force), 1 failed (see the message; run it again)."""
     from bridge import logs
     from bridge.jobs.reconcile import Reconciler
     from bridge.reconcile import report
