@@ -108,6 +108,7 @@ class Planner:
     def __init__(self, mode: str, routes: Iterable[Route], targets: Mapping[str, SideRecords],
                  known: Mapping[str, int]):
         self.plan = Plan(mode)
+        self.plan.compared["hubspot"] = 0  # first: the report lists the systems in the order they were counted
         self.routes: list[tuple[Route, SideRecords, _Checks, dict[str, list[str]]]] = []
         with _without_cycle_collection():
             for route in routes:
