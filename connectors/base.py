@@ -175,7 +175,9 @@ class Connector(ABC):
         id field (HubSpot hs_object_id, Salesforce Id, kintone $id). `after`: start past this record id, to resume
         a scan that stopped (a RateLimited raised mid-way) from the last record received.
         The default refuses: a connector that cannot list its records cannot be reconciled."""
-        raise NotImplementedError(f"the {self.name} connector cannot scan its records (Connector.scan)")
+        raise NotImplementedError(f"the {self.name} connector cannot list all its records (Connector.scan), so "
+                                  "`bridge reconcile --full` cannot compare its routes: disable them in the mappings "
+                                  "folder, or upgrade the connector")
 
     def deleted_since(self, object: str, since: datetime, now: datetime) -> list[tuple[str, datetime]] | None:
         """(record id, when deleted) of the records deleted at or after `since` (up to `now`; a system that keeps

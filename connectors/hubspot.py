@@ -262,24 +262,14 @@ class HubSpotConnector(RestConnector):
         return found
 
     def changed_since(self, object: str, since: datetime, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
-        stamp = "lastmodifieddate" if object == "contacts" else "hs_lastmodifieddate"
-        path = f"/crm/v3/objects/{object}/search"
+        stamp = _stamp(object)
         start = int(since.timestamp() * 1000)
         seen_at_start: set[str] = set()  # ids already yielded whose stamp equals `start`
         while True:
             last, seen_at_last, after = start, set(seen_at_start), None
             while True:
-                body: dict[str, Any] = {
-                    "filterGroups": [{"filters": [{"propertyName": stamp, "operator": "GTE", "value": str(start)}]}],
-                    "sorts": [{"propertyName": stamp, "direction": "ASCENDING"}],
-                    "properties": sorted({*fields, stamp}),
-                    "limit": SEARCH_PAGE,
-                }
-                if after:
-                    body["after"] = after
-                page = self.request("POST", path, f"POST {path}", pool="search", json=body).json()
-                for result in page.get("results", []):
-                    record = _record(result)
+                records, after = self._search_page(object, stamp, "GTE", str(start), {*fields, stamp}, after)
+                for record in records:
                     if record["hs_object_id"] in seen_at_start:
                         continue
                     moment = _epoch_ms(record.get(stamp)) or start
@@ -287,7 +277,6 @@ class HubSpotConnector(RestConnector):
                         last, seen_at_last = moment, set()
                     seen_at_last.add(record["hs_object_id"])
                     yield record
-                after = ((page.get("paging") or {}).get("next") or {}).get("after")
                 if not after:
                     return
                 if str(after).isdigit() and int(after) >= SEARCH_RESULT_CAP:
@@ -306,25 +295,14 @@ class HubSpotConnector(RestConnector):
         # Search sorted by record id within a window "hs_object_id > last id": ids are unique, so before `after`
         # would reach the 10,000-result cap a new window opens past the last id read, and no record comes twice.
         # https://developers.hubspot.com/docs/api/crm/search#limitations
-        path = f"/crm/v3/objects/{object}/search"
         last = seen = str(after or 0)
         while True:
             offset = None
             while True:
-                body: dict[str, Any] = {
-                    "filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": last}]}],
-                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                    "properties": sorted(set(fields)),
-                    "limit": SEARCH_PAGE,
-                }
-                if offset:
-                    body["after"] = offset
-                page = self.request("POST", path, f"POST {path}", pool="search", json=body).json()
-                for result in page.get("results", []):
-                    record = _record(result)
+                records, offset = self._search_page(object, "hs_object_id", "GT", last, set(fields), offset)
+                for record in records:
                     seen = record["hs_object_id"]
                     yield record
-                offset = ((page.get("paging") or {}).get("next") or {}).get("after")
                 if not offset:
                     return
                 if not str(offset).isdigit() or int(offset) + SEARCH_PAGE > SEARCH_RESULT_CAP:
@@ -333,10 +311,26 @@ class HubSpotConnector(RestConnector):
                 raise Permanent(self.name, f"search past {object} id {last} returned no records but a next page")
             last = seen
 
+    def _search_page(self, object: str, by: str, operator: str, value: str, fields: set[str],
+                     after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a search filtered and sorted (ascending) on `by`: its records, and the next page's cursor."""
+        path = f"/crm/v3/objects/{object}/search"
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": [{"propertyName": by, "operator": operator, "value": value}]}],
+            "sorts": [{"propertyName": by, "direction": "ASCENDING"}],
+            "properties": sorted(fields),
+            "limit": SEARCH_PAGE,
+        }
+        if after:
+            body["after"] = after
+        page = self.request("POST", path, f"POST {path}", pool="search", json=body).json()
+        following = ((page.get("paging") or {}).get("next") or {}).get("after")
+        return [_record(r) for r in page.get("results", [])], following
+
     def change_fields(self, object: str) -> tuple[str | None, str | None]:
         # hs_updated_by_user_id ("Updated by user ID": the user who last updated the record) is a default property
         # of the CRM objects, as the properties API lists them. https://developers.hubspot.com/docs/api/crm/properties
-        return ("lastmodifieddate" if object == "contacts" else "hs_lastmodifieddate"), "hs_updated_by_user_id"
+        return _stamp(object), "hs_updated_by_user_id"
 
     def describe(self, object: str) -> dict[str, FieldInfo]:
         path = f"/crm/v3/properties/{object}"
@@ -567,6 +561,11 @@ def _object_of(subscription_type: str, event: Mapping[str, Any]) -> str:
         type_id = str(event["objectTypeId"])
         return _OBJECT_TYPE_IDS.get(type_id, type_id)
     return _PLURAL.get(prefix, prefix)
+
+
+def _stamp(object: str) -> str:
+    """The property holding when a record last changed: contacts keep the older name."""
+    return "lastmodifieddate" if object == "contacts" else "hs_lastmodifieddate"
 
 
 def _text(value: Any) -> str:

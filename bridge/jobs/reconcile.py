@@ -83,7 +83,7 @@ class Reconciler:
         try:
             with spending("reconcile"):
                 plan, read = self._plan(mode, since)
-        except (BudgetSpent, ConnectorError) as error:
+        except (BudgetSpent, ConnectorError, NotImplementedError) as error:  # the last: a plug-in without scan
             calls = self._calls() - before
             runs.finish(run_id, "failed", self.clock(), calls=calls, error=str(error))
             log.warning("reconciliation %s failed: %s", run_id, error)

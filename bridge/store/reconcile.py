@@ -15,10 +15,16 @@ ITEM_COLUMNS = ("run_id", "kind", "system", "object", "lead_id", "record_id", "f
 
 
 def _text(value: Any) -> str | None:
-    """A field value as the items table keeps it: text as it is, anything else as JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """A value as the items table keeps it: text as it is, anything else as JSON; text UTF-8 cannot encode (a lone
+    UTF-16 surrogate a record may hold) with \\u escapes, so one odd value cannot fail a run's report."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 class Reconciliations:
@@ -37,10 +43,10 @@ class Reconciliations:
 
     def save_items(self, run_id: int, items: Iterable[Mapping[str, Any]]) -> None:
         """Store a run's drift items (dicts with the Drift fields), a few hundred rows per statement."""
-        values = [(run_id, i["kind"], i["system"], i["object"], i.get("lead_id"), i.get("record_id"), i.get("field"),
-                   _text(i.get("expected")), _text(i.get("actual")), i.get("changed_side"), i.get("changed_at"),
-                   i.get("changed_by"), i["action"], i["reason"], json.dumps(i.get("details") or {}, ensure_ascii=False,
-                                                                              default=str), i.get("lead_name"))
+        values = [(run_id, i["kind"], i["system"], i["object"], i.get("lead_id"), _text(i.get("record_id")),
+                   _text(i.get("field")), _text(i.get("expected")), _text(i.get("actual")), i.get("changed_side"),
+                   _text(i.get("changed_at")), _text(i.get("changed_by")), i["action"], i["reason"],
+                   _text(i.get("details") or {}), _text(i.get("lead_name")))
                   for i in items]
         with self.conn.transaction() as db:
             for chunk in chunked(values, ROWS_PER_STATEMENT // 2):

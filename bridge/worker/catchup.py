@@ -95,12 +95,31 @@ class CatchUpStage:
 
     def _add(self, connector: Connector, object: str, records: list[dict], now: datetime) -> int:
         events = [event for record in records if (event := connector.polled_event(object, record, now)) is not None]
+        events = self._storable(connector, events, now)
         unseen = self._unseen(connector, object, events)
         new = self.store.ingest.add_events(unseen, now) if unseen else 0
         if new:
             log.info("catch-up poll: %d %s %s change(s) not seen before, fed to the inbox", new, connector.name,
                      object)
         return new
+
+    def _storable(self, connector: Connector, events: list[InboxEvent], now: datetime) -> list[InboxEvent]:
+        """The events UTF-8 can store. A record holding a lone UTF-16 surrogate (half an emoji, as a webhook would
+        be refused with 400 for) is kept in `rejected` with the reason, as its webhook would be, so it neither
+        fails the records polled beside it nor stops the poll at that record for good."""
+        storable = []
+        for event in events:
+            try:
+                event.body.encode("utf-8")
+            except UnicodeEncodeError:
+                reason = (f"polled {event.record_key}: holds a lone UTF-16 surrogate (half of an emoji?), which "
+                          "cannot be stored as UTF-8; fix the value in the record, then it is polled again")
+                self.store.ingest.add_rejected(connector.name, reason, event.body.encode("utf-8", "backslashreplace"),
+                                               "application/json", now)
+                log.warning("catch-up poll: %s", reason)
+                continue
+            storable.append(event)
+        return storable
 
     def _unseen(self, connector: Connector, object: str, events: list[InboxEvent]) -> list[InboxEvent]:
         """The events a webhook has not brought already, about a lead: a change of a lead's record newer than the

@@ -293,3 +293,15 @@ def test_a_salesforce_message_then_the_poll_of_the_same_save_is_told_once(setup,
     setup.later(INTERVAL)
     assert setup.told() == ["qualified"] and len(setup.hubspot.calls) == 1
     assert len(setup.changes(f"Lead:{LEAD_ID}")) == 1  # the poll found the version applied: not fed again
+
+
+def test_a_record_holding_half_an_emoji_is_kept_aside_and_costs_the_records_beside_it_nothing(setup, clock):
+    setup.worker.drain()
+    clock.advance(minutes=1)
+    setup.kintone.records[("7", "2")] = kintone_record(4, "対応中", clock())
+    setup.kintone.records[("7", "3")] = kintone_record(9, "新規", clock(), **{"$id": "3", "会社名": "株式会社\ud83d"})
+    setup.later(INTERVAL - 60)
+    assert setup.told() == ["contacted"]  # the good record, polled beside the bad one, is told
+    (rejected,) = setup.store.ingest.rejected()
+    assert rejected["source"] == "kintone" and "app7:3" in rejected["reason"] and "surrogate" in rejected["reason"]
+    assert setup.store.cursors.get(cursor_name("kintone", "7")) == iso(clock())  # the poll went on past it

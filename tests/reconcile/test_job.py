@@ -223,3 +223,24 @@ def test_a_deletion_beyond_salesforce_s_horizon_is_found_by_the_full_id_scan(wor
     result = reconciler(world).run(full=True)
     (item,) = result.plan.items
     assert (item.kind, item.system, item.record_id, item.changed_at) == ("deleted", "salesforce", "5004", None)
+
+
+def test_a_connector_that_cannot_list_its_records_fails_the_run_saying_what_to_do(world):
+    settings, store, hubspot, salesforce = world
+
+    def cannot_scan(object, fields, after=None):
+        raise NotImplementedError("the salesforce connector cannot list all its records (Connector.scan), so …")
+
+    salesforce.scan = cannot_scan
+    result = reconciler(world).run(full=True)
+    assert result.status == "failed" and "cannot list all its records" in result.error
+    assert store.reconciliations.run(result.run_id)["error"] == result.error
+
+
+def test_half_an_emoji_in_a_record_cannot_fail_the_run(world):
+    settings, store, hubspot, salesforce = world
+    salesforce.records["5001"]["Company"] = "株式会社\ud83d"  # a rep pasted half an emoji
+    result = reconciler(world).run(full=True)
+    assert result.status == "planned"
+    (item,) = store.reconciliations.items(result.run_id)
+    assert item["actual"] == "株式会社\\ud83d" and item["field"] == "Company"
