@@ -191,6 +191,16 @@ class Connector(ABC):
         system has no such field), so a report can say "changed by X at T". Default: (None, None)."""
         return None, None
 
+    def status_field(self, object: str) -> str | None:
+        """The field of `object` that a write cannot set, only a process action moves (kintone's process-management
+        status), or None. Writes to it go through `move_statuses`. Default: None."""
+        return None
+
+    def move_statuses(self, object: str, key_field: str, moves: Sequence[tuple[str, str]]) -> list[UpsertResult]:
+        """Move records (key, status) to a status by the system's process actions; a result per move, in order.
+        Only called for a connector whose `status_field` names a field."""
+        raise NotImplementedError(f"the {self.name} connector has no process status to move")
+
     @abstractmethod
     def describe(self, object: str) -> dict[str, FieldInfo]:
         """The object's fields by name, so mappings can be checked before anything is written."""

@@ -175,6 +175,7 @@ class KintoneConnector(RestConnector):
         # The per-app counter resets at 9:00 JST, which is 00:00 UTC: a fixed daily window.
         self._daily = Limit(self.api.daily_limit, 86_400, fixed=True)
         self._field_types: dict[str, dict[str, str]] = {}  # app -> field code -> its type, from the app's form
+        self._processes: dict[str, list[dict[str, Any]]] = {}  # app -> its process actions
 
     @classmethod
     def from_env(cls, read: EnvReader, *, clock: Clock = utcnow, budget: Budget | None = None) -> KintoneConnector:
@@ -286,6 +287,63 @@ class KintoneConnector(RestConnector):
         if app not in self._field_types:
             self._field_types[app] = {code: str(prop.get("type")) for code, prop in self._form_fields(app).items()}
         return self._field_types[app]
+
+    def status_field(self, object: str) -> str | None:
+        return self._system_field(object, "STATUS")
+
+    def move_statuses(self, object: str, key_field: str, moves: Sequence[tuple[str, str]]) -> list[UpsertResult]:
+        """Move each record (by its key) to a status by the process action that leads there from its current one:
+        one read of the records and PUT records/status.json, 100 a call (a status is never written as a field).
+        A record with no such action fails, naming both statuses, so a person can add the action.
+        https://cybozu.dev/ja/kintone/docs/rest-api/records/update-statuses/"""
+        status_field = self.status_field(object)
+        if status_field is None:
+            raise Permanent(self.name, f"app {object} has no process management: there is no status to move")
+        results: dict[int, UpsertResult] = {}
+        calls: list[tuple[int, dict[str, Any]]] = []
+        current = self.read(object, [key for key, _ in moves], [status_field], id_field=key_field)
+        actions = self._actions(object)
+        for i, (key, target) in enumerate(moves):
+            record = current.get(key)
+            if record is None:
+                results[i] = UpsertResult(key, "failed", category="permanent", code="GAIA_RE20",
+                                          message=f"no record of app {object} has {key_field} {key}")
+                continue
+            status, record_id = record.get(status_field), str(record["$id"])
+            if status == target:
+                results[i] = UpsertResult(key, "updated", id=record_id)
+                continue
+            action = next((a["name"] for a in actions if a.get("from") == status and a.get("to") == target), None)
+            if action is None:
+                self._processes.pop(object, None)  # read the process again next time: a person may add the action
+                results[i] = UpsertResult(
+                    key, "failed", id=record_id, category="permanent", code="NO_PROCESS_ACTION",
+                    message=f"app {object} has no process action from 「{status}」 to 「{target}」: add one in the "
+                    "app's process management settings (プロセス管理の設定でアクションを追加してください), then replay",
+                    fields=(status_field,),
+                )
+                continue
+            calls.append((i, {"id": record_id, "action": action}))
+        for chunk in chunks(calls, BATCH_SIZE):
+            try:
+                self.request("PUT", "/k/v1/records/status.json", "PUT records/status", pool=_pool(object),
+                             json={"app": object, "records": [entry for _, entry in chunk]})
+            except ConnectorError as error:  # all or nothing: none of the chunk moved
+                for i, _ in chunk:
+                    results[i] = failed(moves[i][0], error)
+                continue
+            for i, entry in chunk:
+                results[i] = UpsertResult(moves[i][0], "updated", id=entry["id"])
+        return [results[i] for i in range(len(moves))]
+
+    def _actions(self, app: str) -> list[dict[str, Any]]:
+        """The app's process actions ({name, from, to}), read once (again after one was found missing).
+        https://cybozu.dev/ja/kintone/docs/rest-api/apps/settings/get-process-management/"""
+        if app not in self._processes:
+            reply = self.request("GET", "/k/v1/app/status.json", "GET app/status", pool=_pool(app),
+                                 params={"app": app}).json()
+            self._processes[app] = list(reply.get("actions") or [])
+        return self._processes[app]
 
     def upsert_batch(self, app: str, key_field: str, batch: Sequence[Pair]) -> list[UpsertResult]:
         """PUT one batch of ≤100. kintone writes all or nothing, so records it names as invalid are taken out

@@ -343,16 +343,25 @@ class SalesUpdates(OutboxKind):
         rules, route = sender.mappings.sla, sender.mappings.routes.get(target)
         if rules is None or route is None or not route.enabled:
             raise Permanent("bridge", f"sla.yaml or route {target} is missing or disabled; restore it, then replay")
-        system, writes = route.target.system, {}
+        system, object, key, writes = route.target.system, route.target.object, route.target.key, {}
         for item in items:
             fields = _sla_writes(rules, sender.store.clocks.current(item["lead_id"]) or {}, system)
-            if fields and not sender.store.sales.converted(item["lead_id"], system, route.target.object):
-                writes[item["id"]] = {route.target.key: leads[item["lead_id"]]["hubspot_id"], **fields}
-        results = iter(sender.connector(system).upsert(route.target.object, route.target.key, list(writes.values()))
-                       if writes else [])
-        where = {"system": system, "object": route.target.object}
-        return [Outcome.of(system, result := next(results), {"outcome": result.outcome, **where, "id": result.id,
-                                                             "fields": writes[item["id"]]})
+            if fields and not sender.store.sales.converted(item["lead_id"], system, object):
+                writes[item["id"]] = {key: leads[item["lead_id"]]["hubspot_id"], **fields}
+        connector = sender.connector(system)
+        # A kintone process-management status is not a field a write sets: the record is moved there by the
+        # process action that leads there, after its other fields are written.
+        status = connector.status_field(object) if writes else None
+        plain = {i: {f: v for f, v in w.items() if f != status} for i, w in writes.items()}
+        plain = {i: w for i, w in plain.items() if len(w) > 1}  # more than the key: a write of fields is due
+        results = dict(zip(plain, connector.upsert(object, key, list(plain.values())) if plain else [], strict=True))
+        moving = [i for i, w in writes.items() if status in w and (i not in results or results[i].outcome != "failed")]
+        if moving:
+            moved = connector.move_statuses(object, key, [(writes[i][key], writes[i][status]) for i in moving])
+            results.update(zip(moving, moved, strict=True))
+        where = {"system": system, "object": object}
+        return [Outcome.of(system, result := results[item["id"]], {"outcome": result.outcome, **where,
+                                                                   "id": result.id, "fields": writes[item["id"]]})
                 if item["id"] in writes else Outcome(True, {"outcome": "skipped", **where}) for item in items]
 
     def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:

@@ -177,6 +177,8 @@ class KintoneSim:
         bp.add_url_rule("/k/v1/record.json", "record_read", self.record_read, methods=["GET"])
         bp.add_url_rule("/k/v1/record.json", "record_add", self.record_add, methods=["POST"])
         bp.add_url_rule("/k/v1/record.json", "record_update", self.record_update, methods=["PUT"])
+        bp.add_url_rule("/k/v1/app/status.json", "process", self.process)
+        bp.add_url_rule("/k/v1/records/status.json", "statuses_update", self.statuses_update, methods=["PUT"])
         bp.add_url_rule("/k/v1/records/cursor.json", "cursor_create", self.cursor_create, methods=["POST"])
         bp.add_url_rule("/k/v1/records/cursor.json", "cursor_read", self.cursor_read, methods=["GET"])
         bp.add_url_rule("/k/v1/records/cursor.json", "cursor_delete", self.cursor_delete, methods=["DELETE"])
@@ -235,6 +237,21 @@ class KintoneSim:
     def record_update(self) -> Response:
         done = self.apps[g.kintone_app].update([self._params()], False, _lang(), SINGLE, single=True)
         return jsonify(revision=str(done[0][0].revision))
+
+    def process(self) -> Response:
+        return jsonify(self.forms[g.kintone_app].process())
+
+    def statuses_update(self) -> Response:
+        items = self._params().get("records")
+        if not isinstance(items, list) or not items or len(items) > MAX_WRITE:
+            raise _invalid("records", f"一度に更新できるレコードは1件以上{MAX_WRITE}件以下です。")
+        moves = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not str(item.get("id", "")).isdigit() or not item.get("action"):
+                raise _invalid(f"records[{i}]", "id と action は必須です。/ id and action are required")
+            moves.append((int(item["id"]), str(item["action"]), item.get("revision")))
+        moved = self.apps[g.kintone_app].take_actions(moves)
+        return jsonify(records=[{"id": str(r.id), "revision": str(r.revision)} for r in moved])
 
     # -- cursors ----------------------------------------------------------------------------------
 

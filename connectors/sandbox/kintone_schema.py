@@ -101,6 +101,17 @@ def _number(code: str, label: str) -> dict[str, Any]:
 # The lead app's process (プロセス管理): a record starts in the first status; a rep's actions move it (the statuses
 # mappings/feedback.yaml reads as sales events).
 LEAD_APP_STATES = ("未対応", "対応中", "不通", "接続", "商談化", "受注", "失注", "対象外", "マーケに戻す")
+# The process's actions (アクション): from each working status to every other status, named after where they lead
+# (「不通にする」); a closed lead (受注, 失注, 対象外, マーケに戻す) can only be reopened (「再開する」 → 未対応), as a
+# real app's process keeps finished records from moving on. Bridge moves a status only by such an action.
+# https://cybozu.dev/ja/kintone/docs/rest-api/apps/settings/get-process-management/
+_WORKING_STATES = LEAD_APP_STATES[:5]
+LEAD_APP_ACTIONS = (
+    *({"name": f"{to}にする", "from": source, "to": to, "filterCond": ""}
+      for source in _WORKING_STATES for to in LEAD_APP_STATES if to != source and to != LEAD_APP_STATES[0]),
+    *({"name": "再開する", "from": source, "to": LEAD_APP_STATES[0], "filterCond": ""}
+      for source in LEAD_APP_STATES[5:]),
+)
 # Why a lead was lost or disqualified: the Japanese labels of mappings/feedback.yaml's reasons.
 LOSS_REASONS = ("予算なし", "決裁権なし", "ニーズなし", "時期尚早", "競合選定", "連絡不通", "重複", "その他")
 
@@ -225,6 +236,23 @@ class AppForm:
                 "SANDBOX_NO_SUCH_STATUS",
                 f"ステータス「{status}」はありません。/ no status {status!r}; one of {', '.join(self.states)}",
             )
+
+    def process(self) -> dict[str, Any]:
+        """GET app/status.json: whether process management is on, its statuses and its actions."""
+        states = {name: {"name": name, "index": str(i), "assignee": {"type": "ONE", "entities": []}}
+                  for i, name in enumerate(self.states)}
+        return {"enable": bool(self.status_field), "states": states or None,
+                "actions": list(LEAD_APP_ACTIONS) if self.status_field else None, "revision": "1"}
+
+    def action(self, status: str, name: str) -> dict[str, str]:
+        """The action called `name` that a record in `status` can take, or a KintoneError."""
+        found = next((a for a in LEAD_APP_ACTIONS if a["from"] == status and a["name"] == name), None)
+        if found is None:  # kintone's code for this is not documented; this one is the sandbox's own
+            raise KintoneError(
+                400, "SANDBOX_NO_SUCH_ACTION",
+                f"ステータス「{status}」からアクション「{name}」は実行できません。/ no action {name!r} from {status!r}",
+            )
+        return found
 
     def initial(self) -> dict[str, str]:
         """What a new record holds besides its own values: the first status, when the app has a process."""

@@ -164,6 +164,34 @@ class AppStore:
         self._notify(self.app_id, "UPDATE_STATUS", record)
         return record
 
+    def take_actions(self, items: list[tuple[int, str, str | None]], actor: dict[str, str] = API_USER) -> list[Stored]:
+        """Process-management actions (record id, action name, expected revision or None), all or none, as
+        PUT records/status.json does: each record moves to its action's status, revision + 2, UPDATE_STATUS each.
+        https://cybozu.dev/ja/kintone/docs/rest-api/records/update-statuses/"""
+        if not self.form.status_field:
+            self.form.check_status("")  # refused: process management is off
+        with self._lock:
+            moves = []
+            for record_id, name, revision in items:
+                record = self._records.get(record_id)
+                if record is None:
+                    raise KintoneError(404, "GAIA_RE01", f"指定したレコード（id: {record_id}）が見つかりません。")
+                if str(revision) not in ("None", "", "-1") and str(revision) != str(record.revision):
+                    raise KintoneError(
+                        409,
+                        "GAIA_CO02",
+                        "指定したrevisionは最新ではありません。ほかのユーザーがレコードを更新した可能性があります。",
+                    )
+                moves.append((record, self.form.action(record.values[self.form.status_field], name)["to"]))
+            now = self._clock()
+            for record, status in moves:
+                record.values[self.form.status_field] = status
+                record.revision += 2
+                record.updated, record.modifier = now, actor
+        for record, _ in moves:
+            self._notify(self.app_id, "UPDATE_STATUS", record)
+        return [record for record, _ in moves]
+
     def _insert(self, values: dict[str, str], now: datetime, actor: dict[str, str]) -> Stored:
         record = Stored(self._next_id, 1, {**self.form.initial(), **values}, now, now, actor, actor)
         self._records[record.id] = record

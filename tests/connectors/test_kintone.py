@@ -368,3 +368,67 @@ def test_records_named_invalid_stay_failed_when_the_resend_is_refused_by_the_bud
     assert results[1].code == "CB_VA01" and results[1].fields == ("email",)
     assert isinstance(results[0].error, RateLimited) and results[0].error.retry_after == SPENT_RETRY_AFTER
     assert len(rsps.calls) == 1
+
+
+STATUS_URL = f"{BASE}/k/v1/records/status.json"
+PROCESS = {"enable": True, "revision": "4", "states": {}, "actions": [
+    {"name": "不通にする", "from": "対応中", "to": "不通", "filterCond": ""},
+    {"name": "マーケに戻す", "from": "対応中", "to": "マーケに戻す", "filterCond": ""},
+    {"name": "マーケに戻す", "from": "不通", "to": "マーケに戻す", "filterCond": ""},
+]}
+
+
+def with_status(record_id: int, key: str, status: str) -> dict:
+    record = stored(record_id, hubspot_contact_id=key)
+    record["ステータス"] = {"type": "STATUS", "value": status}
+    return record
+
+
+def process_app(rsps, *records: dict) -> None:
+    rsps.get(f"{BASE}/k/v1/app/form/fields.json", json={"revision": "3", "properties": {
+        "ステータス": {"type": "STATUS", "code": "ステータス", "label": "ステータス", "enabled": True},
+        "hubspot_contact_id": {"type": "SINGLE_LINE_TEXT", "code": "hubspot_contact_id", "unique": True}}})
+    rsps.get(RECORDS, json={"records": list(records), "totalCount": None})
+    rsps.get(f"{BASE}/k/v1/app/status.json", json=PROCESS)
+
+
+def test_the_process_status_is_named_from_the_form(kintone, rsps):
+    process_app(rsps)
+    assert kintone.status_field("7") == "ステータス"
+    assert kintone.status_field("7") == "ステータス" and len(rsps.calls) == 1  # the form is read once
+
+
+def test_records_move_by_the_action_that_leads_from_their_status_in_one_call(kintone, rsps):
+    process_app(rsps, with_status(11, "5001", "対応中"), with_status(12, "5002", "不通"),
+                with_status(13, "5003", "マーケに戻す"))
+    script(rsps, "PUT", STATUS_URL, lambda body: (200, {"records": [
+        {"id": r["id"], "revision": "9"} for r in body["records"]]}))
+    results = kintone.move_statuses("7", "hubspot_contact_id",
+                                    [("5001", "マーケに戻す"), ("5002", "マーケに戻す"), ("5003", "マーケに戻す")])
+    assert [(r.key, r.outcome, r.id) for r in results] == [
+        ("5001", "updated", "11"), ("5002", "updated", "12"), ("5003", "updated", "13")]
+    (put,) = [json.loads(c.request.body) for c in rsps.calls if c.request.method == "PUT"]
+    # One call for both records that move; the one already there is left alone.
+    assert put == {"app": "7", "records": [{"id": "11", "action": "マーケに戻す"},
+                                           {"id": "12", "action": "マーケに戻す"}]}
+
+
+def test_a_record_with_no_action_to_its_target_fails_naming_both_statuses(kintone, rsps):
+    process_app(rsps, with_status(11, "5001", "受注"), with_status(12, "5002", "対応中"))
+    script(rsps, "PUT", STATUS_URL, lambda body: (200, {"records": [
+        {"id": r["id"], "revision": "9"} for r in body["records"]]}))
+    stuck, moved = kintone.move_statuses("7", "hubspot_contact_id", [("5001", "マーケに戻す"), ("5002", "不通")])
+    assert (stuck.outcome, stuck.category, stuck.code, stuck.fields) == (
+        "failed", "permanent", "NO_PROCESS_ACTION", ("ステータス",))
+    assert "「受注」" in stuck.message and "「マーケに戻す」" in stuck.message and "プロセス管理" in stuck.message
+    assert moved.outcome == "updated"
+    # The process is read again next time: the admin may have added the action meanwhile.
+    kintone.move_statuses("7", "hubspot_contact_id", [("5002", "不通")])
+    assert sum(1 for c in rsps.calls if c.request.url.startswith(f"{BASE}/k/v1/app/status.json")) == 2
+
+
+def test_a_refused_status_call_fails_only_its_records_with_the_error(kintone, rsps):
+    process_app(rsps, with_status(11, "5001", "対応中"))
+    script(rsps, "PUT", STATUS_URL, (503, {"code": "GAIA_TM12", "id": "x", "message": "busy"}))
+    (result,) = kintone.move_statuses("7", "hubspot_contact_id", [("5001", "不通")])
+    assert (result.outcome, result.category) == ("failed", "retriable")

@@ -3,6 +3,8 @@ rep's status action (revision up by 2, 更新日時 moved), the 失注理由 dro
 
 from __future__ import annotations
 
+import json
+
 from connectors.registry import load_connectors
 from connectors.sandbox.kintone_schema import LEAD_APP_STATES, LOSS_REASONS
 
@@ -64,3 +66,35 @@ def test_bridges_connector_reads_the_status_and_the_reason_by_name(sandbox, cont
     assert problems == []
     read = connectors["kintone"].read("1", [record_id], ["ステータス", "失注理由"])
     assert read[record_id] == {"ステータス": "対象外", "失注理由": "重複", "$id": record_id, "$revision": "4"}
+
+
+def test_the_process_settings_list_every_status_and_the_actions_between_them(kintone):
+    process = kintone.get("/app/status.json", params={"app": 1}).json()
+    assert process["enable"] is True and list(process["states"]) == list(LEAD_APP_STATES)
+    moves = {(a["from"], a["to"]) for a in process["actions"]}
+    assert ("対応中", "マーケに戻す") in moves and ("不通", "マーケに戻す") in moves
+    assert ("受注", "マーケに戻す") not in moves and ("受注", "未対応") in moves  # a closed lead is only reopened
+
+
+def test_bridges_connector_moves_records_by_their_actions_and_each_sends_update_status(wired, receiver, control):
+    first, second, won = add(control, hubspot_contact_id="801"), add(control, hubspot_contact_id="802"), add(
+        control, hubspot_contact_id="803")
+    control.post(f"/kintone/apps/1/records/{first}/status", json={"status": "対応中"})
+    control.post(f"/kintone/apps/1/records/{won}/status", json={"status": "受注"})
+    before = len(receiver.wait(5))  # three ADD_RECORD, two UPDATE_STATUS
+    connectors, problems = load_connectors(wired.env())
+    assert problems == []
+    results = connectors["kintone"].move_statuses(
+        "1", "hubspot_contact_id", [("801", "マーケに戻す"), ("802", "マーケに戻す"), ("803", "マーケに戻す")])
+    assert [r.outcome for r in results] == ["updated", "updated", "failed"]
+    assert "「受注」" in results[2].message
+    records = connectors["kintone"].read("1", [first, second, won], ["ステータス"])
+    assert [records[i]["ステータス"] for i in (first, second, won)] == ["マーケに戻す", "マーケに戻す", "受注"]
+    assert sandbox_calls(wired, "kintone.statuses_update") == 1  # both moves in one call
+    notes = [json.loads(r.body) for r in receiver.wait(before + 2)[before:]]
+    assert sorted((n["type"], n["record"]["ステータス"]["value"]) for n in notes) == [
+        ("UPDATE_STATUS", "マーケに戻す"), ("UPDATE_STATUS", "マーケに戻す")]
+
+
+def sandbox_calls(sandbox, endpoint: str) -> int:
+    return sandbox.calls.count(endpoint, 200)

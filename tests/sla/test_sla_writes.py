@@ -135,3 +135,49 @@ def test_a_breach_without_reassign_writes_nothing_to_the_sales_system(app, store
     clock.advance(seconds=timedelta(minutes=1).total_seconds())
     worker.lanes["salesforce"][0].run_once()
     assert salesforce.calls == []
+
+
+class FakeKintone(FakeSalesforce):
+    """An app with process management: its status is moved by actions (recorded), never written as a field."""
+
+    def __init__(self, real):
+        super().__init__(real)
+        self.moves = []
+
+    def status_field(self, object):
+        return "ステータス"
+
+    def upsert(self, object, key_field, records):
+        self.calls.append((object, key_field, [dict(r) for r in records]))
+        return [UpsertResult(str(r[key_field]), "updated", id="2") for r in records]
+
+    def move_statuses(self, object, key_field, moves):
+        self.moves.append((object, key_field, list(moves)))
+        return [UpsertResult(key, "updated", id="2") for key, _ in moves]
+
+
+def test_a_recycle_moves_the_kintone_status_by_its_process_action(make_settings, clock):
+    from bridge.app import create_app
+
+    settings = make_settings(KINTONE_BASE_URL="https://example.cybozu.com", KINTONE_API_TOKEN="kintone-api-token",
+                             KINTONE_APP_ID="7")
+    route = settings.mappings_dir / "hubspot-contact-to-kintone.yaml"
+    route.write_text(route.read_text(encoding="utf-8").replace("enabled: false", "enabled: true"), encoding="utf-8")
+    app = create_app(settings, clock=clock)
+    services = app.extensions["bridge"]
+    store, kintone = services.store, FakeKintone(services.connectors["kintone"])
+    worker = make_worker(app, clock, connectors={**services.connectors, "kintone": kintone})
+    lead = handed_off(store, clock)
+    with store.unit_of_work() as work:
+        work.leads.link_record(lead, "kintone", "7", "2", clock())
+    worker.lanes["timers"][0].run_once()
+    clock.advance(days=3)
+    for _ in range(3):
+        sales_event(store, clock, lead, "attempted", system="kintone")
+        worker.lanes["timers"][0].run_once()
+        clock.advance(days=1)
+    assert worker.lanes["kintone"][0].run_once() >= 1
+    # The status is not sent as a field: the record is moved by the app's action (shipped sla.yaml: マーケに戻す).
+    assert kintone.moves == [("7", "hubspot_contact_id", [("501", "マーケに戻す")])]
+    assert kintone.calls == []  # nothing else to write: an upsert of the key alone would only bump the revision
+    assert store.echoes.is_own("kintone", "2", "ステータス", "マーケに戻す", clock())
