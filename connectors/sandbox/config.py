@@ -89,6 +89,10 @@ class KintoneConfig:
     concurrency_limit: int = 100  # concurrent requests per domain
     webhook_url: str | None = None  # the bridge's /webhooks/kintone?token=…
     webhook_token: str = field(default_factory=lambda: _secret("kintone-webhook"))  # the ?token= above
+    # kintone sends at most 60 notifications a minute per domain; the 61st change of a minute and later ones are
+    # never notified. None: no limit (a benchmark of the webhook path).
+    # https://jp.cybozu.help/k/en/user/app_settings/set_webhook/webhook_logs.html
+    webhooks_per_minute: int | None = 60
 
 
 @dataclass

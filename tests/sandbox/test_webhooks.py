@@ -158,3 +158,23 @@ def test_seeding_with_webhooks_off_notifies_nobody(wired, control, receiver):
     control.post("/kintone/apps/1/records", json={"webhooks": False, "records": [{"company": "A"}]})
     assert wired.flush()
     assert receiver.received == []
+
+
+def test_kintone_notifies_at_most_60_changes_a_minute_and_logs_the_rest_as_not_sent(wired, control, receiver, clock):
+    records = [{"company": f"会社{i}"} for i in range(65)]
+    control.post("/kintone/apps/1/records", json={"records": records})  # 65 ADD_RECORD in the same minute
+    assert wired.flush()
+    assert len(receiver.wait(60)) == 60
+    dropped = [e for e in wired.deliveries.entries("kintone") if not e["ok"]]
+    assert len(dropped) == 5 and "over 60 notifications" in dropped[0]["error"]
+    clock.advance(minutes=1)  # a new minute: room again
+    control.post("/kintone/apps/1/records", json={"records": [{"company": "次の分"}]})
+    assert wired.flush()
+    assert json.loads(receiver.wait(61)[-1].body)["recordTitle"] == "次の分"
+
+
+def test_without_the_limit_every_change_is_notified(wired, control, receiver):
+    wired.config.kintone.webhooks_per_minute = None
+    control.post("/kintone/apps/1/records", json={"records": [{"company": f"会社{i}"} for i in range(65)]})
+    assert wired.flush()
+    assert len(receiver.wait(65)) == 65
