@@ -17,6 +17,7 @@ from bridge.kernel.errors import ConnectorError
 from bridge.live import LiveMappings
 from bridge.mapping.model import BRIDGE_PREFIX
 from bridge.store import Store, Work
+from bridge.store.echoes import stored_text
 from bridge.worker.retry import RetryPolicy, next_step
 from connectors.base import Connector
 
@@ -72,12 +73,13 @@ class FeedbackStage:
         with self.store.unit_of_work() as work:
             now = self.clock()
             sending, later = work.sales.feedback_in_flight({row["lead_id"] for row in rows}), []
+            own = work.echoes.own_values(((system, row["record_id"]) for row in rows), now)
             for row in rows:
                 record = current.get(row["record_id"])
                 if record is None:  # deleted, or not readable with our permissions: nothing to tell
                     work.sales.gone(row["id"])
                     continue
-                before = _json(row["fields"])
+                before = _known(_json(row["fields"]), record, own.get((system, row["record_id"]), set()))
                 when = _time(rules, system, object, record, now)
                 events = sales_events(rules, system, object, row["record_id"], before, record, when)
                 if events and row["lead_id"] in sending:
@@ -128,6 +130,15 @@ def events_of(rows: list[dict]) -> list[SalesEvent]:
     """Stored sales events as the feedback rules take them."""
     return [SalesEvent(row["kind"], row["system"], row["object"], row["record_id"], parse_iso(row["occurred_at"]),
                        row["reason"], row["reason_value"], _json(row["details"])) for row in rows]
+
+
+def _known(before: Mapping, record: Mapping, own: set) -> dict:
+    """The record as last applied, with the values Bridge wrote to it itself since then taken as known: a status
+    Bridge set (sla.yaml's recycle: Status Recycled) is not something sales did, even when the record is read
+    because of a rep's later edit or an echo not recognised as one (its snapshot names fields Bridge wrote
+    longer ago than the echo memory keeps)."""
+    return {**before, **{name: value for name, value in record.items()
+                         if value != before.get(name) and (name, stored_text(value)) in own}}
 
 
 def _where(row: dict) -> tuple[str, str]:

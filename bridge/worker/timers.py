@@ -3,6 +3,7 @@ what they call for is done once: a notice queued, a breach escalated, a lead rec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 
 #: Clocks assessed per pass: a minute with 10,000 deadlines is worked through in batches of this many.
 BATCH = 500
+#: The store's cursor holding a fingerprint of the SLA rules the open clocks were last assessed under.
+RULES_CURSOR = "sla_rules"
 #: How long a clock that failed to be assessed (a bug, a broken lead row) waits before the next try.
 RETRY_AFTER = timedelta(minutes=5)
 
@@ -37,9 +40,8 @@ class TimersStage:
         rules = self.mappings.sla
         if rules is None:
             return 0
-        if self._rules is not None and rules != self._rules:
-            woken = self.store.clocks.wake_all(self.clock())
-            log.info("SLA policies or calendar changed: the deadlines of %d open clock(s) are computed again", woken)
+        if rules != self._rules:
+            self._recompute_if_changed(rules)
         self._rules = rules
         now = self.clock()
         claimed = self.store.clocks.claim(self.owner, now, self.lease_seconds, self.batch)
@@ -59,6 +61,18 @@ class TimersStage:
                     work.clocks.retry(clock["id"], self.owner, now, now + RETRY_AFTER,
                                       f"{type(error).__name__}: {error}", failed=True)
         return len(claimed)
+
+    def _recompute_if_changed(self, rules: SlaRules) -> None:
+        """Every open clock is assessed again when the rules differ from those last in force, also when they changed
+        while no worker ran: the fingerprint is kept in the store, not only in this process."""
+        fingerprint = hashlib.sha256(repr(rules).encode()).hexdigest()  # dataclass reprs: stable across processes
+        if self.store.cursors.get(RULES_CURSOR) == fingerprint:
+            return
+        now = self.clock()
+        woken = self.store.clocks.wake_all(now)
+        self.store.cursors.set(RULES_CURSOR, fingerprint, now)  # after the wake: a crash between wakes them again
+        if woken:
+            log.info("SLA policies or calendar changed: the deadlines of %d open clock(s) are computed again", woken)
 
     def _assess(self, work: Work, rules: SlaRules, clock: dict, lead: dict | None, events: list[tuple[str, str]],
                 now: datetime) -> None:
