@@ -96,6 +96,9 @@ class UpsertResult:
     code: str | None = None  # the system's error code, e.g. REQUIRED_FIELD_MISSING, CB_VA01
     message: str | None = None
     fields: tuple[str, ...] = ()  # field names the error is about
+    #: The record's values as the system answered the write, where it answers them (HubSpot): what was really
+    #: kept, which may differ from what was sent (a lifecycle stage moved backwards is not applied).
+    values: Mapping[str, Any] | None = field(default=None, compare=False)
     #: When the record was not sent because its call failed as a whole (after other calls of the same upsert
     #: were written): that error, whose type and retry_after / until say when to try again.
     error: ConnectorError | None = field(default=None, compare=False)

@@ -363,7 +363,8 @@ class HubSpotConnector(RestConnector):
             index = int(trace) if trace.isdigit() and int(trace) < len(keys) else index_of.get(key)
             if index is not None:
                 outcome = "created" if result.get("new") else "updated"
-                outcomes[index] = UpsertResult(keys[index], outcome, id=str(result.get("id")))
+                outcomes[index] = UpsertResult(keys[index], outcome, id=str(result.get("id")),
+                                               values=result.get("properties"))
         stray = None
         for error in reply.get("errors", []):
             context = error.get("context") or {}

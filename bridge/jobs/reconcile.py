@@ -281,13 +281,15 @@ class Reconciler:
 
     def _lead_states(self, rows: list[dict]) -> list[LeadState]:
         rules = self.feedback()
-        events = self.store.reconcile_reads.last_cycle_events(r["id"] for r in rows if r["handed_off_at"]) \
+        events = self.store.reconcile_reads.events_in_force(r["id"] for r in rows if r["handed_off_at"]) \
             if rules is not None else {}
         states = []
         for row in rows:
             told: dict[str, Any] = {}
-            if rules is not None and row["id"] in events:
-                told = dict(feedback_of(rules, events_of(events[row["id"]]), row["lifecyclestage"]).properties)
+            new_cycle = bool(row["handed_off_at"]) and row["cycle"] > 1
+            if rules is not None and (row["id"] in events or new_cycle):
+                told = dict(feedback_of(rules, events_of(events.get(row["id"], [])), row["lifecyclestage"],
+                                        new_cycle=new_cycle).properties)
             states.append(LeadState(
                 row["id"], row["hubspot_id"], row["email"], row["handed_off_at"], row["score"], row["stage"],
                 row["temperature"], row["handoff_reason"],

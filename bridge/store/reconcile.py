@@ -9,6 +9,7 @@ from typing import Any
 
 from bridge.kernel.clock import iso
 from bridge.store.db import ROWS_PER_STATEMENT, Connections, chunked, flat, rows, value_rows
+from bridge.store.sales import CYCLE_IN_FORCE
 
 ITEM_COLUMNS = ("run_id", "kind", "system", "object", "lead_id", "record_id", "field", "expected", "actual",
                 "changed_side", "changed_at", "changed_by", "action", "reason", "details", "lead_name")
@@ -164,9 +165,9 @@ class ReconcileReads:
         return list(found.values())
 
     def _leads(self, where: str, params: list) -> list[dict]:
-        """id, hubspot_id, email, handed_off_at, score, stage, temperature, handoff_reason, lifecyclestage (as last
-        read), and `records`: [(system, object, record id, updated_at, converted)] of the leads `where` selects."""
-        columns = ("SELECT id, hubspot_id, email, handed_off_at, score, stage, temperature, handoff_reason, "
+        """id, hubspot_id, email, handed_off_at, cycle, score, stage, temperature, handoff_reason, lifecyclestage (as
+        last read), and `records`: [(system, object, record id, updated_at, converted)] of the leads `where` selects."""
+        columns = ("SELECT id, hubspot_id, email, handed_off_at, cycle, score, stage, temperature, handoff_reason, "
                    "json_extract(properties, '$.lifecyclestage') AS lifecyclestage FROM leads ")
         found = rows(self.conn.db.execute(columns + where, params))  # the callers' fixed clauses; values are bound
         by_id = {lead["id"]: {**lead, "records": []} for lead in found}
@@ -189,13 +190,13 @@ class ReconcileReads:
                 found[record_id] = hubspot_id
         return found
 
-    def last_cycle_events(self, lead_ids: Iterable[int]) -> dict[int, list[dict]]:
-        """lead id -> the events of its newest cycle that has any, oldest first (`Sales.last_cycle_events` in bulk)."""
+    def events_in_force(self, lead_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """lead id -> the events whose word HubSpot must hear, oldest first (`Sales.events_in_force` in bulk)."""
         found: dict[int, list[dict]] = {}
         for chunk in chunked(sorted(set(lead_ids)), 500):
             for event in rows(self.conn.db.execute(
-                    f"SELECT e.* FROM sales_events AS e WHERE e.lead_id IN ({', '.join('?' * len(chunk))}) "  # noqa: S608
-                    "AND e.cycle = (SELECT MAX(cycle) FROM sales_events WHERE lead_id = e.lead_id) "
+                    "SELECT e.* FROM sales_events AS e JOIN leads AS l ON l.id = e.lead_id "  # noqa: S608
+                    f"WHERE e.lead_id IN ({', '.join('?' * len(chunk))}) AND e.cycle = {CYCLE_IN_FORCE} "
                     "ORDER BY e.lead_id, e.occurred_at, e.id", chunk)):
                 found.setdefault(event["lead_id"], []).append(event)
         return found

@@ -11,6 +11,14 @@ from bridge.kernel.clock import iso
 from bridge.store.db import ROWS_PER_STATEMENT, Connections, chunked, flat, marks, row_time, rows, value_rows
 
 
+
+#: The handoff cycle whose sales events HubSpot must hear, for a lead row `l`: its current cycle once it is handed off
+#: in it (a new cycle starts from nothing: the last one's word is cleared), else the newest cycle that has events (a
+#: recycle closes its cycle, and is still what marketing must hear while the lead is back with marketing).
+CYCLE_IN_FORCE = ("(CASE WHEN l.handed_off_at IS NOT NULL THEN l.cycle "
+                  "ELSE (SELECT MAX(cycle) FROM sales_events WHERE lead_id = l.id) END)")
+
+
 class Sales:
     def __init__(self, conn: Connections):
         self.conn = conn
@@ -123,12 +131,11 @@ class Sales:
         return list(self.conn.db.query("SELECT * FROM sales_events WHERE lead_id = ? AND cycle = ? "
                                        "ORDER BY occurred_at, id", [lead_id, cycle]))
 
-    def last_cycle_events(self, lead_id: int) -> list[dict]:
-        """The events of the lead's newest cycle that has any, oldest first: what the latest word of sales is
-        about (a recycle closes its cycle, and is still what marketing must hear)."""
+    def events_in_force(self, lead_id: int) -> list[dict]:
+        """The events whose word HubSpot must hear, oldest first (see CYCLE_IN_FORCE)."""
         return list(self.conn.db.query(
-            "SELECT * FROM sales_events WHERE lead_id = ? AND cycle = (SELECT MAX(cycle) FROM sales_events "
-            "WHERE lead_id = ?) ORDER BY occurred_at, id", [lead_id, lead_id]))
+            f"SELECT e.* FROM sales_events AS e JOIN leads AS l ON l.id = e.lead_id WHERE e.lead_id = ? "  # noqa: S608
+            f"AND e.cycle = {CYCLE_IN_FORCE} ORDER BY e.occurred_at, e.id", [lead_id]))
 
     # -- handoff cycles -------------------------------------------------------------------------
     def reopen(self, lead_id: int, closed_by: str, reason: str | None, now: datetime) -> bool:

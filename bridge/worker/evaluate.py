@@ -134,6 +134,9 @@ class EvaluateStage:
         # The SLA clocks (bridge/worker/timers.py) start here.
         work.clocks.start_many(((lead_id, leads[lead_id]["cycle"]) for lead_id in started), now)
         work.outbox.enqueue_many((lead_id, kind, target, now) for lead_id in started for target, kind in writes)
+        # Handed off again after sales gave it back: HubSpot hears that the last cycle's word no longer holds.
+        work.outbox.enqueue_many((lead_id, "feedback", "hubspot", now) for lead_id in started
+                                 if leads[lead_id]["cycle"] > 1)
 
     def _decide(self, lead: dict, ledger: list[dict], now: datetime) -> tuple[Decision, str]:
         """The lead's decision and its summary in words."""

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from bridge.feedback.load import FEEDBACK_FILE
+from bridge.feedback.writeback import SALES_VALUES
 from bridge.feedback.writeback import feedback as feedback_of
 from bridge.kernel.budget import spending
 from bridge.kernel.errors import AuthError, ConnectorError, Permanent
@@ -261,10 +262,12 @@ class FeedbackWrites(OutboxKind):
             raise Permanent("bridge", f"{FEEDBACK_FILE} is missing from the mappings folder; add it (bridge init), "
                                       "then replay")
         hubspot = sender.connector("hubspot")
-        writes, backward = {}, []
+        writes, backward, must_land = {}, [], set()
         for item in items:
             lead = leads[item["lead_id"]]
-            told = feedback_of(rules, events_of(sender.store.sales.last_cycle_events(lead["id"])), _lifecycle(lead))
+            new_cycle = bool(lead["handed_off_at"]) and lead["cycle"] > 1
+            told = feedback_of(rules, events_of(sender.store.sales.events_in_force(lead["id"])), _lifecycle(lead),
+                               new_cycle=new_cycle)
             properties = {name: value for name, value in told.properties.items() if not name.startswith("bridge.")}
             for route in sender.mappings.targets():
                 record = sender.store.leads.record_fields(lead["id"], route.target.system, route.target.object)
@@ -272,6 +275,9 @@ class FeedbackWrites(OutboxKind):
                     record = {**record, **told.properties, route.target.key: lead["hubspot_id"]}
                     written = apply_route(route, record, TO_SOURCE)
                     properties.update({k: v for k, v in written.items() if k != route.source.key})
+                if new_cycle:  # an empty value is not sent by a mapping: the last cycle's word is cleared here
+                    properties.update({f.source: "" for f in route.fields if f.writes_source()
+                                       and f.target in SALES_VALUES and f.source not in properties})
             clock = sender.store.clocks.current(lead["id"])
             if clock is not None and clock["policy"]:  # the SLA clock: waiting, met, late, breached, recycled…
                 properties["bridge_sla_status"] = "recycled" if clock["ended_by"] == "recycle" else clock["state"]
@@ -279,7 +285,28 @@ class FeedbackWrites(OutboxKind):
                 properties["lifecyclestage"] = told.lifecycle
                 if told.backward:
                     backward.append(lead["hubspot_id"])
+                if told.must_land:
+                    must_land.add(lead["hubspot_id"])
             writes[lead["hubspot_id"]] = properties
+        by_id = self._write(sender, hubspot, writes, backward)
+        # HubSpot answers 2xx to a move back and keeps the later stage (one Bridge did not know of): check the stage
+        # it answers, and where a stage that must land did not, clear and set it again.
+        # https://knowledge.hubspot.com/records/use-lifecycle-stages
+        kept = [i for i in must_land if by_id[i].values is not None and by_id[i].outcome != "failed"
+                and by_id[i].values.get("lifecyclestage") != writes[i]["lifecyclestage"]]
+        if kept:
+            by_id.update(self._write(sender, hubspot, {i: {"lifecyclestage": writes[i]["lifecyclestage"]}
+                                                       for i in kept}, kept))
+        for hubspot_id, props in writes.items():  # the stage HubSpot keeps is the one to know
+            stage = (by_id[hubspot_id].values or {}).get("lifecyclestage")
+            if "lifecyclestage" in props and stage is not None:
+                props["lifecyclestage"] = stage
+        return [Outcome.of("hubspot", by_id[leads[i["lead_id"]]["hubspot_id"]],
+                           writes[leads[i["lead_id"]]["hubspot_id"]]) for i in items]
+
+    @staticmethod
+    def _write(sender: Sender, hubspot: Connector, writes: dict[str, dict], backward: list[str]) -> dict:
+        """Write the contacts' properties, clearing the stage first where it moves back; results by contact id."""
         # Remembered before sending: the webhooks these writes cause can arrive before the reply does.
         sender.store.echoes.remember("hubspot", {**{i: {"lifecyclestage": ""} for i in backward}, **writes},
                                      sender.clock())
@@ -287,9 +314,7 @@ class FeedbackWrites(OutboxKind):
             hubspot.upsert("contacts", "hs_object_id", [{"hs_object_id": i, "lifecyclestage": ""} for i in backward])
         results = hubspot.upsert("contacts", "hs_object_id",
                                  [{"hs_object_id": hubspot_id, **props} for hubspot_id, props in writes.items()])
-        by_id = {r.key: r for r in results}
-        return [Outcome.of("hubspot", by_id[leads[i["lead_id"]]["hubspot_id"]],
-                           writes[leads[i["lead_id"]]["hubspot_id"]]) for i in items]
+        return {r.key: r for r in results}
 
     def after(self, work: Work, item: dict, outcome: Outcome | None, now: datetime) -> None:
         if outcome is not None and outcome.ok and outcome.result.get("lifecyclestage"):

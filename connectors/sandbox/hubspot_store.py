@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.kernel.clock import iso
-from connectors.sandbox.hubspot_schema import ContactSchema, Problem
+from connectors.sandbox.hubspot_schema import LIFECYCLE_STAGES, ContactSchema, Problem
 
 MAX_BATCH = 100  # https://developers.hubspot.com/docs/api-reference/latest/crm/objects/contacts
 DEFAULT_READ = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
@@ -367,6 +367,14 @@ class ContactStore:
 
     def _apply(self, contact: Contact, values: dict[str, str], source: str) -> list[Change]:
         changed = {k: v for k, v in values.items() if contact.properties.get(k, "") != v}
+        if source == "API" and _backward(contact.properties.get("lifecyclestage"), changed.get("lifecyclestage")):
+            # The API answers 2xx but keeps the stage: an earlier one is set only after clearing it ("").
+            # https://knowledge.hubspot.com/records/use-lifecycle-stages
+            del changed["lifecyclestage"]
+            if not changed:
+                contact.updated = self._clock()
+                contact.properties["lastmodifieddate"] = iso(contact.updated)
+                return []
         if not changed:
             return []
         now = self._clock()
@@ -430,3 +438,9 @@ def _refuse_duplicates(ids: list[str]) -> None:
             "VALIDATION_ERROR",
             f"Duplicate IDs found in batch input: [{', '.join(duplicates)}]. IDs must be unique",
         )
+
+
+def _backward(current: str | None, new: str | None) -> bool:
+    """A move to an earlier default lifecycle stage (custom stages and clearing are not)."""
+    return bool(current and new) and current in LIFECYCLE_STAGES and new in LIFECYCLE_STAGES and \
+        LIFECYCLE_STAGES.index(new) < LIFECYCLE_STAGES.index(current)

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from bridge.feedback.writeback import is_backward
 from connectors.base import UpsertResult
 from tests.feedback.test_events import AT  # noqa: F401 (a fixed time the events use)
 from tests.helpers import make_worker, post_salesforce
@@ -50,10 +51,31 @@ class FakeHubSpot:
         return [UpsertResult(str(r[key_field]), "updated", id=str(r[key_field])) for r in records]
 
 
+class StrictHubSpot(FakeHubSpot):
+    """Keeps a contact's lifecycle stage against a move back unless it was cleared first, answering 2xx all the same
+    with the stage it kept, as HubSpot does (api-facts: lifecyclestage does not move backwards through the API)."""
+
+    def __init__(self, real, stage="marketingqualifiedlead"):
+        super().__init__(real)
+        self.stage = stage
+
+    def upsert(self, object, key_field, records):
+        self.calls.append([dict(r) for r in records])
+        for record in records:
+            new = record.get("lifecyclestage")
+            if new is not None and (new == "" or not is_backward(self.stage, new)):
+                self.stage = new
+        return [UpsertResult(str(r[key_field]), "updated", id=str(r[key_field]),
+                             values={"lifecyclestage": self.stage}) for r in records]
+
+
 @pytest.fixture
-def way_back(app, store, clock):
+def way_back(app, store, clock, request):
+    """A handed-off lead and its Salesforce Lead; HubSpot a FakeHubSpot, or the class given by indirect
+    parametrisation."""
     services = app.extensions["bridge"]
-    salesforce, hubspot = FakeSalesforce(services.connectors["salesforce"]), FakeHubSpot(services.connectors["hubspot"])
+    salesforce = FakeSalesforce(services.connectors["salesforce"])
+    hubspot = getattr(request, "param", FakeHubSpot)(services.connectors["hubspot"])
     connectors = {**services.connectors, "salesforce": salesforce, "hubspot": hubspot}
     services.connectors = connectors  # the inbox stage turns webhooks into changes with these too
     with store.unit_of_work() as work:
@@ -156,3 +178,38 @@ def test_a_deal_won_before_the_conversion_was_applied_is_still_heard(way_back, s
     assert ("Opportunity", ["0065g00000WonAAA"]) in [(o, ids) for o, ids, _ in salesforce.reads]
     assert "Contact" not in [o for o, _, _ in salesforce.reads]  # no feedback rules for it: nothing to read
     assert written(hubspot)["lifecyclestage"] == "customer"
+
+
+@pytest.mark.parametrize("way_back", [StrictHubSpot], indirect=True)
+def test_a_stage_hubspot_kept_against_a_give_back_is_cleared_and_set_again(way_back, store):
+    lead, rep, _, hubspot, _ = way_back
+    hubspot.stage = "opportunity"  # moved on in HubSpot by hand; Bridge still knows MQL
+    with store.unit_of_work() as work:
+        work.leads.note_property(lead, "lifecyclestage", "lead")  # and thinks the contact is a lead already
+    rep("Recycled", "04l2", "2026-11-21T10:00:00.000Z", Disqualification_Reason__c="No Response")
+    assert [call[0].get("lifecyclestage") for call in hubspot.calls] == ["lead", "", "lead"]
+    assert hubspot.stage == "lead"
+    assert json.loads(store.leads.get(lead)["properties"])["lifecyclestage"] == "lead"
+
+
+@pytest.mark.parametrize("way_back", [StrictHubSpot], indirect=True)
+def test_a_forward_move_hubspot_keeps_a_later_stage_against_is_left_so_and_known(way_back, store):
+    lead, rep, _, hubspot, _ = way_back
+    hubspot.stage = "customer"  # an existing customer qualifies as a lead again: HubSpot keeps customer
+    rep("Qualified", "04l1", "2026-11-21T09:05:00.000Z")
+    assert [call[0].get("lifecyclestage") for call in hubspot.calls] == ["salesqualifiedlead"]  # no clearing
+    assert json.loads(store.leads.get(lead)["properties"])["lifecyclestage"] == "customer"  # what HubSpot kept
+
+
+def test_handed_off_again_clears_the_last_cycles_word_in_hubspot(way_back, store, clock, app):
+    lead, rep, _, hubspot, worker = way_back
+    rep("Recycled", "04l1", "2026-11-21T09:05:00.000Z", Disqualification_Reason__c="No Response")
+    assert written(hubspot)["hs_lead_status"] == "BAD_TIMING"
+    with store.unit_of_work() as work:  # qualifies again: the evaluate stage's handoff in the new cycle
+        assert work.leads.mark_handed_off(lead, "pricing", "handoff by pricing", clock())
+        work.outbox.enqueue(lead, "feedback", "hubspot", clock())
+    worker.drain()
+    again = written(hubspot)
+    assert again["hs_lead_status"] == "NEW" and again["lifecyclestage"] == "marketingqualifiedlead"
+    cleared = {name: value for name, value in again.items() if name.startswith("bridge_sales_")}
+    assert cleared and set(cleared.values()) == {""}

@@ -48,3 +48,28 @@ def test_a_stage_already_reached_is_not_written_again():
 def test_backwards_in_hubspots_order_only():
     assert is_backward("customer", "lead") and not is_backward("lead", "customer")
     assert not is_backward("a_custom_stage", "lead") and not is_backward(None, "lead")
+
+
+def test_a_call_after_the_decision_does_not_take_the_lead_status_back():
+    found = feedback(RULES, [event("converted"), event("won", 30), event("contacted", 60)], "customer")
+    assert found.properties["hs_lead_status"] == "OPEN_DEAL"  # converted's; the later call does not undo it
+    assert found.properties["bridge.sales_event"] == "contacted"
+    assert feedback(RULES, [event("attempted"), event("connected", 5)], None).properties["hs_lead_status"] == \
+        "CONNECTED"  # touches before any decision still move it
+
+
+def test_a_new_cycle_clears_the_last_word_of_sales_and_starts_as_a_new_mql():
+    found = feedback(RULES, [], "lead", new_cycle=True)
+    assert found.properties["hs_lead_status"] == "NEW"
+    assert found.properties["bridge.sales_outcome"] == "" and found.properties["bridge.sales_reason_label"] == ""
+    assert (found.lifecycle, found.backward, found.must_land) == ("marketingqualifiedlead", False, True)
+    after_disqualified = feedback(RULES, [], "other", new_cycle=True)
+    assert (after_disqualified.lifecycle, after_disqualified.backward) == ("marketingqualifiedlead", True)
+    called = feedback(RULES, [event("attempted")], "marketingqualifiedlead", new_cycle=True)
+    assert called.properties["hs_lead_status"] == "ATTEMPTED_TO_CONTACT" and called.lifecycle is not None
+    assert called.properties["bridge.first_touch_at"] == "2026-11-24T01:00:00.000Z"
+
+
+def test_giving_the_lead_back_must_land_a_forward_move_need_not():
+    assert feedback(RULES, [event("recycled")], "marketingqualifiedlead").must_land
+    assert not feedback(RULES, [event("qualified")], "marketingqualifiedlead").must_land

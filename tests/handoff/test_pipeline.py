@@ -253,3 +253,37 @@ def test_a_configured_property_change_counts_as_an_activity(world):
     lead = world.store.leads.find(hubspot_id=contact)
     assert [a["type"] for a in world.store.leads.activities(lead["id"])] == ["seminar_attended"]
     assert lead["score"] == 85 and lead["handed_off_at"] and "seminar" in lead["handoff_reason"]
+
+
+def test_a_lead_given_back_qualifies_again_and_hubspot_starts_its_new_cycle_afresh(world):
+    (contact,) = world.contacts(WORKED_EXAMPLE)
+    world.activities(act("p1", "pricing_page_visit", 30, hubspot_id=contact),
+                     act("w1", "whitepaper_download", 29, hubspot_id=contact),
+                     act("w2", "whitepaper_download", 28, hubspot_id=contact))
+    world.drain()
+    lead = world.store.leads.find(hubspot_id=contact)
+    now = datetime.now(UTC)
+    with world.store.unit_of_work() as work:  # sales disqualifies it for no budget: what the feedback stage does
+        work.sales.add_event(lead["id"], 1, "disqualified", "salesforce", "Lead", lead["records"]["salesforce"],
+                             now, "no_budget", "No Budget", {}, now)
+        assert work.sales.reopen(lead["id"], "disqualified", "no_budget", now)
+        work.outbox.enqueue(lead["id"], "feedback", "hubspot", now)
+    world.drain()
+    told = world.hubspot(contact)
+    assert (told["lifecyclestage"], told["hs_lead_status"], told["bridge_sales_outcome"]) == \
+        ("other", "UNQUALIFIED", "disqualified")
+
+    world.activities(act("p2", "pricing_page_visit", 0, hubspot_id=contact),  # the new cycle counts anew
+                     act("w3", "whitepaper_download", 0, hubspot_id=contact),
+                     act("w4", "whitepaper_download", 0, hubspot_id=contact))
+    world.drain()
+    again = world.store.leads.find(hubspot_id=contact)
+    assert again["cycle"] == 2 and again["handed_off_at"] > lead["handed_off_at"]
+    told = world.hubspot(contact)
+    # Back from "other" to MQL, which HubSpot allows only after clearing; the last cycle's word cleared.
+    assert (told["lifecyclestage"], told["hs_lead_status"]) == ("marketingqualifiedlead", "NEW")
+    assert not told.get("bridge_sales_outcome") and not told.get("bridge_sales_reason")  # cleared
+    world.activities(act("p3", "pricing_page_visit", 0, hubspot_id=contact))
+    world.drain()
+    assert world.store.leads.find(hubspot_id=contact)["handed_off_at"] == again["handed_off_at"]  # once per cycle
+    assert len(world.sf_leads()) == 1  # the same Salesforce Lead, written again
