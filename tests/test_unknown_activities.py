@@ -1,11 +1,19 @@
 """An activity of a type no handoff rule uses is kept, but never silently: the answer, /metrics and the
 timeline say so, against the rules in force (reloaded when handoff.yaml changes, not parsed per request)."""
 
+import pytest
 from prometheus_client import REGISTRY
 
 from bridge import live as live_mappings
 from bridge.timeline import timeline
+from bridge.web import metrics
 from tests.test_activities import activity, post
+
+
+@pytest.fixture(autouse=True)
+def _fresh_labels(monkeypatch):
+    """Types other tests of this process invented do not use up the named labels (metrics.UNKNOWN_TYPE_LABELS)."""
+    monkeypatch.setattr(metrics, "_unknown_labels", set())
 
 
 def unknown_count(activity_type: str) -> float:

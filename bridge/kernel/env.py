@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 TOKEN_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
@@ -51,6 +52,9 @@ class EnvReader:
             value = float(raw)
         except ValueError:
             self.problems.append(f"{name}={raw!r} is not a number")
+            return default
+        if not math.isfinite(value):  # float() reads nan and inf, and nan passes every comparison below
+            self.problems.append(f"{name}={raw!r} is not a finite number")
             return default
         if value < minimum:
             self.problems.append(f"{name}={value} must be at least {minimum}")

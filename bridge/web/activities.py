@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from bridge.config import API_TOKENS
 from bridge.kernel.errors import WebhookInvalid, WebhookUnauthorized
 from bridge.web.api_auth import bearer_ok, unauthorized
-from bridge.web.metrics import activities_unknown_type
+from bridge.web.metrics import count_unknown_type
 from bridge.web.webhooks import ingest
 from connectors.base import (
     InboxEvent,
@@ -101,7 +101,7 @@ class ActivitySource:
         if unknown:
             # Kept (the rules may learn the type later), but never silently: it scores nothing today.
             for activity_type, count in unknown.items():
-                activities_unknown_type.labels(activity_type).inc(count)
+                count_unknown_type(activity_type, count)
             answer["unknown_types"] = sorted(unknown)
             answer["warning"] = unknown_types_warning(sorted(unknown), self.known_types or frozenset())
         return WebhookReply(json.dumps(answer, ensure_ascii=False), status=202)

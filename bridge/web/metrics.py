@@ -2,6 +2,7 @@
 figures read from the database at scrape time (so they are right whichever process did the work)."""
 
 import os
+import threading
 from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, multiprocess
@@ -14,10 +15,26 @@ webhook_requests = Counter(
     "bridge_webhook_requests", "Webhook deliveries by source and outcome", ["source", "outcome"]
 )
 webhook_events = Counter("bridge_webhook_events", "Events committed to the inbox (new ones)", ["source"])
-# Kept, but no handoff rule scores them: usually a sender's typo. Senders are authenticated and types are
-# lower_snake_case of at most 64 characters, so the label set stays what the senders use.
+# Kept, but no handoff rule scores them: usually a sender's typo.
 activities_unknown_type = Counter("bridge_activities_unknown_type",
                                   "Activities accepted whose type no rule in handoff.yaml scores", ["type"])
+#: Unknown types one process counts under their own name; later ones count as OTHER_TYPES. The activities token
+#: sits in a public website tag, so anyone may send new types, and every label is a series each scrape returns
+#: (1,000 types a request grew /metrics from 3 KB to 2 MB in 20 requests).
+UNKNOWN_TYPE_LABELS = 50
+OTHER_TYPES = "(other)"
+_unknown_labels: set[str] = set()
+_unknown_labels_lock = threading.Lock()
+
+
+def count_unknown_type(activity_type: str, count: int) -> None:
+    """Count accepted activities of a type no rule scores, in a bounded set of labels."""
+    with _unknown_labels_lock:
+        if activity_type not in _unknown_labels and len(_unknown_labels) >= UNKNOWN_TYPE_LABELS:
+            activity_type = OTHER_TYPES
+        else:
+            _unknown_labels.add(activity_type)
+    activities_unknown_type.labels(activity_type).inc(count)
 
 
 class QueueCollector:
