@@ -236,12 +236,19 @@ def _sla_text(kind: str, details: Mapping[str, Any]) -> str:
     return f"SLA {kind}"
 
 
+def _with_tasks(text: str, details: Mapping[str, Any]) -> str:
+    """An action that also left the owner a to-do (sla.yaml `task:`): through which routes."""
+    tasks = details.get("tasks")
+    return text + (f"; a to-do for the owner via {', '.join(map(str, tasks))}" if isinstance(tasks, list) and tasks
+                   else "")
+
+
 def _sla_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     """One step of the lead's SLA clock (bridge/worker/timers.py logs them): started, reminded, breached, touched,
     recycled, ended, its deadline moved."""
     details = _json(entry["details"], {})
     details = details if isinstance(details, dict) else {}
-    return {"at": entry["at"], "kind": "sla", "text": _sla_text(entry["kind"], details),
+    return {"at": entry["at"], "kind": "sla", "text": _with_tasks(_sla_text(entry["kind"], details), details),
             "sla": {"id": entry["id"], "cycle": entry["cycle"], "event": entry["kind"], "details": details,
                     "notify": bool(entry["notify"]), "notified_at": entry.get("notified_at")}}
 

@@ -51,6 +51,8 @@ BATCH_SIZE = 100  # records per write, and ids per read query
 READ_PAGE = 500  # records per read
 MAX_QUERY_LENGTH = 4000  # the URL limit is about 4,096 characters; longer reads use a POST override
 MAX_CONFLICT_RETRIES = 2
+# https://cybozu.dev/ja/kintone/docs/rest-api/records/add-comment/
+MAX_COMMENT, MAX_MENTIONS = 65_535, 10  # characters of a record comment; people it may mention
 AUTH_CODES = frozenset({"GAIA_IA02", "CB_WA01", "GAIA_NO01", "CB_AU01"})  # bad or missing API token
 # records[3].email.value (POST) or records[3].record.email.value (PUT)
 _RECORD_KEY = re.compile(r"records\[(\d+)\]\.(?:record\.)?([^.\[]+)")
@@ -335,6 +337,20 @@ class KintoneConnector(RestConnector):
             for i, entry in chunk:
                 results[i] = UpsertResult(moves[i][0], "updated", id=entry["id"])
         return [results[i] for i in range(len(moves))]
+
+    def add_comment(self, app: str, record_id: str, text: str, mentions: Sequence[str] = ()) -> str:
+        """Post a comment on one record, mentioning the users whose codes are given (the first MAX_MENTIONS); the
+        new comment's id. kintone takes one comment per call, of up to MAX_COMMENT characters.
+        https://cybozu.dev/ja/kintone/docs/rest-api/records/add-comment/"""
+        if len(text) > MAX_COMMENT:
+            text = text[: MAX_COMMENT - 1] + "…"
+        comment: dict[str, Any] = {"text": text}
+        if mentions:
+            codes = list(dict.fromkeys(mentions))[:MAX_MENTIONS]
+            comment["mentions"] = [{"code": code, "type": "USER"} for code in codes]
+        reply = self.request("POST", "/k/v1/record/comment.json", "POST record/comment", pool=_pool(app),
+                             json={"app": app, "record": record_id, "comment": comment}).json()
+        return str(reply.get("id"))
 
     def _actions(self, app: str) -> list[dict[str, Any]]:
         """The app's process actions ({name, from, to}), read once (again after one was found missing).

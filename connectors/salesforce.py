@@ -9,7 +9,7 @@ import re
 import threading
 import xml.etree.ElementTree as ET  # noqa: S405 (for the Element type; parsing goes through defusedxml)
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from bridge.kernel.clock import Clock, iso, utcnow
 from bridge.kernel.env import EnvReader
 from bridge.kernel.errors import AuthError, ConnectorError, Permanent, Transient, WebhookInvalid, WebhookUnauthorized
 from connectors._http import chunks, json_object, retry_after_seconds
-from connectors._rest import Pair, RestConnector
+from connectors._rest import Pair, RestConnector, failed
 from connectors.base import (
     Change,
     FieldInfo,
@@ -319,6 +319,30 @@ class SalesforceConnector(RestConnector):
         path = f"{self._data}/composite/sobjects/{object}/{key_field}"
         reply = self.request("PATCH", path, f"PATCH composite/sobjects/{object}", json=body, headers=headers).json()
         return [_outcome(key, item) for (key, _), item in zip(batch, reply, strict=True)]
+
+    def create(self, object: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertResult]:
+        """Create records of one sObject (a Task for a lead's owner), 200 a call, each record on its own (allOrNone
+        false): one result per record in input order, its key the record's position ("0", "1", …). A call refused as
+        a whole raises when nothing was created yet; after earlier calls were, the rest come back failed with its
+        error, so only they are sent again.
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_create.htm"""
+        _names(object)  # a plain API name, or Permanent before any call
+        pairs = [(str(i), record) for i, record in enumerate(records)]
+        results: list[UpsertResult] = []
+        for batch in chunks(pairs, COLLECTION_SIZE):
+            body = {"allOrNone": False,
+                    "records": [{"attributes": {"type": object}, **record} for _, record in batch]}
+            try:
+                reply = self.request("POST", f"{self._data}/composite/sobjects", f"POST composite/sobjects {object}",
+                                     json=body).json()
+            except ConnectorError as error:
+                if not results:
+                    raise
+                return results + [failed(key, error) for key, _ in pairs[len(results):]]
+            # Create results carry no `created` flag: a success is a record created.
+            results += [replace(outcome, outcome="created") if outcome.outcome == "updated" else outcome
+                        for outcome in (_outcome(key, item) for (key, _), item in zip(batch, reply, strict=True))]
+        return results
 
     def _query(self, soql: str, headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """SOQL results page by page, following nextRecordsUrl until done."""

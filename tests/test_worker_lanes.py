@@ -31,11 +31,38 @@ def test_the_two_processes_together_run_every_lane_once(app, clock):
     assert set(intake.lanes).isdisjoint(writes.lanes)
 
 
-def test_only_the_process_with_the_inbox_beats_the_heartbeat(app, store, clock):
-    make_worker(app, clock, lanes="writes").run_once()
-    assert store.health.last_heartbeat() is None  # /readyz would otherwise say the inbox is processed
-    make_worker(app, clock, lanes="intake").run_once()
-    assert store.health.last_heartbeat() is not None
+def test_each_process_beats_with_its_lanes_and_readyz_names_the_lanes_nobody_runs(app, store, clock):
+    client = app.test_client()
+    intake = make_worker(app, clock, lanes="intake", owner="host:1:intake")
+    writes = make_worker(app, clock, lanes="writes", owner="host:2:writes")
+    intake.run_once()
+    writes.run_once()
+    assert client.get("/readyz").status_code == 200
+    assert {lane for _, _, lanes in store.health.heartbeats() for lane in lanes} == {*intake.lanes, *writes.lanes}
+    clock.advance(seconds=100)
+    intake.run_once()  # the writes process is stuck: the intake one still beats
+    clock.advance(seconds=30)
+    intake.run_once()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    check = response.json["checks"]["worker"]
+    assert check.startswith("worker lanes ") and "salesforce" in check and "130 s ago" in check
+    assert "core" not in check
+
+
+def test_a_worker_that_hangs_before_its_first_pass_is_named_once_the_limit_passes(app, store, clock):
+    client = app.test_client()
+    intake = make_worker(app, clock, lanes="intake", owner="host:1:intake")
+    intake.run_once()
+    make_worker(app, clock, lanes="writes", owner="host:2:writes").heartbeat.register()  # started, then hung
+    assert client.get("/readyz").status_code == 200  # just started: not yet late
+    clock.advance(seconds=121)
+    intake.run_once()
+    check = client.get("/readyz").json["checks"]["worker"]
+    assert check.startswith("worker lanes ") and "salesforce" in check
+    everything = make_worker(app, clock, owner="host:3")  # a restart with every lane in one process covers them all
+    everything.run_once()
+    assert client.get("/readyz").status_code == 200
 
 
 def test_the_command_refuses_a_lane_it_does_not_know(make_settings, monkeypatch):

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bridge.feedback.rules import FeedbackRules, ObjectRules
+from bridge.feedback.followups import new_rows
+from bridge.feedback.rules import FeedbackRules, LogRules, ObjectRules
 from bridge.mapping.transforms import fold
 
 #: A reason value no entry of the vocabulary knows: kept as the system said it, and flagged.
@@ -58,14 +59,20 @@ def resolve_reason(rules: FeedbackRules, value: Any) -> tuple[str | None, str | 
 
 
 def sales_events(rules: FeedbackRules, system: str, object: str, record_id: str, before: Mapping[str, Any] | None,
-                 after: Mapping[str, Any], occurred_at: datetime) -> list[SalesEvent]:
+                 after: Mapping[str, Any], occurred_at: datetime, since: datetime | None = None) -> list[SalesEvent]:
     """The events a record's change means: `before` is the record as last applied (None: first seen), `after` as
-    read now. A change that means nothing to sales (a phone number fixed) gives no event."""
+    read now. A change that means nothing to sales (a phone number fixed) gives no event. `since`: when Bridge
+    linked the record to the lead; rows of a follow-up log dated before it are not told when Bridge first sees
+    the log (see followups.new_rows)."""
     object_rules = rules.for_object(system, object)
     if object_rules is None:
         return []
     tell = {"status": _status_events, "activity": _activity_events, "deal": _deal_events}[object_rules.kind]
-    return tell(rules, object_rules, system, object, record_id, before or {}, after, occurred_at)
+    events = tell(rules, object_rules, system, object, record_id, before or {}, after, occurred_at)
+    if object_rules.log is not None:
+        events += _log_events(rules, object_rules, object_rules.log, system, object, record_id, before or {}, after,
+                              occurred_at, since)
+    return events
 
 
 def _event(rules: FeedbackRules, object_rules: ObjectRules, kind: str, system: str, object: str, record_id: str,
@@ -103,8 +110,26 @@ def _activity_events(rules, object_rules, system, object, record_id, before, aft
                    result=after.get(object_rules.result_field) if object_rules.result_field else None)]
 
 
-def _touch(object_rules: ObjectRules, record: Mapping[str, Any]) -> str | None:
-    """A logged call reached the person (`connected`) or not (`attempted`); a logged email is `contacted`."""
+def _log_events(rules, object_rules, log: LogRules, system, object, record_id, before, after, occurred_at,
+                since) -> list[SalesEvent]:
+    """Each new row of the record's follow-up log is one touch, at the row's own time when it has one."""
+    events = []
+    for row_id, row, when in new_rows(log, before, after, since):
+        kind = _touch(log, row)
+        if kind is not None:
+            events.append(_event(rules, object_rules, kind, system, object, record_id, after, when or occurred_at,
+                                 type=row.get(log.type_field), row=row_id,
+                                 result=row.get(log.result_field) if log.result_field else None))
+    return events
+
+
+def _touch(object_rules: ObjectRules | LogRules, record: Mapping[str, Any]) -> str | None:
+    """A logged call reached the person (`connected`) or not (`attempted`); a logged email is `contacted`. A task
+    whose status is not done (a planned call, Status Not Started) is no touch yet."""
+    done = getattr(object_rules, "done", ())
+    status = record.get(object_rules.status_field) if done and object_rules.status_field else None
+    if status not in (None, "") and fold(status) not in {fold(d) for d in done}:
+        return None
     kind = fold(record.get(object_rules.type_field) or "")
     if kind in {fold(c) for c in object_rules.calls}:
         result = fold(record.get(object_rules.result_field) or "") if object_rules.result_field else ""

@@ -30,12 +30,28 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class LogRules:
+    """A follow-up log kept as a table on the lead's record (a kintone SUBTABLE such as 対応履歴): each new row is
+    one touch, told like a Salesforce Task: a call `connected` or `attempted` by its result, an email `contacted`."""
+
+    field: str  # the table field's code
+    type_field: str  # the column saying how sales reached out (対応方法)
+    calls: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    result_field: str | None = None  # the column with the call's result (結果)
+    connected: tuple[str, ...] = ()  # results that mean the person was reached
+    time_field: str | None = None  # the column with when it happened (対応日時); else when the record changed
+
+
+@dataclass(frozen=True)
 class ObjectRules:
     """How one object of one sales system becomes sales events.
 
     status:   a record with a status (Salesforce Lead, a kintone lead app): each new status is an event;
+              it may also keep a follow-up log (`log`): each new row of it is a touch;
     activity: a logged touch (Salesforce Task): a call is `connected` or `attempted` by its result, an email
-              `contacted`; it is about the lead in `lead_field` (WhoId);
+              `contacted`; it is about the lead in `lead_field` (WhoId). With `status_field` and `done`, only a
+              task whose status is done (Completed) is a touch: a planned call is not;
     deal:     an opportunity: `won`, or `lost` with a reason, when it closes.
     """
 
@@ -58,6 +74,8 @@ class ObjectRules:
     amount_field: str | None = None
     date_field: str | None = None
     time_field: str | None = None  # when the record last changed (its events happened then); else when Bridge read it
+    done: tuple[str, ...] = ()  # activity: the statuses that mean the task was done (none given: every task counts)
+    log: LogRules | None = None  # status: the follow-up log kept on the record
 
     def matches(self, system: str, object: str) -> bool:
         return self.system == system and self.object in ("*", object)
@@ -80,6 +98,6 @@ class FeedbackRules:
             return []
         named = (rules.status_field, rules.reason_field, rules.converted_field, rules.lead_field, rules.type_field,
                  rules.result_field, rules.won_field, rules.closed_field, rules.amount_field, rules.date_field,
-                 rules.time_field,
+                 rules.time_field, rules.log.field if rules.log else None,
                  *(name for name, _ in rules.converted_links))
         return sorted({name for name in named if name})

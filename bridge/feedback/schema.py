@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from bridge.feedback.rules import EVENTS, KINDS, LIFECYCLE, FeedbackRules, ObjectRules, Reason
+from bridge.feedback.rules import EVENTS, KINDS, LIFECYCLE, FeedbackRules, LogRules, ObjectRules, Reason
 
 _EVENT = validate.OneOf(EVENTS, error="must be one of the sales events: " + ", ".join(EVENTS))
 _NAME = validate.Length(min=1)
@@ -30,6 +30,27 @@ class ReasonSchema(_Strict):
     values = _names()
 
 
+class LogSchema(_Strict):
+    """A follow-up log: a table field on the record, and which of its columns say what."""
+
+    field = fields.String(required=True, validate=_NAME)
+    type_field = fields.String(required=True, validate=_NAME)
+    calls = _names()
+    emails = _names()
+    result_field = fields.String(validate=_NAME)
+    connected = _names()
+    time_field = fields.String(validate=_NAME)
+
+    @validates_schema(skip_on_field_errors=True)
+    def tells_something(self, data, **kwargs):
+        if not data.get("calls") and not data.get("emails"):
+            raise ValidationError("a log needs calls or emails (the 対応方法 values that are a call or an email), "
+                                  "else none of its rows is a touch", "calls")
+        if data.get("connected") and not data.get("result_field"):
+            raise ValidationError("connected results need result_field (the column with the call's result)",
+                                  "result_field")
+
+
 class ObjectSchema(_Strict):
     system = fields.String(required=True, validate=_NAME)
     object = fields.String(required=True, validate=_NAME)
@@ -50,12 +71,28 @@ class ObjectSchema(_Strict):
     amount_field = fields.String(validate=_NAME)
     date_field = fields.String(validate=_NAME)
     time_field = fields.String(validate=_NAME)
+    done = _names()
+    log = fields.Nested(LogSchema)
 
     @validates_schema(skip_on_field_errors=False)
     def what_the_kind_needs(self, data, **kwargs):
         missing = [name for name in _NEEDS.get(data.get("kind"), ()) if not data.get(name)]
         if missing:
             raise ValidationError(f"kind {data['kind']} needs {' and '.join(missing)}", missing[0])
+
+    @validates_schema(skip_on_field_errors=False)
+    def what_only_some_kinds_take(self, data, **kwargs):
+        kind, problems = data.get("kind"), {}
+        if data.get("done") and kind != "activity":
+            problems["done"] = ["done (the statuses of a task that was done) is for kind activity"]
+        if kind == "activity" and bool(data.get("done")) != bool(data.get("status_field")):
+            problems["done" if data.get("status_field") else "status_field"] = [
+                "an activity's status_field and done go together: the field with the task's status and the "
+                "statuses that mean it was done (e.g. Status, [Completed])"]
+        if data.get("log") and kind != "status":
+            problems["log"] = ["a follow-up log is kept on a record of kind status (the lead's record)"]
+        if problems:
+            raise ValidationError(problems)
 
 
 class FeedbackSchema(_Strict):
@@ -75,6 +112,15 @@ def to_rules(data: dict) -> FeedbackRules:
         lead_field=o.get("lead_field"), type_field=o.get("type_field"), calls=tuple(o["calls"]),
         emails=tuple(o["emails"]), result_field=o.get("result_field"), connected=tuple(o["connected"]),
         won_field=o.get("won_field"), closed_field=o.get("closed_field"), amount_field=o.get("amount_field"),
-        date_field=o.get("date_field"), time_field=o.get("time_field")) for o in data["objects"])
+        date_field=o.get("date_field"), time_field=o.get("time_field"), done=tuple(o["done"]),
+        log=_log(o.get("log"))) for o in data["objects"])
     reasons = tuple(Reason(r["code"], r["ja"], r["en"], tuple(r["values"])) for r in data["reasons"])
     return FeedbackRules(objects, reasons, tuple(data["lifecycle"].items()), tuple(data["lead_status"].items()))
+
+
+def _log(data: dict | None) -> LogRules | None:
+    if not data:
+        return None
+    return LogRules(field=data["field"], type_field=data["type_field"], calls=tuple(data["calls"]),
+                    emails=tuple(data["emails"]), result_field=data.get("result_field"),
+                    connected=tuple(data["connected"]), time_field=data.get("time_field"))

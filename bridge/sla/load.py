@@ -22,7 +22,7 @@ def check_sla_text(text: str, file: str | Path) -> tuple[SlaRules | None, list[P
 
 def _semantic(rules: SlaRules) -> Iterator[tuple[tuple, str]]:
     """What the schema cannot see: repeated names, a policy no lead can reach, a reminder after the deadline,
-    a manager who is not in `owners`."""
+    a to-do for an owner no `owner_fields` entry can name, a manager who is not in `owners`."""
     try:  # a calendar closed for good (closures all year) would leave every clock without a deadline
         rules.calendar.next_opening(datetime(2026, 1, 5, tzinfo=UTC))
     except ValueError as error:
@@ -41,6 +41,14 @@ def _semantic(rules: SlaRules) -> Iterator[tuple[tuple, str]]:
                 yield ("policies", index, "reminders", number, "before"), (
                     f"リマインドは期限 ({policy.first_touch}) より短くしてください / a reminder {reminder.before} "
                     f"before a deadline of {policy.first_touch} would come before the clock starts")
+        asks = [(("policies", index, "reminders", n, "task"), r.task) for n, r in enumerate(policy.reminders)]
+        asks.append((("policies", index, "escalation", "task"), policy.escalation.task))
+        for where, systems in asks:
+            if systems and not any(system in rules.owner_fields for system in systems):
+                named = ", ".join(systems)
+                yield where, (
+                    f"owner_fields に {named} の担当者項目がありません / owner_fields names no owner field for "
+                    f"{named}: the to-do would be for nobody; add e.g. `salesforce: OwnerId`")
     for id, owner in rules.owners.items():
         if owner.manager is not None and owner.manager not in rules.owners:
             yield ("owners", id, "manager"), (

@@ -10,6 +10,9 @@ from bridge.sla.calendar import BusinessCalendar
 RECIPIENTS = ("owner", "manager", "channel")
 #: What a policy applies to: every lead, the leads of one temperature, or the leads one handoff criterion passed.
 SEGMENTS = ("all", "temperature", "criterion")
+#: Where a reminder or an escalation can also leave a to-do for the owner: a Salesforce Task on the lead's record,
+#: a kintone comment on it that mentions the owner (`task:` in sla.yaml).
+TASK_SYSTEMS = ("salesforce", "kintone")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Duration:
 class Reminder:
     before: Duration  # before the first-touch deadline
     to: tuple[str, ...] = ("owner",)
+    task: tuple[str, ...] = ()  # the sales systems where the owner also gets a to-do (TASK_SYSTEMS); () none
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Escalation:
 
     to: tuple[str, ...] = ("owner", "manager", "channel")
     reassign: dict[str, dict[str, str]] = field(default_factory=dict)  # system → {field: value}, e.g. OwnerId
+    task: tuple[str, ...] = ()  # the sales systems where the owner also gets a to-do (TASK_SYSTEMS); () none
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,15 @@ class Policy:
         if self.segment == "all":
             return True
         return (temperature if self.segment == "temperature" else criterion) == self.value
+
+    def task_for(self, key: str) -> tuple[str, ...]:
+        """The sales systems where an action (its key: reminder:<n>, breach) leaves the owner a to-do."""
+        if key == "breach":
+            return self.escalation.task
+        kind, _, number = key.partition(":")
+        if kind == "reminder" and number.isdigit() and int(number) < len(self.reminders):
+            return self.reminders[int(number)].task
+        return ()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,17 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from bridge.sla.calendar_schema import CalendarSchema, to_calendar
-from bridge.sla.rules import RECIPIENTS, Duration, Escalation, FollowUp, Owner, Policy, Reminder, SlaRules
+from bridge.sla.rules import (
+    RECIPIENTS,
+    TASK_SYSTEMS,
+    Duration,
+    Escalation,
+    FollowUp,
+    Owner,
+    Policy,
+    Reminder,
+    SlaRules,
+)
 
 _NAME = validate.Length(min=1)
 #: "3 business days", "3 days", "3営業日", "4 business hours", "4時間", "30 minutes", "30分" (and seconds, 秒).
@@ -34,6 +44,26 @@ class _Duration(fields.Field):
         return Duration(int(found[1]), _UNITS.get(unit.rstrip("s"), _UNITS.get(unit, unit)))
 
 
+_TASK_HELP = ("task は true (引き渡し先のすべての営業システム)、false、または [salesforce, kintone] のような一覧です / "
+              "task is true (every sales system the lead was handed to), false, or a list such as "
+              "[salesforce, kintone]")
+
+
+class _Task(fields.Field):
+    """`task: true` (every sales system), `false`, or the systems by name: where the owner also gets a to-do."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[str, ...]:
+        if isinstance(value, bool):
+            return TASK_SYSTEMS if value else ()
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ValidationError(_TASK_HELP)
+        unknown = [v for v in value if v not in TASK_SYSTEMS]
+        if unknown:
+            raise ValidationError(f"{', '.join(map(repr, unknown))}: 営業システムは salesforce (ToDo) と kintone "
+                                  "(コメント) です / a task can be left in salesforce (a Task) or kintone (a comment)")
+        return tuple(dict.fromkeys(value))
+
+
 def _recipients(**kwargs: Any) -> fields.List:
     return fields.List(fields.String(validate=validate.OneOf(
         RECIPIENTS, error="宛先は owner (担当者), manager (上長), channel (チャンネル) です / must be one of: "
@@ -50,11 +80,13 @@ def _writes() -> fields.Dict:
 class ReminderSchema(_Strict):
     before = _Duration(required=True)
     to = _recipients(load_default=lambda: ["owner"])
+    task = _Task(load_default=())
 
 
 class EscalationSchema(_Strict):
     to = _recipients(load_default=lambda: list(RECIPIENTS))
     reassign = _writes()
+    task = _Task(load_default=())
 
 
 class FollowUpSchema(_Strict):
@@ -112,8 +144,8 @@ def _policy(data: dict) -> Policy:
     escalation = data["escalation"]
     return Policy(
         name=data["name"], segment=segment, value=value, first_touch=data["first_touch"],
-        reminders=tuple(Reminder(r["before"], tuple(r["to"])) for r in data["reminders"]),
-        escalation=Escalation(tuple(escalation["to"]), escalation["reassign"]),
+        reminders=tuple(Reminder(r["before"], tuple(r["to"]), r["task"]) for r in data["reminders"]),
+        escalation=Escalation(tuple(escalation["to"]), escalation["reassign"], escalation["task"]),
         follow_up=None if follow is None else FollowUp(follow["attempts"], _duration(follow["spacing"]),
                                                          follow["reason"]))
 

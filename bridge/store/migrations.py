@@ -342,3 +342,10 @@ def reconciliation_cursors(db: Database) -> None:
     # Named positions that survive restarts: the last successful reconciliation per mode, the catch-up polls.
     db["cursors"].create({"name": str, "value": str, "updated_at": str}, pk="name",
                          not_null={"value", "updated_at"})
+
+
+@migrations(name="0012_heartbeat_lanes")
+def heartbeat_lanes(db: Database) -> None:
+    # Which lanes each worker process runs (comma-joined): /readyz names the lanes nobody has run lately, so a stuck
+    # writes process shows even while the intake process beats. NULL (a worker of an earlier version): every lane.
+    db["worker_heartbeats"].add_column("lanes", str)

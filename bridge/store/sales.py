@@ -10,8 +10,6 @@ from typing import Any
 from bridge.kernel.clock import iso
 from bridge.store.db import ROWS_PER_STATEMENT, Connections, chunked, flat, marks, row_time, rows, value_rows
 
-
-
 #: The handoff cycle whose sales events HubSpot must hear, for a lead row `l`: its current cycle once it is handed off
 #: in it (a new cycle starts from nothing: the last one's word is cleared), else the newest cycle that has events (a
 #: recycle closes its cycle, and is still what marketing must hear while the lead is back with marketing).

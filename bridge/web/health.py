@@ -74,14 +74,31 @@ def _write_check(store: Store) -> str:
 
 
 def _worker_check(store: Store, stale_seconds: int, now: datetime) -> str:
-    last = store.health.last_heartbeat()
-    if last is None:
+    beats = store.health.heartbeats()
+    stamped = [at for at, _, _ in beats if at is not None]
+    if not stamped:
         return ("no heartbeat yet: no worker has run on this database. `bridge serve` starts one; with "
                 "--no-worker or plain gunicorn, run `bridge worker` on the same BRIDGE_DB")
-    age = (now - last).total_seconds()
-    if age > stale_seconds:
+    fresh = [lanes for at, _, lanes in beats if at is not None and (now - at).total_seconds() <= stale_seconds]
+    if not fresh:
+        age = (now - max(stamped)).total_seconds()
         return (f"last heartbeat {age:.0f} s ago (limit {stale_seconds} s, BRIDGE_WORKER_STALE_SECONDS): the worker "
                 "is stopped, stuck or failing every pass, so new events wait; see its log")
+    if any(lanes is None for lanes in fresh):  # a worker running every lane
+        return "ok"
+    run = frozenset().union(*fresh)
+    # Lanes a worker ran in the last day that no worker has run lately: their process is stopped or stuck.
+    left: dict[str, datetime] = {}
+    for at, started, lanes in beats:
+        when = at or started  # registered at its start, never beaten since
+        if (now - when).total_seconds() > stale_seconds:
+            for lane in (lanes or ()) - run:
+                left[lane] = max(when, left.get(lane, when))
+    if left:
+        age = (now - max(left.values())).total_seconds()
+        return (f"worker lanes {', '.join(sorted(left))} last beat {age:.0f} s ago (limit {stale_seconds} s, "
+                "BRIDGE_WORKER_STALE_SECONDS): the process running them is stopped, stuck or failing every pass, "
+                "so their writes wait; see its log")
     return "ok"
 
 

@@ -81,7 +81,8 @@ class FeedbackStage:
                     continue
                 before = _known(_json(row["fields"]), record, own.get((system, row["record_id"]), set()))
                 when = _time(rules, system, object, record, now)
-                events = sales_events(rules, system, object, row["record_id"], before, record, when)
+                events = sales_events(rules, system, object, row["record_id"], before, record, when,
+                                      since=parse_iso(row["linked_at"]) if row.get("linked_at") else None)
                 if events and row["lead_id"] in sending:
                     # The lead's write is being sent and may have read its events already; it cannot be queued
                     # again until that one is done, so the record is read again shortly (else the news is lost).

@@ -29,6 +29,7 @@ from bridge.worker.feedback import events_of
 from bridge.worker.notify import notify, post_to_slack
 from bridge.worker.retry import RetryPolicy
 from bridge.worker.sla_notice import notice_line, notice_text, owner_of
+from bridge.worker.sla_tasks import SlaTasks
 from bridge.worker.stage import settle_failure
 from connectors.base import Connector, UpsertResult
 
@@ -414,7 +415,8 @@ def _lifecycle(lead: Mapping) -> str | None:
 
 #: Every kind of write, by the name stored in the outbox: adding a kind is adding a class here.
 KINDS: dict[str, OutboxKind] = {kind.name: kind for kind in (Upserts(), Repairs(), WriteBacks(), Notices(),
-                                                              FeedbackWrites(), SlaNotices(), SalesUpdates())}
+                                                              FeedbackWrites(), SlaNotices(), SalesUpdates(),
+                                                              SlaTasks())}
 BATCH_SIZES = {name: kind.batch_size for name, kind in KINDS.items()}
 
 

@@ -124,7 +124,7 @@ class Worker:
             self.lanes = {name: stages for name, stages in self.lanes.items() if name in chosen}
         # Housekeeping beside the stages: finished rows past their retention go once a day.
         self.prune = DailyPrune(store, settings.retention, clock)
-        self.heartbeat = Heartbeat(store, self.owner, clock)  # /readyz: is anyone processing the inbox?
+        self.heartbeat = Heartbeat(store, self.owner, clock, list(self.lanes))  # /readyz: is every lane run?
         self._passed: dict[str, datetime] = {}  # each lane's last pass without an error
         self._stop = threading.Event()  # `run`'s: a reconciliation waiting out a rate limit ends its wait on it
 
@@ -153,8 +153,6 @@ class Worker:
     def _beat_if_healthy(self) -> None:
         """Stamp the heartbeat (/readyz) only while every lane finishes passes without errors: a lane that keeps
         failing, or hangs longer than a lease, stops the beat. A lane waiting on one slow request does not."""
-        if "core" not in self.lanes:  # /readyz asks whether the inbox is processed: the intake process says so
-            return
         since = self.clock() - timedelta(seconds=self.settings.worker.lease_seconds)
         if all(self._passed.get(lane, since) > since for lane in self.lanes):
             self.heartbeat.beat()
@@ -168,6 +166,7 @@ class Worker:
         beats the heartbeat while every lane is healthy."""
         self._stop = stop
         log.info("worker %s started: lanes %s", self.owner, ", ".join(self.lanes))
+        self.heartbeat.register()  # /readyz learns this process's lanes now: if it hangs before a first pass, it shows
         threads = [threading.Thread(target=self._run_lane, args=(name, stages, stop), name=f"lane-{name}",
                                     daemon=True) for name, stages in self.lanes.items()]
         for thread in threads:

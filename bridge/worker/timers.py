@@ -133,9 +133,17 @@ class TimersStage:
             work.sales.reopen(lead_id, "recycled", reason, now)
             work.outbox.enqueue(lead_id, "feedback", "hubspot", now)  # recycled, 連絡不通, lifecycle back to lead
             self._update_sales_records(work, lead_id, rules.recycle, now)
+        # A to-do for the owner where they work (sla.yaml `task:`): one per route into those systems, sent by the
+        # sla_task outbox kind (bridge/worker/sla_tasks.py), which finds what to send in this log entry.
+        systems = policy.task_for(action.key)
+        tasks = [route.name for route in self.mappings.targets() if route.target.system in systems]
+        if tasks:
+            details["tasks"] = tasks
         work.clocks.log(lead_id, cycle, action.kind, now, details, notify=bool(action.to))
         if action.to:
             work.outbox.enqueue(lead_id, "sla_notice", "slack", now)
+        if tasks:
+            work.outbox.enqueue_many((lead_id, "sla_task", route, now) for route in tasks)
         log.info("lead %s: SLA %s (%s)", lead_id, action.kind, policy.name)
 
     def _update_sales_records(self, work: Work, lead_id: int, writes: dict[str, dict], now: datetime) -> None:

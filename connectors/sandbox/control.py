@@ -12,7 +12,14 @@ from connectors.sandbox.config import update_settings
 from connectors.sandbox.controls import Failure
 from connectors.sandbox.hubspot_store import HubSpotError
 from connectors.sandbox.kintone_query import Query
-from connectors.sandbox.kintone_schema import UI_USER, KintoneError
+from connectors.sandbox.kintone_schema import (
+    FOLLOW_UP_MEMO,
+    FOLLOW_UP_METHOD,
+    FOLLOW_UP_RESULT,
+    FOLLOW_UP_TIME,
+    UI_USER,
+    KintoneError,
+)
 from connectors.sandbox.kintone_store import MULTI, SINGLE, AppStore
 from connectors.sandbox.salesforce_schema import RequestError, format_value
 from connectors.sandbox.salesforce_store import SObjectStore
@@ -348,6 +355,20 @@ def control_blueprint(sandbox: Sandbox) -> Blueprint:
             if body.get("fields"):
                 kintone_save(app_id, record_id, body["fields"])
             app_store(app_id).change_status(int(record_id), body["status"], UI_USER)
+        return jsonify(kintone_record(app_id, record_id))
+
+    @bp.post("/kintone/apps/<app_id>/records/<record_id>/log")
+    def kintone_log(app_id: str, record_id: str) -> Response:
+        """A rep logs a follow-up in the record's 対応履歴 table: {"method": "電話", "result": "不在", "memo": "…"}
+        (and "at" to date it other than now). One row is added, the rows there are kept: UPDATE_RECORD."""
+        body = _body()
+        kintone_record(app_id, record_id)
+        if not isinstance(body.get("method"), str):
+            raise KintoneError(400, "CB_VA01", 'expected {"method": "電話", "result": "不在", "memo": "…"}')
+        row = {FOLLOW_UP_METHOD: body["method"], FOLLOW_UP_RESULT: body.get("result"),
+               FOLLOW_UP_MEMO: body.get("memo"), FOLLOW_UP_TIME: body.get("at")}
+        with seeding(body):
+            app_store(app_id).log_follow_up(int(record_id), row, "ja", UI_USER)
         return jsonify(kintone_record(app_id, record_id))
 
     @bp.delete("/kintone/apps/<app_id>/records/<record_id>")

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from connectors.sandbox.config import DeliveryConfig, KintoneConfig
 from connectors.sandbox.controls import Failure, FailurePlan
 from connectors.sandbox.delivery import DeliveryLog
+from connectors.sandbox.kintone_comments import Comments
 from connectors.sandbox.kintone_query import MAX_LIMIT, parse
 from connectors.sandbox.kintone_schema import AppForm, KintoneError, text
 from connectors.sandbox.kintone_store import MAX_WRITE, MULTI, SINGLE, AppStore
@@ -68,11 +69,13 @@ class KintoneSim:
         self._lock = threading.Lock()
         self._cursors: dict[str, Cursor] = {}
         self._in_flight = 0
+        self.comments = Comments(self.apps, clock, self._params)
 
     def reset(self) -> None:
         for app in self.apps.values():
             app.reset()
         self.webhooks.dispatcher.clear()
+        self.comments.reset()
         with self._lock:
             self._cursors.clear()
 
@@ -182,6 +185,7 @@ class KintoneSim:
         bp.add_url_rule("/k/v1/records/cursor.json", "cursor_create", self.cursor_create, methods=["POST"])
         bp.add_url_rule("/k/v1/records/cursor.json", "cursor_read", self.cursor_read, methods=["GET"])
         bp.add_url_rule("/k/v1/records/cursor.json", "cursor_delete", self.cursor_delete, methods=["DELETE"])
+        self.comments.register(bp)
         return bp
 
     def form_fields(self) -> Response:

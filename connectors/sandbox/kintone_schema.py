@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -116,6 +117,24 @@ LEAD_APP_ACTIONS = (
 LOSS_REASONS = ("予算なし", "決裁権なし", "ニーズなし", "時期尚早", "競合選定", "連絡不通", "重複", "その他")
 
 
+# The follow-up log (対応履歴) a typical lead app keeps: a table (SUBTABLE), one row per call, email or visit, with
+# its time, how, the result and a memo (mappings/feedback.yaml `log:` reads its new rows as touches).
+# https://cybozu.dev/ja/kintone/docs/overview/field-types/#subtable
+FOLLOW_UP_LOG = "対応履歴"
+FOLLOW_UP_TIME, FOLLOW_UP_METHOD, FOLLOW_UP_RESULT, FOLLOW_UP_MEMO = "対応日時", "対応方法", "結果", "メモ"
+FOLLOW_UP_METHODS = ("電話", "メール", "訪問", "その他")
+FOLLOW_UP_RESULTS = ("つながった", "不在", "留守電", "番号不通", "返信あり", "送信済み")
+
+
+def _datetime(code: str, label: str) -> dict[str, Any]:
+    return _f(code, label, "DATETIME", required=False, unique=False, defaultValue="", defaultNowValue=False)
+
+
+def _table(code: str, label: str, columns: list[dict[str, Any]]) -> dict[str, Any]:
+    """A table: its columns are form fields of their own, under `fields` (GET app/form/fields.json)."""
+    return _f(code, label, "SUBTABLE", fields={column["code"]: column for column in columns})
+
+
 def _process(name: str, type_: str) -> dict[str, Any]:
     # Process management's fields are named, not coded: the code is the name (ステータス, 作業者).
     return {"type": type_, "code": name, "label": name, "enabled": True}
@@ -173,16 +192,14 @@ LEAD_APP_FIELDS = [
     ),
     _text("lead_source", "リードソース"),
     _f("handoff_reason", "引き渡し理由", "MULTI_LINE_TEXT", required=False, defaultValue=""),
-    _f(
-        "handoff_at",
-        "引き渡し日時",
-        "DATETIME",
-        required=False,
-        unique=False,
-        defaultValue="",
-        defaultNowValue=False,
-    ),
+    _datetime("handoff_at", "引き渡し日時"),
     _drop_down("失注理由", "失注理由", LOSS_REASONS),
+    _table(FOLLOW_UP_LOG, FOLLOW_UP_LOG, [
+        _datetime(FOLLOW_UP_TIME, FOLLOW_UP_TIME),
+        _drop_down(FOLLOW_UP_METHOD, FOLLOW_UP_METHOD, FOLLOW_UP_METHODS),
+        _drop_down(FOLLOW_UP_RESULT, FOLLOW_UP_RESULT, FOLLOW_UP_RESULTS),
+        _f(FOLLOW_UP_MEMO, FOLLOW_UP_MEMO, "MULTI_LINE_TEXT", required=False, defaultValue=""),
+    ]),
     _process("ステータス", "STATUS"),
     _process("作業者", "STATUS_ASSIGNEE"),
 ]
@@ -203,11 +220,12 @@ def parse_datetime(value: str) -> datetime | None:
 
 @dataclass
 class Stored:
-    """A record as kept: field values as strings, plus the system fields kintone maintains."""
+    """A record as kept: field values as strings (a table's as rows: [{"id": "…", "value": {column: string}}]),
+    plus the system fields kintone maintains."""
 
     id: int
     revision: int
-    values: dict[str, str]
+    values: dict[str, Any]
     created: datetime
     updated: datetime
     creator: dict[str, str] = dataclasses.field(default_factory=lambda: API_USER)  # who added it: {code, name}
@@ -254,6 +272,13 @@ class AppForm:
             )
         return found
 
+    def follow_up_log(self) -> str:
+        """The code of the app's follow-up log (対応履歴), or a KintoneError when the app keeps none."""
+        if self.fields.get(FOLLOW_UP_LOG, {}).get("type") != "SUBTABLE":  # the sandbox's own code, as above
+            raise KintoneError(400, "SANDBOX_NO_FOLLOW_UP_LOG",
+                               f"テーブル「{FOLLOW_UP_LOG}」がありません。/ the app has no {FOLLOW_UP_LOG} table")
+        return FOLLOW_UP_LOG
+
     def initial(self) -> dict[str, str]:
         """What a new record holds besides its own values: the first status, when the app has a process."""
         return {self.status_field: self.states[0]} if self.status_field else {}
@@ -269,11 +294,17 @@ class AppForm:
         field = self.fields.get(code)
         return field["type"] if field else None
 
-    def coerce(self, record: Any, path: str, lang: str, errors: dict[str, list[str]], creating: bool) -> dict[str, str]:
-        """Write values ({code: {value}}) -> stored strings; problems into `errors` by JSON path."""
-        values: dict[str, str] = {}
+    def coerce(self, record: Any, path: str, lang: str, errors: dict[str, list[str]], creating: bool) -> dict[str, Any]:
+        """Write values ({code: {value}}) -> stored strings; problems into `errors` by JSON path. A table's rows
+        come back as given ({"id" or None, "value": the columns given}): the store settles them (`settle_tables`)."""
+        values: dict[str, Any] = {}
         given = record if isinstance(record, dict) else {}
         for code, field in self.editable.items():
+            if field["type"] == "SUBTABLE":
+                if code in given or creating:
+                    raw = given[code].get("value") if isinstance(given.get(code), dict) else []
+                    values[code] = self._rows(field, raw, f"{path}.{code}", lang, errors)
+                continue
             if code in given:
                 raw = given[code].get("value") if isinstance(given[code], dict) else None
                 value = "" if raw is None else str(raw)
@@ -281,13 +312,60 @@ class AppForm:
                 value = str(field.get("defaultValue") or "")
             else:
                 continue
-            problem = self._problem(field, value, lang)
-            if problem:
-                errors.setdefault(f"{path}.{code}.value", []).append(problem)
-            else:
-                values[code] = minute(parse_datetime(value)) if field["type"] == "DATETIME" and value else value
+            checked = self._checked(field, value, f"{path}.{code}.value", lang, errors)
+            if checked is not None:
+                values[code] = checked
         # Unknown field codes in a write are ignored, as kintone does.
         return values
+
+    def _checked(self, field: dict[str, Any], value: str, path: str, lang: str,
+                 errors: dict[str, list[str]]) -> str | None:
+        problem = self._problem(field, value, lang)
+        if problem:
+            errors.setdefault(path, []).append(problem)
+            return None
+        return minute(parse_datetime(value)) if field["type"] == "DATETIME" and value else value
+
+    def _rows(self, field: dict[str, Any], raw: Any, path: str, lang: str,
+              errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """A table's rows as written: [{"id"?: "…", "value": {column: {"value": v}}}]; each column checked as a
+        field of its own (errors at record.<table>.value[i].value.<column>.value, as kintone names them)."""
+        if not isinstance(raw, list):
+            errors.setdefault(f"{path}.value", []).append(text("invalid", lang))
+            return []
+        rows = []
+        for index, row in enumerate(raw):
+            row = row if isinstance(row, dict) else {}
+            cells = row.get("value") if isinstance(row.get("value"), dict) else {}
+            values = {}
+            for code, column in field["fields"].items():
+                if code in cells:
+                    cell = cells[code].get("value") if isinstance(cells[code], dict) else None
+                    checked = self._checked(column, "" if cell is None else str(cell),
+                                            f"{path}.value[{index}].value.{code}.value", lang, errors)
+                    if checked is not None:
+                        values[code] = checked
+            row_id = str(row.get("id", "") or "")
+            rows.append({"id": row_id or None, "value": values})
+        return rows
+
+    def settle_tables(self, values: dict[str, Any], current: dict[str, Any] | None,
+                      new_row_id: Callable[[], str]) -> None:
+        """A written table replaces the record's table (rows not sent are deleted): a row sent with the id of one
+        of its rows updates that row (columns not sent keep their values); any other row is new and gets a new id
+        and the columns' defaults. https://cybozu.dev/ja/kintone/docs/rest-api/records/update-record/"""
+        for code, field in self.fields.items():
+            if field["type"] != "SUBTABLE" or code not in values:
+                continue
+            existing = {row["id"]: row["value"] for row in (current or {}).get(code) or []}
+            settled = []
+            for row in values[code]:
+                if row["id"] in existing:
+                    settled.append({"id": row["id"], "value": {**existing[row["id"]], **row["value"]}})
+                else:
+                    defaults = {c: str(column.get("defaultValue") or "") for c, column in field["fields"].items()}
+                    settled.append({"id": new_row_id(), "value": {**defaults, **row["value"]}})
+            values[code] = settled
 
     @staticmethod
     def _problem(field: dict[str, Any], value: str, lang: str) -> str | None:
@@ -314,6 +392,10 @@ class AppForm:
                 value = _system_value(record, kind)
             elif kind == "STATUS_ASSIGNEE":
                 value = []  # the sandbox's statuses have no assignees
+            elif kind == "SUBTABLE":
+                value = [{"id": row["id"], "value": {c: {"type": column["type"], "value": row["value"].get(c, "")}
+                                                     for c, column in field["fields"].items()}}
+                         for row in record.values.get(code) or []]
             else:
                 value = record.values.get(code, "")
             out[code] = {"type": kind, "value": value}

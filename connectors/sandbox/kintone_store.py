@@ -10,7 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from connectors.sandbox.kintone_query import Query, sort_key
-from connectors.sandbox.kintone_schema import API_USER, KEY_TYPES, AppForm, KintoneError, Stored, text
+from connectors.sandbox.kintone_schema import (
+    API_USER,
+    FOLLOW_UP_TIME,
+    KEY_TYPES,
+    AppForm,
+    KintoneError,
+    Stored,
+    minute,
+    text,
+)
 
 # https://cybozu.dev/ja/kintone/docs/rest-api/records/add-records/ (100 records per call)
 MAX_WRITE = 100
@@ -39,6 +48,7 @@ class AppStore:
             self._index: dict[str, dict[str, int]] = {code: {} for code in self.form.unique}
             self._next_id = 1
             self._ids: list[int] = []  # every record id, ascending: where a seek ($id > n) starts
+            self._next_row = 1  # a table row's id: kintone numbers rows across the app, never reusing one
 
     def get(self, record_id: int) -> Stored | None:
         with self._lock:
@@ -139,6 +149,7 @@ class AppStore:
                     done.append((self._insert(values, now, actor), "INSERT"))
                 else:
                     self._unindex(target)
+                    self.form.settle_tables(values, target.values, self._row_id)
                     target.values.update(values)
                     target.revision += 1
                     target.updated, target.modifier = now, actor
@@ -192,7 +203,27 @@ class AppStore:
             self._notify(self.app_id, "UPDATE_STATUS", record)
         return [record for record, _ in moves]
 
-    def _insert(self, values: dict[str, str], now: datetime, actor: dict[str, str]) -> Stored:
+    def log_follow_up(self, record_id: int, row: dict[str, Any], lang: str,
+                      actor: dict[str, str] = API_USER) -> Stored:
+        """A rep adds a row to the record's follow-up log (対応履歴) on its screen and saves it, with 対応日時 now
+        unless given: the rows already there are kept, the revision goes up by one, and UPDATE_RECORD is sent."""
+        table = self.form.follow_up_log()
+        with self._lock:
+            record = self._records.get(record_id)
+            if record is None:
+                raise KintoneError(404, "GAIA_RE01", f"指定したレコード（id: {record_id}）が見つかりません。")
+            kept = [{"id": r["id"]} for r in record.values.get(table) or []]
+            cells = {FOLLOW_UP_TIME: minute(self._clock()), **{code: v for code, v in row.items() if v is not None}}
+            written = {table: {"value": [*kept, {"value": {code: {"value": v} for code, v in cells.items()}}]}}
+            self.update([{"id": record_id, "record": written}], False, lang, SINGLE, single=True, actor=actor)
+            return record
+
+    def _row_id(self) -> str:
+        row_id, self._next_row = self._next_row, self._next_row + 1
+        return str(row_id)
+
+    def _insert(self, values: dict[str, Any], now: datetime, actor: dict[str, str]) -> Stored:
+        self.form.settle_tables(values, None, self._row_id)
         record = Stored(self._next_id, 1, {**self.form.initial(), **values}, now, now, actor, actor)
         self._records[record.id] = record
         self._ids.append(record.id)  # ids only rise: the list stays sorted

@@ -30,6 +30,7 @@ LOGIN_PREFIX = "/salesforce"
 # The instance (instance_url) is the server root: relative nextRecordsUrl values resolve either way.
 REST = "/services/data/v<version>"
 MIN_COLLECTION_UPSERT_VERSION = 46.0
+MIN_COLLECTION_CREATE_VERSION = 42.0
 QUERY_BATCH_MIN, QUERY_BATCH_MAX = 200, 2000  # Sforce-Query-Options: batchSize bounds
 # getDeleted: start no more than 30 days back, and more than a minute before end; both read to the minute.
 # https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getdeleted.htm
@@ -148,6 +149,7 @@ class SalesforceSim:
             self.upsert,
             methods=["PATCH"],
         )
+        bp.add_url_rule(f"{REST}/composite/sobjects", "create", self.create, methods=["POST"])
         bp.add_url_rule(f"{REST}/query", "query", self.query)
         bp.add_url_rule(f"{REST}/query/<cursor>", "query_more", self.query_more)
         bp.add_url_rule(f"{REST}/limits", "limits", self.limits)
@@ -258,6 +260,31 @@ class SalesforceSim:
                 raise RequestError("JSON_PARSER_ERROR", f"Each record needs an attributes map with type {sobject}")
         values = [store.schema.coerce(record) for record in records]
         return jsonify(store.upsert(name, values, bool(body.get("allOrNone", False))))
+
+    def create(self, version: str) -> Response:
+        """sObject Collections create: up to 200 new records, each saved on its own unless allOrNone. The sandbox
+        takes records of one object per call (the API also mixes objects).
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_create.htm"""
+        if float(version) < MIN_COLLECTION_CREATE_VERSION:
+            return not_found()
+        body = request.get_json(silent=True)
+        records = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(records, list) or not records:
+            raise RequestError("JSON_PARSER_ERROR", "Expected a JSON object with records[]")
+        if len(records) > MAX_COLLECTION:
+            raise RequestError(
+                "EXCEEDED_ID_LIMIT",
+                f"record limit reached. cannot submit more than {MAX_COLLECTION} records into this call",
+            )
+        types = {str((r.get("attributes") or {}).get("type", "")) if isinstance(r, dict) else "" for r in records}
+        store = self.org.store(types.pop()) if len(types) == 1 else None
+        if store is None:
+            raise RequestError("INVALID_TYPE", "Each record needs an attributes map with the type of one object "
+                                               "the sandbox keeps (one object per call in the sandbox)")
+        if any("id" in {k.lower() for k in r} for r in records):
+            raise RequestError("MALFORMED_ID", "records to create cannot have an Id")
+        values = [store.schema.coerce(record) for record in records]
+        return jsonify(store.create(values, bool(body.get("allOrNone", False))))
 
     def _batch_size(self) -> int:
         match = re.search(r"batchSize=(\d+)", request.headers.get("Sforce-Query-Options", ""))

@@ -115,6 +115,22 @@ class SObjectStore:
         self._notify(touched)
         return results
 
+    def create(self, records: list[Record], all_or_none: bool) -> list[Record]:
+        """sObject Collections create through the API: SaveResults in input order (no `created` flag); with
+        allOrNone, any failure rolls every record back.
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_create.htm"""
+        with self._lock:
+            saved = (copy.deepcopy(self._records), copy.deepcopy(self._index), self._number) if all_or_none else None
+            results = []
+            for values in records:
+                result = self._write(None, values, "API")
+                results.append({k: v for k, v in result.items() if k != "created"})
+            if saved and any(not r["success"] for r in results):
+                self._records, self._index, self._number = saved
+                return [r if not r["success"] else {"success": False, "errors": [ROLLED_BACK]} for r in results]
+        self._notify([r["id"] for r in results if r["success"]])
+        return results
+
     def save(self, record_id: str | None, values: Record, source: str) -> Record:
         """Create (record_id None) or update one record outside a collection; an UpsertResult."""
         with self._lock:

@@ -5,6 +5,7 @@ sandbox's contacts."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -118,3 +119,26 @@ def test_kintone_changes_past_its_notifications_a_minute_reach_hubspot_by_the_ca
         told = [[e["kind"] for e in stack.store.sales.events(stack.store.leads.find(hubspot_id=c)["id"])]
                 for c in contacts]
         assert told == [["qualified"]] * 3  # once each, whether it came by webhook or by the poll
+
+
+def test_three_unanswered_calls_logged_in_kintones_follow_up_table_are_three_attempts_in_hubspot(tmp_path):
+    with running_stack(tmp_path, extra_env={"BRIDGE_POLL_SECONDS": "0.05"}) as stack:
+        contact = hand_off(stack)[1]
+        control = Control(stack)
+        record = next(r["$id"]["value"] for r in control.call("GET", "/kintone/apps/1/records")
+                      if r["hubspot_contact_id"]["value"] == contact)
+        # The rep calls three times and nobody answers: three rows in 対応履歴, the status stays where it is.
+        for memo in ("1回目", "2回目", "3回目"):
+            reply = requests.post(f"{control.base}/kintone/apps/1/records/{record}/log", timeout=10,
+                                  json={"method": "電話", "result": "不在", "memo": memo})
+            assert reply.ok, reply.text
+            logged = reply.json()
+        assert [row["value"]["メモ"]["value"] for row in logged["対応履歴"]["value"]] == ["1回目", "2回目", "3回目"]
+        assert logged["ステータス"]["value"] == "未対応"
+        touched = reaches(control, contact, "three unanswered calls", hs_lead_status="ATTEMPTED_TO_CONTACT")
+        assert touched["bridge_first_touch_at"]
+        lead_id = stack.store.leads.find(hubspot_id=contact)["id"]
+        wait_until(lambda: len(stack.store.sales.events(lead_id)) >= 3 or None, SECONDS, "three sales events")
+        events = stack.store.sales.events(lead_id)
+        assert [(e["kind"], e["system"]) for e in events] == [("attempted", "kintone")] * 3
+        assert len({json.loads(e["details"])["row"] for e in events}) == 3  # one per row of the log

@@ -52,3 +52,28 @@ def test_a_killed_master_leaves_nothing_behind_and_the_port_is_free_at_once(serv
     again = serve(server.port)  # the same port, straight away
     assert "Connection in use" not in again.log
     assert again.post_hubspot(8).status_code == 200
+
+
+def test_readyz_names_the_writes_lanes_while_their_process_is_stuck(serve):
+    server = serve(BRIDGE_WORKER_STALE_SECONDS="8")
+    writes = wait_until(lambda: server.worker_pid("writes"), 30, "bridge serve started no writes worker")
+
+    def readyz() -> requests.Response:
+        return requests.get(f"{server.base}/readyz", timeout=5)
+
+    wait_until(lambda: readyz().status_code == 200, 20, "/readyz did not say ready")
+
+    def writes_beat() -> bool:
+        with sqlite3.connect(server.folder / "bridge.db") as db:
+            return any("salesforce" in (lanes or "") for (lanes,) in db.execute("SELECT lanes FROM worker_heartbeats"))
+
+    wait_until(writes_beat, 20, "the writes process never stamped its heartbeat")
+    os.kill(writes, signal.SIGSTOP)  # stuck: alive, so not restarted, and the intake process still beats
+    try:
+        stuck = wait_until(lambda: (r := readyz()).status_code == 503 and r.json(), 30,
+                           "/readyz stayed ready while the writes process was stuck")
+        check = stuck["checks"]["worker"]
+        assert check.startswith("worker lanes ") and "hubspot" in check and "salesforce" in check
+    finally:
+        os.kill(writes, signal.SIGCONT)
+    wait_until(lambda: readyz().status_code == 200, 30, "/readyz did not recover once the writes process ran again")

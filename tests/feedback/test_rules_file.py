@@ -11,7 +11,8 @@ def test_the_shipped_rules_load():
     assert {r.code for r in rules.reasons} >= {"no_budget", "no_authority", "no_need", "timing", "competitor",
                                                 "unreachable", "duplicate", "other"}
     assert rules.for_object("kintone", "7").status_field == "ステータス"
-    assert rules.fields("salesforce", "Task") == ["CallDisposition", "CreatedDate", "TaskSubtype", "WhoId"]
+    assert rules.fields("salesforce", "Task") == ["CallDisposition", "LastModifiedDate", "Status", "TaskSubtype",
+                                                  "WhoId"]
 
 
 def test_every_problem_is_named_at_its_line():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import make_worker
-from tests.sla.test_sla_writes import FakeSalesforce
+from tests.sla.test_sla_writes import FakeSalesforce, drain
 from tests.sla.test_timers import DEADLINE, handed_off
 
 QUEUE = "00G000000000001"
@@ -38,13 +38,14 @@ def test_a_breach_with_reassign_writes_the_queue_to_the_owner_field_once(app, st
     breach = store.clocks.story(lead)[-1]
     assert breach["kind"] == "breach" and json.loads(breach["details"])["reassign"] == ["salesforce"]
     clock.advance(minutes=1)
-    assert worker.lanes["salesforce"][0].run_once() == 1
+    drain(worker.lanes["salesforce"][0])  # the reassign, and the breach's Task for the owner (shipped: task: true)
+    assert [object for object, *_ in salesforce.created] == ["Task"]
     assert salesforce.calls == [("Lead", "HubSpot_Contact_Id__c", [{"HubSpot_Contact_Id__c": "501",
                                                                     "OwnerId": QUEUE}])]
     clock.advance(minutes=1)
     worker.lanes["timers"][0].run_once()
-    worker.lanes["salesforce"][0].run_once()
-    assert len(salesforce.calls) == 1  # once
+    drain(worker.lanes["salesforce"][0])
+    assert len(salesforce.calls) == 1 and len(salesforce.created) == 1  # once
     with caplog.at_level("INFO"):
         worker.lanes["slack"][0].run_once()
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SLA breach")]

@@ -38,7 +38,7 @@ def test_a_breached_clock_tells_its_story(app, client, clock):
                                "by 2026-11-24T03:00:00.000Z")
     assert reminder["text"] == "SLA reminder to owner (hot): 1:00 business hours left before 2026-11-24T03:00:00.000Z"
     assert breach["text"] == ("SLA breached (hot): no first touch by 2026-11-24T03:00:00.000Z; escalated to owner, "
-                              "manager, channel")
+                              "manager, channel; a to-do for the owner via hubspot-contact-to-salesforce-lead")
     assert breach["sla"]["notify"] and breach["sla"]["notified_at"] is None  # the notice waits in the outbox
     found = client.get(f"/api/leads/{leads['B']}", headers=LEADS).json
     (clock_row,) = found["clocks"]

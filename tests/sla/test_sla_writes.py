@@ -22,10 +22,10 @@ OWNERS = """owners:
 
 
 class FakeSalesforce:
-    """Takes every upsert; remembers each call."""
+    """Takes every upsert and every create (a Task gets an id 00T…); remembers each call."""
 
     def __init__(self, real):
-        self.real, self.calls = real, []
+        self.real, self.calls, self.created = real, [], []
 
     def __getattr__(self, name):
         return getattr(self.real, name)
@@ -36,6 +36,19 @@ class FakeSalesforce:
     def upsert(self, object, key_field, records):
         self.calls.append((object, key_field, [dict(r) for r in records]))
         return [UpsertResult(str(r[key_field]), "updated", id=SF_LEAD) for r in records]
+
+    def create(self, object, records):
+        self.created += [(object, dict(r)) for r in records]
+        return [UpsertResult(str(i), "created", id=f"00T5g00000{len(self.created) - len(records) + i:05d}")
+                for i, _ in enumerate(records)]
+
+
+def drain(lane) -> int:
+    """Run an outbox lane until it has nothing ready: how many writes it took."""
+    taken = 0
+    while (found := lane.run_once()):
+        taken += found
+    return taken
 
 
 @pytest.fixture
