@@ -78,6 +78,9 @@ class RetentionSettings:
 
     inbox_days: int = 30  # done inbox events, with their normalised changes
     rejected_days: int = 90  # bodies of refused deliveries
+    #: The refused bodies kept per source, in MB: past it a refused body is kept cut to its first 4 KiB (the
+    #: activities token is public, so anyone could otherwise fill the disk with malformed bodies).
+    rejected_max_mb: int = 100
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
             inbox_days=read.retention_days("BRIDGE_RETAIN_INBOX_DAYS", RetentionSettings.inbox_days, minimum=2),
             rejected_days=read.retention_days("BRIDGE_RETAIN_REJECTED_DAYS", RetentionSettings.rejected_days,
                                               minimum=1),
+            rejected_max_mb=read.integer("BRIDGE_REJECTED_MAX_MB", RetentionSettings.rejected_max_mb, minimum=1),
         ),
         readiness=ReadinessSettings(
             min_free_mb=read.integer("BRIDGE_MIN_FREE_MB", ReadinessSettings.min_free_mb, minimum=0),

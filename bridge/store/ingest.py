@@ -13,6 +13,8 @@ from bridge.kernel.errors import StoreUnavailable
 from bridge.store.db import Connections
 from connectors.base import InboxEvent
 
+#: What a refused body keeps once its source's kept bodies pass their budget: enough to see what it was.
+CUT_BODY_BYTES = 4096
 # 100 rows of 8 values: 800 bound values, under the 999 that older SQLite builds allow per statement.
 _ROWS_PER_INSERT = 100
 
@@ -124,14 +126,23 @@ class Ingest:
         return new_counts
 
     def add_rejected(self, source: str, reason: str, body: bytes, content_type: str | None,
-                     received_at: datetime) -> int:
+                     received_at: datetime, budget_bytes: int | None = None) -> int:
         """Keep a refused delivery's raw body (bytes, stored as they came) with the reason; StoreUnavailable
-        when it cannot be kept. Text that UTF-8 cannot encode is kept with \\u escapes instead."""
+        when it cannot be kept. Text that UTF-8 cannot encode is kept with \\u escapes instead. Once the bodies
+        kept for `source` would pass `budget_bytes`, a longer body is kept cut to CUT_BODY_BYTES, and the reason
+        says so."""
         def text(value: str | None) -> str | None:
             return None if value is None else value.encode("utf-8", "backslashreplace").decode("utf-8")
 
         try:
             with self.conn.transaction() as db:
+                if budget_bytes is not None and len(body) > CUT_BODY_BYTES:
+                    kept = db.execute("SELECT COALESCE(SUM(length(body)), 0) FROM rejected WHERE source = ?",
+                                      [source]).fetchone()[0]
+                    if kept + len(body) > budget_bytes:
+                        reason = (f"{reason} [body cut from {len(body)} to {CUT_BODY_BYTES} bytes: the refused "
+                                  f"bodies kept from {source} reached BRIDGE_REJECTED_MAX_MB]")
+                        body = body[:CUT_BODY_BYTES]
                 db["rejected"].insert(
                     {"source": source, "received_at": iso(received_at), "reason": text(reason),
                      "content_type": text(content_type), "body": bytes(body)}

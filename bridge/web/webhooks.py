@@ -59,8 +59,10 @@ def _unauthorized(source: str, error: WebhookUnauthorized):
 def _reject(source: str, error: WebhookError, delivery: WebhookRequest, received_at: datetime):
     """Refuse an authentic delivery (400, 403) and keep its raw body in `rejected`; 503 if it cannot be kept."""
     try:
-        store = current_app.extensions["bridge"].store
-        store.ingest.add_rejected(source, error.message, delivery.body, request.content_type, received_at)
+        services = current_app.extensions["bridge"]
+        budget = services.settings.retention.rejected_max_mb * 2**20
+        services.store.ingest.add_rejected(source, error.message, delivery.body, request.content_type, received_at,
+                                           budget)
     except StoreUnavailable:
         log.exception("%s delivery: could not keep the rejected body", source)
         return jsonify(error="storage unavailable, retry later"), 503

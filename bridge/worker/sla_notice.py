@@ -48,7 +48,7 @@ def notice_line(rules: SlaRules, entry: Mapping, lead: Mapping, owner: str | Non
     name = display_name(properties) or "(no name)"
     who = for_slack(name) if slack else f"lead {lead.get('id')}"  # the log gets ids only, no personal data
     if slack and lead.get("email"):
-        who += f" <{for_slack(str(lead['email']))}>"
+        who += " " + for_slack(f"<{lead['email']}>")  # escaped whole: <!channel|…> would be markup to Slack
     parts = [f"{who} ({details.get('policy', '-')})"]
     if deadline is not None:
         parts.append(f"期限 / due {deadline:%Y-%m-%d %H:%M}")

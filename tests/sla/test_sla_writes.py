@@ -106,6 +106,21 @@ def test_a_lead_value_cannot_mention_anyone_in_an_sla_notice(app, store, clock):
     assert "担当者未設定 / no owner" in text  # no OwnerId read yet: said plainly, not guessed
 
 
+@responses.activate
+@pytest.mark.parametrize("email", ["!channel|x@example.co.jp", "https://evil.example|x@example.co.jp"])
+def test_a_lead_email_cannot_mention_a_channel_nor_disguise_a_link_in_an_sla_notice(app, store, clock, email):
+    hook = responses.post(HOOK, body="ok")
+    worker = make_worker(app, clock)
+    lead = handed_off(store, clock)
+    with store.unit_of_work() as work:  # an address the email validator accepts, and Slack would read as markup
+        work.leads.save_record(lead, 2, "501", email, json.dumps({"lastname": "山田"}), clock())
+    clock.advance(seconds=(DEADLINE - clock()).total_seconds())
+    worker.lanes["timers"][0].run_once()
+    worker.lanes["slack"][0].run_once()
+    text = json.loads(hook.calls[0].request.body)["text"]
+    assert f"<{email}>" not in text and f"&lt;{email}&gt;" in text
+
+
 def test_without_slack_the_notice_is_a_log_line_with_ids_only(make_settings, clock, caplog):
     from bridge.app import create_app
 
