@@ -4,6 +4,7 @@ the story printed is what reached HubSpot, and how long after the rep acted."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import requests
 
 from bridge.kernel.clock import utcnow
+from bridge.sla.load import check_sla_text
 
 #: The demo's SLA policy: seconds on a calendar that never closes, so the story fits in half a minute.
 DEMO_SLA = """\
@@ -24,7 +26,7 @@ policies:
   - name: demo
     first_touch: 20 seconds
     reminders: [{before: 10 seconds, to: [owner]}]
-    escalation: {to: [owner, manager, channel]}
+    escalation: {to: [owner, manager, channel], task: true}
     follow_up: {attempts: 3, spacing: 1 seconds, reason: unreachable}
 owners:
   '005DEMO0000000001': {name: 山田 営業, manager: '005DEMO0000000009'}
@@ -33,6 +35,7 @@ owner_fields: {salesforce: OwnerId}
 recycle:
   salesforce: {Status: Recycled}
 """
+SLA_RULES = check_sla_text(DEMO_SLA, "sla.yaml")[0]
 WAIT = 60.0  # seconds any one step may take before the demo says it did not happen
 
 
@@ -87,6 +90,22 @@ def way_back(stack, handed: list[str]) -> list[str]:
         lead = stack.store.leads.find(hubspot_id=contact)
         return [e["kind"] for e in stack.store.clocks.story(lead["id"])] if lead else []
 
+    def sla_details(contact: str, kind: str) -> dict:
+        """What the clock's log says of its `kind` entry (the deadline, who was called on, in time or not)."""
+        lead = stack.store.leads.find(hubspot_id=contact)
+        entry = next(e for e in stack.store.clocks.story(lead["id"]) if e["kind"] == kind)
+        return json.loads(entry["details"]) if entry["details"] else {}
+
+    def called_on(contact: str, roles: list[str]) -> str:
+        """`owner 山田 営業, manager 佐藤 部長`: the roles a notice called on, named as sla.yaml names them."""
+        lead = stack.store.leads.find(hubspot_id=contact)
+        owner_id = (stack.store.leads.record_fields(lead["id"], "salesforce", "Lead") or {}).get("OwnerId")
+        owner = SLA_RULES.owners.get(owner_id)
+        manager = SLA_RULES.owners.get(owner.manager) if owner and owner.manager else None
+        names = {"owner": owner.name if owner else "(none)", "manager": manager.name if manager else "(none)",
+                 "channel": "the Slack channel (a log line without Slack)"}
+        return ", ".join(f"{role} {names[role]}" if role != "channel" else names[role] for role in roles)
+
     rep.log_call(sf[in_time], "Connected")
     took = wait_for("the connected call to reach HubSpot", heard(in_time, "bridge_sla_status", "met"))
     lines.append(f"  call connected → HubSpot hs_lead_status / SLA met, {took:.1f} s after the rep logged it")
@@ -121,10 +140,18 @@ def way_back(stack, handed: list[str]) -> list[str]:
     wait_for("the reminder", lambda: "reminder" in sla_entries(reminded))
     rep.log_call(sf[reminded], "Left message", kind="Email")
     wait_for("the email to stop the clock", lambda: "touched" in sla_entries(reminded))
-    lines.append("  reminded 10 s before the deadline, then an email → first touch in time")
+    reminder, touched = sla_details(reminded, "reminder"), sla_details(reminded, "touched")
+    lines.append(f"  reminded ({called_on(reminded, reminder.get('to') or [])}) before the deadline, then an email → "
+                 f"first touch {'in time' if touched.get('in_time') else 'after the deadline'}")
 
     wait_for("the breach", lambda: "breach" in sla_entries(breached))
-    lines.append("  nobody called → breached at 20 s and escalated to the owner (山田 営業) and manager (佐藤 部長)")
+    breach = sla_details(breached, "breach")
+    wait_for("the owner's Salesforce Task", lambda: any(
+        t.get("WhoId") == sf[breached] for t in rep.call("GET", "/salesforce/tasks")))
+    task = next(t for t in rep.call("GET", "/salesforce/tasks") if t.get("WhoId") == sf[breached])
+    escalated = called_on(breached, breach.get("to") or [])
+    lines.append(f"  nobody called → breached at its deadline; escalated to {escalated}; a Salesforce Task for the "
+                 f"owner: 「{task.get('Subject')}」")
 
     lines.append("\nSLA clocks (business time on the demo calendar):")
     for name, contact in (("in time", in_time), ("reminded", reminded), ("breached", breached),

@@ -117,14 +117,15 @@ class FeedbackStage:
 
 
 def feedback_fields(mappings: LiveMappings, system: str, object: str) -> list[str]:
-    """What to read of a sales record: what the feedback rules tell events by, and the record's fields the routes
-    write back (not the bridge.* values Bridge computes itself: the record has no such fields to read)."""
-    rules = mappings.feedback
-    routed = {field.target for route in mappings.targets()
-              if (route.target.system, route.target.object) == (system, object)
-              for field in route.fields
+    """What to read of a sales record: what the feedback rules tell events by, the record's fields the routes write
+    back (not the bridge.* values Bridge computes itself: the record has no such fields to read), and its owner."""
+    rules, sla = mappings.feedback, mappings.sla
+    routes = [route for route in mappings.targets() if (route.target.system, route.target.object) == (system, object)]
+    routed = {field.target for route in routes for field in route.fields
               if field.writes_source() and field.target and not field.target.startswith(BRIDGE_PREFIX)}
-    return sorted({*(rules.fields(system, object) if rules else ()), *routed})
+    # The owner the SLA notices and to-dos name (sla.yaml owner_fields), read with the lead's record in that system.
+    owner = {sla.owner_fields[system]} if routes and sla is not None and system in sla.owner_fields else set()
+    return sorted({*(rules.fields(system, object) if rules else ()), *routed, *owner})
 
 
 def events_of(rows: list[dict]) -> list[SalesEvent]:

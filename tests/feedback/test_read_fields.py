@@ -10,3 +10,13 @@ def test_a_changed_lead_is_read_with_its_own_fields_only(way_back):  # noqa: F81
     (object, _, fields) = salesforce.reads[0]
     assert object == "Lead" and {"Status", "Disqualification_Reason__c", "ConvertedOpportunityId"} <= set(fields)
     assert [f for f in fields if f.startswith("bridge.")] == []
+
+
+def test_the_lead_record_is_read_with_its_owner_for_the_sla_notices_a_task_without(way_back, app):  # noqa: F811
+    from bridge.worker.feedback import feedback_fields
+
+    _, rep, salesforce, _, _ = way_back
+    rep("Working - Contacted", "04l1", "2026-11-21T09:05:00.000Z")
+    assert "OwnerId" in salesforce.reads[0][2]  # sla.yaml owner_fields: salesforce OwnerId
+    mappings = app.extensions["bridge"].mappings
+    assert "OwnerId" not in feedback_fields(mappings, "salesforce", "Task")  # not a lead's record
