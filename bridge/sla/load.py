@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bridge.mapping.problems import Problem
 from bridge.mapping.rulesfile import check_rules_text, load_rules_file
-from bridge.sla.rules import SlaRules
+from bridge.sla.rules import Duration, SlaRules
 from bridge.sla.schema import SlaSchema, to_rules
 
 SLA_FILE = "sla.yaml"
@@ -24,9 +24,10 @@ def _semantic(rules: SlaRules) -> Iterator[tuple[tuple, str]]:
     """What the schema cannot see: repeated names, a policy no lead can reach, a reminder after the deadline,
     a to-do for an owner no `owner_fields` entry can name, a manager who is not in `owners`."""
     try:  # a calendar closed for good (closures all year) would leave every clock without a deadline
-        rules.calendar.next_opening(datetime(2026, 1, 5, tzinfo=UTC))
+        opening = rules.calendar.next_opening(datetime(2026, 1, 5, tzinfo=UTC))
     except ValueError as error:
         yield ("calendar",), str(error)
+        opening = None
     names: set[str] = set()
     for index, policy in enumerate(rules.policies):
         if policy.name in names:
@@ -37,7 +38,7 @@ def _semantic(rules: SlaRules) -> Iterator[tuple[tuple, str]]:
                 "すべてのリードに当てはまるポリシーの後ろのポリシーは使われません。最後に置いてください / a policy for "
                 "every lead makes the ones after it unreachable: put it last")
         for number, reminder in enumerate(policy.reminders):
-            if reminder.before.unit == policy.first_touch.unit and reminder.before.amount >= policy.first_touch.amount:
+            if opening is not None and _before_the_clock(rules, opening, policy.first_touch, reminder.before):
                 yield ("policies", index, "reminders", number, "before"), (
                     f"リマインドは期限 ({policy.first_touch}) より短くしてください / a reminder {reminder.before} "
                     f"before a deadline of {policy.first_touch} would come before the clock starts")
@@ -54,6 +55,14 @@ def _semantic(rules: SlaRules) -> Iterator[tuple[tuple, str]]:
             yield ("owners", id, "manager"), (
                 f"上長 {owner.manager!r} が owners にいません / manager {owner.manager!r} is not in owners; add them "
                 "(with their Slack id) so escalations can mention them")
+
+
+def _before_the_clock(rules: SlaRules, start: datetime, first_touch: Duration, before: Duration) -> bool:
+    """Whether a reminder `before` the deadline of a clock started at `start` falls at or before the start, in the
+    calendar's business time (so 10 business hours before a deadline of 1 business day of 9 hours is caught)."""
+    calendar = rules.calendar
+    deadline = calendar.add(start, first_touch.amount, first_touch.unit)
+    return calendar.add(deadline, -before.amount, before.unit) <= start
 
 
 def load_sla(folder: str | Path) -> SlaRules:

@@ -48,6 +48,19 @@ def test_a_catch_all_policy_before_others_and_a_reminder_past_the_deadline_are_r
                                                             (4, "policies[0].reminders[0].before")]
 
 
+@pytest.mark.parametrize(("first_touch", "before", "refused"), [
+    ("1 days", "10 hours", True),  # a business day is 9 hours by default (9:00-18:00): before the clock starts
+    ("1 days", "7 hours", False),
+    ("2 hours", "120 minutes", True),
+    ("2 hours", "119 minutes", False),
+    ("30 minutes", "1 days", True),
+])
+def test_a_reminder_is_refused_when_it_would_fall_before_the_clock_starts_in_any_units(first_touch, before, refused):
+    found = problems(f"policies:\n  - name: p\n    first_touch: {first_touch}\n"
+                     f"    reminders: [{{before: {before}}}]\n")
+    assert [(line, where) for line, where, _ in found] == ([(4, "policies[0].reminders[0].before")] if refused else [])
+
+
 def test_an_unknown_recipient_or_key_is_named():
     found = problems("policies:\n  - name: p\n    first_touch: 2 days\n    escalation: {to: [boss]}\n"
                      "owners:\n  '005A': {name: 山田, manager: '005B'}\nextra: 1\n")
