@@ -213,3 +213,27 @@ def test_handed_off_again_clears_the_last_cycles_word_in_hubspot(way_back, store
     assert again["hs_lead_status"] == "NEW" and again["lifecyclestage"] == "marketingqualifiedlead"
     cleared = {name: value for name, value in again.items() if name.startswith("bridge_sales_")}
     assert cleared and set(cleared.values()) == {""}
+
+
+def test_a_deal_lost_with_a_reason_reaches_hubspot_with_the_vocabularys_words(way_back, store):
+    lead, rep, salesforce, hubspot, _ = way_back
+    salesforce.records[("Opportunity", "0065g00000LostAA")] = {
+        "Id": "0065g00000LostAA", "StageName": "Closed Lost", "IsClosed": True, "IsWon": False, "Amount": 800000,
+        "CloseDate": "2026-11-30", "Loss_Reason__c": "Lost to Competitor",
+        "LastModifiedDate": "2026-11-21T09:30:00.000Z"}
+    rep("Closed - Converted", "04l1", "2026-11-21T09:20:00.000Z", IsConverted=True,
+        ConvertedContactId="0035g00000ConAAA", ConvertedOpportunityId="0065g00000LostAA")
+    assert [e["kind"] for e in store.sales.events(lead)] == ["converted", "lost"]
+    told = written(hubspot)
+    assert (told["hs_lead_status"], told["bridge_sales_outcome"]) == ("UNQUALIFIED", "lost")
+    assert told["bridge_sales_reason"] == "競合選定 / Chose a competitor"
+    assert "lifecyclestage" not in told  # a lost deal leaves the contact an opportunity (the conversion's stage)
+
+
+def test_a_stale_delivery_after_a_newer_one_writes_nothing_to_hubspot(way_back, store):
+    lead, rep, salesforce, hubspot, worker = way_back
+    rep("Working - Contacted", "04l2", "2026-11-21T09:05:00.000Z")
+    writes, reads = len(hubspot.calls), len(salesforce.reads)
+    rep("Open - Not Contacted", "04l1", "2026-11-21T09:00:00.000Z")  # retried late: older than what was applied
+    assert len(hubspot.calls) == writes and len(salesforce.reads) == reads  # not even read again
+    assert [e["kind"] for e in store.sales.events(lead)] == ["contacted"]
