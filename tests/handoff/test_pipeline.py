@@ -247,7 +247,9 @@ def test_a_configured_property_change_counts_as_an_activity(world):
     assert world.pipeline.mappings.refresh()
     (contact,) = world.contacts(WORKED_EXAMPLE)
     world.drain()
-    stamp = hubspot_event(300, object_id=int(contact), propertyName="last_seminar_date", propertyValue="2026-11-20")
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)  # today's date, whatever it is: the suite runs on any date
+    stamp = hubspot_event(300, object_id=int(contact), propertyName="last_seminar_date",
+                          propertyValue=an_hour_ago.date().isoformat(), occurredAt=int(an_hour_ago.timestamp() * 1000))
     post_hubspot(world.client, [stamp, stamp], secret=world.secret)  # a duplicate delivery counts once
     world.drain()
     lead = world.store.leads.find(hubspot_id=contact)
