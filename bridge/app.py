@@ -14,7 +14,7 @@ from bridge.admin import init_admin
 from bridge.config import Settings, load_settings
 from bridge.kernel.clock import utcnow
 from bridge.services import build_services
-from bridge.web import activities, health, leads_api, sla_api, webhooks
+from bridge.web import activities, bodies, health, leads_api, sla_api, webhooks
 from connectors.base import Connector
 
 MAX_BODY_BYTES = 1024 * 1024  # HubSpot sends at most 100 events, kintone at most 1 MB
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         # counts per client, not per proxy. https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies)
     app.extensions["bridge"] = build_services(settings, clock, connectors)
+    app.before_request(bodies.refuse_oversized_body)  # first: every route, the admin forms included, reads it whole
     for blueprint in (webhooks.bp, health.bp, activities.bp, leads_api.bp, sla_api.bp):
         app.register_blueprint(blueprint)
     init_admin(app, settings)  # admin pages + API, and the session cookie they use

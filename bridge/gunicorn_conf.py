@@ -17,6 +17,13 @@ worker_class = "bridge.web_worker.DeadlineThreadWorker"
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+# No control socket. gunicorn 25.1+ opens one for `gunicornc` (reload, stop, change the worker count) at one path per
+# user, $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl: a second `bridge serve` of the same user unlinks
+# the first one's socket and takes the path over, so `gunicornc` would stop or reload the wrong instance, and the
+# first one to exit deletes the other's. Bridge never uses it (`bridge serve` and systemd stop and reload by
+# signals), and a path next to BRIDGE_DB could pass the 107-byte limit of a Unix socket path, so it is off.
+# https://gunicorn.org/reference/settings/#control_socket_disable
+control_socket_disable = True
 accesslog = "-"
 # %(U)s is the path without the query string: webhook URLs carry secret tokens in ?token=.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'

@@ -22,6 +22,7 @@ from bridge.kernel.budget import Budget, Limit
 from bridge.kernel.clock import Clock, iso, utcnow
 from bridge.kernel.env import EnvReader
 from bridge.kernel.errors import AuthError, ConnectorError, Permanent, RateLimited, WebhookInvalid, WebhookUnauthorized
+from bridge.kernel.schemas import Digits
 from connectors._http import chunks, json_object, retry_after_seconds
 from connectors._rest import Pair, RestConnector
 from connectors.base import (
@@ -105,7 +106,9 @@ def sign_v3(client_secret: str, method: str, uri: str, body: bytes, timestamp: s
     return base64.b64encode(digest).decode()
 
 
-# HubSpot's ids are 64-bit integers (Java longs); anything else is not an id HubSpot made.
+# HubSpot's ids are 64-bit integers (Java longs); anything else is not an id HubSpot made. Digits, not
+# marshmallow's Integer: that one reads "١٢٣" (Arabic-Indic digits) or 1.5 as an id, and the README promises
+# ids that are not ASCII digits are refused.
 _ID = validate.Range(min=0, max=2**63 - 1, error="must be an id from 0 to 2^63-1")
 _OCCURRED_AT = validate.Range(
     min=0, max=LATEST_EPOCH_MS, error="must be epoch milliseconds from 1970 to the year 9999"
@@ -118,13 +121,13 @@ class EventSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    eventId = fields.Integer(required=True, validate=_ID)  # noqa: N815 (HubSpot's field names)
-    subscriptionId = fields.Integer(required=True, validate=_ID)  # noqa: N815
-    portalId = fields.Integer(required=True, validate=_ID)  # noqa: N815
-    occurredAt = fields.Integer(required=True, validate=_OCCURRED_AT)  # noqa: N815
+    eventId = Digits(required=True, validate=_ID)  # noqa: N815 (HubSpot's field names)
+    subscriptionId = Digits(required=True, validate=_ID)  # noqa: N815
+    portalId = Digits(required=True, validate=_ID)  # noqa: N815
+    occurredAt = Digits(required=True, validate=_OCCURRED_AT)  # noqa: N815
     subscriptionType = fields.String(required=True, validate=validate.Length(min=1))  # noqa: N815
-    objectId = fields.Integer(required=True, validate=_ID)  # noqa: N815
-    attemptNumber = fields.Integer(validate=validate.Range(min=0, max=2**31 - 1))  # noqa: N815
+    objectId = Digits(required=True, validate=_ID)  # noqa: N815
+    attemptNumber = Digits(validate=validate.Range(min=0, max=2**31 - 1))  # noqa: N815
     propertyName = fields.String(allow_none=True)  # noqa: N815
     propertyValue = fields.Raw(allow_none=True)  # noqa: N815
     changeSource = fields.String(allow_none=True)  # noqa: N815
@@ -515,6 +518,10 @@ class HubSpotConnector(RestConnector):
                 raise WebhookInvalid(f"[{index}]", "must be a JSON object")
             event = load_schema(_EVENT_SCHEMA, item, f"[{index}]")
             # eventId alone is not unique: https://developers.hubspot.com/docs/api/webhooks
+            # A 0 is written as "" here, as every stored key has it: spelling it "0" now would make the retry of
+            # a delivery stored before an upgrade look new. That cannot collide with a missing id: the schema
+            # refuses an event without eventId, subscriptionId, objectId or occurredAt (HubSpot always sends
+            # them), so only propertyName, sent for property changes alone, may be absent.
             key = ":".join(
                 str(event.get(k) or "") for k in ("subscriptionId", "eventId", "objectId", "occurredAt", "propertyName")
             )

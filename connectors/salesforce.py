@@ -61,6 +61,11 @@ RETRIABLE_CODES = frozenset(
     {"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"}
 )
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")  # Field__c, Owner.Name
+# Record and notification ids are 15 (case-sensitive) or 18 letters and digits, all ASCII: str.isalnum() would also
+# take "００Q…" (full-width digits), which no Salesforce id holds and no API call would find.
+# https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/field_types.htm#i1435616
+_SF_ID = re.compile(r"[A-Za-z0-9]{1,18}")
+_NOT_AN_ID = "is not a Salesforce id (up to 18 ASCII letters and digits)"
 _NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)'")
 _USAGE = re.compile(r"(?:^|[,;\s])api-usage=(\d+)/(\d+)")
 # error_description fragments of the token endpoint -> (setting to fix, what to do)
@@ -494,6 +499,8 @@ class SalesforceConnector(RestConnector):
         notification_id = (_child(item, "Id").text or "").strip() if _child(item, "Id") is not None else ""
         if not notification_id:
             raise WebhookInvalid(f"Notification[{index}].Id", "missing")
+        if not _SF_ID.fullmatch(notification_id):
+            raise WebhookInvalid(f"Notification[{index}].Id", _NOT_AN_ID)
         sobject = _child(item, "sObject")
         if sobject is None:
             raise WebhookInvalid(f"Notification[{index}].sObject", "missing")
@@ -503,6 +510,8 @@ class SalesforceConnector(RestConnector):
         record = {_local(f.tag): None if f.get(f"{{{XSI_NS}}}nil") == "true" else (f.text or "") for f in sobject}
         if not record.get("Id"):
             raise WebhookInvalid(f"Notification[{index}].sObject.Id", "missing")
+        if not _SF_ID.fullmatch(record["Id"]):
+            raise WebhookInvalid(f"Notification[{index}].sObject.Id", _NOT_AN_ID)
         stamp = _last_change(record)
         at = f"Notification[{index}].sObject.{stamp}"
         occurred_at = parse_event_time(record[stamp], at) if stamp else received_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 from connectors.hubspot import sign_v3
@@ -83,6 +84,13 @@ def post_kintone(client, payload, token: str | None = KINTONE_TOKEN):
     query = f"?token={token}" if token is not None else ""
     body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
     return client.post(f"/webhooks/kintone{query}", data=body, headers={"Content-Type": "application/json"})
+
+
+def open_chunked(client, method: str, url: str, body: bytes, headers: dict[str, str]):
+    """`body` as a WSGI server hands over a chunked request: no length (chunked wins over the Content-Length the test
+    client always adds), and a stream the server ends."""
+    return client.open(url, method=method, input_stream=io.BytesIO(body), headers=headers,
+                       environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"})
 
 
 def make_worker(app, clock=None, connectors=None, drain: bool = True, owner: str = "test-worker",

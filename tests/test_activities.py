@@ -56,6 +56,10 @@ def test_unconfigured_token_is_503(make_settings):
         ([activity(1, colour="blue")], "[0].colour"),
         ([activity(n) for n in range(1001)], "body"),
         ([], "body"),
+        ([activity(1, hubspot_id="١٢٣")], "[0].hubspot_id"),  # Arabic-Indic digits: "١٢٣".isdigit() is true
+        ([activity(1, hubspot_id="１２３")], "[0].hubspot_id"),  # full-width
+        ([activity(1, hubspot_id="123\n")], "[0].hubspot_id"),
+        ([activity(1, hubspot_id=123)], "[0].hubspot_id"),  # a JSON number: ids are sent as text
     ],
 )
 def test_bad_items_are_400_naming_the_item_and_kept(client, store, items, field):

@@ -1,5 +1,6 @@
 """HubSpot signature v3 and the /webhooks/hubspot endpoint."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -147,3 +148,60 @@ def test_body_over_one_mebibyte_is_413(client):
                            headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert "larger than" in response.json["error"]
+
+
+# --- ids are ASCII digits; eventId is always there -------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"objectId": "١٢٣"}, "[0].objectId"),  # Arabic-Indic digits: int() reads them as 123
+        ({"objectId": "１２３"}, "[0].objectId"),  # full-width digits
+        ({"objectId": " 123"}, "[0].objectId"),
+        ({"objectId": "1_23"}, "[0].objectId"),
+        ({"objectId": "+123"}, "[0].objectId"),
+        ({"objectId": 123.5}, "[0].objectId"),  # marshmallow's Integer made it 123
+        ({"eventId": "٧"}, "[0].eventId"),
+        ({"subscriptionId": "١٢٣٤٥"}, "[0].subscriptionId"),
+        ({"portalId": "６２５１５"}, "[0].portalId"),
+        ({"occurredAt": "١٧٦٤٠٠٠٠٠٠٠٠١"}, "[0].occurredAt"),
+        ({"attemptNumber": "٠"}, "[0].attemptNumber"),
+    ],
+)
+def test_ids_that_are_not_ascii_digits_are_400_naming_the_field_and_kept(client, store, change, field):
+    body = json.dumps([hubspot_event(1, **change)], ensure_ascii=False).encode()
+    response = post_hubspot(client, None, body=body)
+    assert response.status_code == 400, response.json
+    assert response.json["error"].startswith(field) and "ASCII digits" in response.json["error"]
+    assert store.inbox.counts()["pending"] == 0
+    assert [r["body"] for r in store.ingest.rejected()] == [body]
+
+
+def test_ids_sent_as_ascii_digit_strings_are_still_read(client, store):
+    response = post_hubspot(client, [hubspot_event(1, objectId="123", eventId="1")])
+    assert response.status_code == 200 and response.json == {"received": 1, "new": 1}
+    assert inbox_keys(store) == {("12345:1:123:1764000000001:email", "contact:123")}
+
+
+def inbox_keys(store) -> set[tuple[str, str]]:
+    return set(store.conn.db.execute("SELECT dedupe_key, record_key FROM inbox WHERE source = 'hubspot'"))
+
+
+@pytest.mark.parametrize("event_id", ["missing", None])
+def test_an_event_without_an_event_id_is_400_not_keyed_like_event_id_0(client, store, event_id):
+    event = hubspot_event(1)
+    if event_id == "missing":
+        del event["eventId"]
+    else:
+        event["eventId"] = event_id
+    response = post_hubspot(client, [event])
+    assert response.status_code == 400 and response.json["error"].startswith("[0].eventId")
+    assert inbox_keys(store) == set() and len(store.ingest.rejected()) == 1
+
+
+def test_event_id_0_keeps_the_dedupe_key_stored_before(client, store):
+    # Keys stored by earlier versions spell 0 as "": a retry after an upgrade must still be a duplicate.
+    event = hubspot_event(0)
+    assert post_hubspot(client, [event]).json == {"received": 1, "new": 1}
+    assert inbox_keys(store) == {("12345::123:1764000000000:email", "contact:123")}
+    assert post_hubspot(client, [event]).json == {"received": 1, "new": 0}

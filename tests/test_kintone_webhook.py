@@ -55,3 +55,23 @@ def test_malformed_notifications_are_400_naming_the_field(client, store, payload
     assert response.status_code == 400
     assert response.json["error"].startswith(field)
     assert len(store.ingest.rejected()) == 1
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        (kintone_notification(record_id="٢"), "record.$id"),  # Arabic-Indic digits: "٢".isdigit() is true
+        (kintone_notification(record_id="２"), "record.$id"),  # full-width
+        ({"id": "x", "type": "DELETE_RECORD", "app": {"id": "7"}, "recordId": "٢"}, "recordId"),
+        ({"id": "x", "type": "DELETE_RECORD", "app": {"id": "7"}, "recordId": "2\n"}, "recordId"),
+    ],
+)
+def test_record_ids_that_are_not_ascii_digits_are_400_naming_the_field(client, store, payload, field):
+    response = post_kintone(client, payload)
+    assert response.status_code == 400 and response.json["error"].startswith(field)
+    assert store.inbox.counts()["pending"] == 0 and len(store.ingest.rejected()) == 1
+
+
+def test_an_app_id_in_other_digits_is_not_the_allowed_app(client, store):
+    response = post_kintone(client, kintone_notification(app_id="７"))
+    assert response.status_code == 403 and store.inbox.counts()["pending"] == 0

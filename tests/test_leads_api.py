@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import MAX_BODY_BYTES, create_app
 from tests.conftest import BASE_ENV
 from tests.handoff.test_timeline import KINTONE_ERROR, KINTONE_ROUTE, PRICING, at, handed_off_lead
+from tests.helpers import open_chunked
 
 AUTH = {"Authorization": f"Bearer {BASE_ENV['BRIDGE_LEADS_TOKEN']}"}
 
@@ -170,3 +171,10 @@ def test_bad_replay_bodies_are_400_naming_the_problem(client, store, two_leads, 
 def test_replay_needs_a_json_body(client):
     response = client.post("/api/outbox/replay", data="ids=1", headers=AUTH)
     assert response.status_code == 400 and "Content-Type: application/json" in response.json["error"]
+
+
+def test_a_chunked_replay_body_over_the_limit_is_413_and_replays_nothing(client, store, two_leads):
+    body = b'{"all": true}' + b" " * MAX_BODY_BYTES  # cut at the limit, still {"all": true}
+    response = open_chunked(client, "POST", "/api/outbox/replay", body, {**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert len(_dead_ids(store)) == 2

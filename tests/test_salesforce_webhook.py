@@ -82,3 +82,24 @@ def test_more_than_100_notifications_is_400(client):
     ids = tuple(f"04l{i:012d}" for i in range(101))
     response = post_salesforce(client, outbound_message(ids))
     assert response.status_code == 400 and "101 notifications" in response.json["error"]
+
+
+@pytest.mark.parametrize(
+    "notification_id, lead_id, field",
+    [
+        ("04l5g000001AAAA", "００Q5g0000012345", "Notification[0].sObject.Id"),  # full-width digits
+        ("04l5g000001AAAA", "00Q5g000001٢٣٤٥", "Notification[0].sObject.Id"),  # Arabic-Indic digits
+        ("04l5g000001AAAA", "00Q5g00000 12345", "Notification[0].sObject.Id"),
+        ("04l5g000001AAAA", "00Q5g0000012345678901", "Notification[0].sObject.Id"),  # longer than 18
+        ("04l5g٠٠٠٠٠1AAAA", "00Q5g0000012345", "Notification[0].Id"),
+        ("04l5g000001ＡＡＡＡ", "00Q5g0000012345", "Notification[0].Id"),
+    ],
+)
+def test_ids_that_are_not_ascii_letters_and_digits_are_400_naming_the_field(client, store, notification_id, lead_id,
+                                                                            field):
+    body = outbound_message((notification_id,), lead_ids=[lead_id])
+    response = post_salesforce(client, body)
+    assert response.status_code == 400
+    assert response.json["error"].startswith(field) and "ASCII letters and digits" in response.json["error"]
+    assert store.inbox.counts()["pending"] == 0
+    assert store.ingest.rejected()[0]["body"] == body

@@ -21,6 +21,8 @@ CANONICAL = {"eventId": 1, "subscriptionId": 2, "portalId": 3, "occurredAt": 4, 
         {k: v for k, v in CANONICAL.items() if k != "objectId"},
         {**CANONICAL, "attemptNumber": None},
         {**CANONICAL, "eventId": 1.5},
+        {**CANONICAL, "objectId": "١٢٣"},  # refused by both: not ASCII digits
+        {**CANONICAL, "objectId": "0123"},
     ],
 )
 def test_fast_path_matches_full_load(data):
@@ -45,3 +47,15 @@ def test_strict_schema_still_refuses_unknown_fields():
     with pytest.raises(ValidationError, match="Unknown field"):
         schemas.load(Strict(), {"a": 1, "b": 2})
     assert schemas.load(Strict(), {"a": 1}) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "value", ["١٢٣", "１２３", "²", " 123", "123\n", "1_000", "+5", "-5", "", 1.0, 1.5, True, "9" * 5000])
+def test_digits_refuse_every_spelling_but_an_int_or_ascii_digits(value):
+    with pytest.raises(ValidationError):
+        schemas.Digits().deserialize(value)
+
+
+@pytest.mark.parametrize("value, expected", [(123, 123), ("123", 123), ("0042", 42), (-5, -5), (2**63 - 1, 2**63 - 1)])
+def test_digits_read_ints_and_ascii_digit_strings(value, expected):
+    assert schemas.Digits().deserialize(value) == expected

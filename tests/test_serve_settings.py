@@ -2,14 +2,19 @@
 BRIDGE_WEB_THREADS are read through Settings (so `.env` counts) and bad values are listed, never a traceback."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import pytest
+import requests
 from click.testing import CliRunner
 
 from bridge.cli import main
 from bridge.config import WebSettings, load_settings
-from tests.conftest import BASE_ENV
+from tests.conftest import BASE_ENV, SHIPPED_MAPPINGS
 
 SHOW_GUNICORN_CONF = "import bridge.gunicorn_conf as c; print(c.bind, c.workers, c.threads)"
 
@@ -69,3 +74,58 @@ def test_the_cli_does_not_import_prometheus_client_before_serve_sets_its_folder(
                         tmp_path, clean_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+# gunicorn's control socket defaults to one path per user; the gunicorn command must not open it (see gunicorn_conf).
+SHOW_CONTROL_SOCKET = """
+import sys
+sys.argv = ["gunicorn", "-c", "python:bridge.gunicorn_conf", "wsgi:app"]
+from gunicorn.app.wsgiapp import WSGIApplication
+print(WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg.control_socket_disable)
+"""
+
+
+def test_gunicorn_opens_no_control_socket_shared_by_every_instance(tmp_path):
+    result = run_python(SHOW_CONTROL_SOCKET, tmp_path, clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
+
+
+def test_bridge_serve_hands_gunicorn_the_same_setting(tmp_path):
+    # `bridge serve` copies every public name of gunicorn_conf into gunicorn's settings (bridge/cli.py).
+    code = ("import bridge.gunicorn_conf as c; from gunicorn.config import Config; cfg = Config(); "
+            "cfg.set('control_socket_disable', c.control_socket_disable); print(cfg.control_socket_disable)")
+    result = run_python(code, tmp_path, clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
+
+
+@pytest.mark.slow
+def test_a_running_gunicorn_leaves_no_control_socket_in_home(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in clean_env(tmp_path).items() if k != "XDG_RUNTIME_DIR"}
+    env.update({**BASE_ENV, "BRIDGE_DB": str(tmp_path / "bridge.db"), "BRIDGE_MAPPINGS": str(SHIPPED_MAPPINGS),
+                "HOME": str(home)})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:bridge.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "wsgi:app"], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # bounded: wait until it answers
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+    finally:
+        server.terminate()
+        _, log = server.communicate(timeout=30)
+    assert not (home / ".gunicorn").exists()
+    assert "Control socket" not in log

@@ -26,6 +26,7 @@ from bridge.admin.samples import RecordProblem
 from bridge.mapping.model import TO_TARGET
 from bridge.mapping.problems import Problem
 from bridge.web.api_auth import refuse_without_token
+from bridge.web.bodies import read_body
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
@@ -97,10 +98,12 @@ def _file(name: str) -> MappingFile:
 
 
 def _body() -> dict[str, Any]:
-    """JSON {"text": …, …}, or the raw YAML text with a text/yaml or text/plain content type."""
+    """JSON {"text": …, …}, or the raw YAML text with a text/yaml or text/plain content type; 413 past 1 MiB,
+    with or without Content-Length (a chunked body cut at the limit could be saved as a shorter, valid file)."""
+    body = read_body()
     if request.mimetype in TEXT_TYPES:
         try:
-            return {"text": request.get_data().decode("utf-8")}
+            return {"text": body.decode("utf-8")}
         except UnicodeDecodeError:
             raise BadRequest("the body is not UTF-8 text; save the file as UTF-8") from None
     data = request.get_json(silent=True) if request.mimetype == "application/json" else None
@@ -164,7 +167,7 @@ def check_file(name: str):
 @bp.post("/mappings/<name>/preview")
 def preview_file(name: str):
     file, editor = _file(name), _editor()
-    data = _body() if request.get_data() else {}
+    data = _body() if read_body() else {}
     text = _text(data, required=False)
     direction = data.get("direction", TO_TARGET)
     try:

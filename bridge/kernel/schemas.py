@@ -8,11 +8,40 @@ that against the schema's own field declarations and validators and only run the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields
 
-_NATIVE = {fields.Integer: int, fields.String: str, fields.Boolean: bool, fields.Dict: dict}
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+class Digits(fields.Integer):
+    """A whole number sent as a JSON integer or as a string of ASCII digits ("123"), nothing else.
+
+    marshmallow's Integer takes whatever int() takes, so an id written "١٢٣" or "１２３" (other scripts' digits),
+    " 12", "1_000" or "+5" became 123, 12, 1000 and 5, and a float 1.5 became 1: the stored body then says
+    something other than the key made from it. This field refuses all of those.
+    """
+
+    default_error_messages = {
+        "invalid": "must be a whole number: a JSON integer, or a string of the ASCII digits 0-9",
+        "too_large": "has too many digits",
+    }
+
+    def _validated(self, value: Any) -> int:
+        if type(value) is int:  # not bool, not float
+            return value
+        if type(value) is str and _ASCII_DIGITS.fullmatch(value):
+            try:
+                return int(value)
+            except ValueError:  # more digits than Python converts (4,300)
+                raise self.make_error("too_large") from None
+        raise self.make_error("invalid")
+
+
+# Digits is here: an int is canonical for it too, and any other value takes the full load, which refuses it.
+_NATIVE = {fields.Integer: int, Digits: int, fields.String: str, fields.Boolean: bool, fields.Dict: dict}
 
 
 def _plan(schema: Schema) -> list[tuple[str, bool, bool, type | None, list]] | None:

@@ -6,9 +6,9 @@ import logging
 from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.kernel.errors import StoreUnavailable, WebhookError, WebhookForbidden, WebhookInvalid, WebhookUnauthorized
+from bridge.web.bodies import read_body
 from bridge.web.metrics import webhook_events, webhook_requests
 from connectors.base import WebhookRequest
 
@@ -24,25 +24,8 @@ def _as_webhook_request() -> WebhookRequest:
         url=f"{request.scheme}://{request.host}{raw}",
         headers=request.headers,
         query=request.args.to_dict(),
-        body=_body(),
+        body=read_body(),
     )
-
-
-def _body() -> bytes:
-    """The request body, or 413 when it is over MAX_CONTENT_LENGTH, whether or not Content-Length says so."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
-        return request.get_data(cache=True)  # Werkzeug refuses a declared length over the limit
-    # A chunked body has no length: Werkzeug stops reading at exactly the limit and says nothing, so a longer
-    # body would be processed cut short. Read one byte past the limit to tell. (The server ends the stream.)
-    stream, parts, size = request.environ["wsgi.input"], [], 0
-    while size <= limit:
-        part = stream.read(min(64 * 1024, limit + 1 - size))
-        if not part:
-            return b"".join(parts)
-        parts.append(part)
-        size += len(part)
-    raise RequestEntityTooLarge()
 
 
 def _refuse(source: str, error: WebhookError):

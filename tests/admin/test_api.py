@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from bridge.app import MAX_BODY_BYTES
 from tests.admin.conftest import API_HEADERS, SF_FILE
+from tests.helpers import open_chunked
 
 BROKEN = ("[trim, nfkc, lower]", "[trim, nfkc, lowr]")  # an unknown transform on line 41
 RENAMED = ("target: Title", "target: Title  # 役職")
@@ -248,3 +254,40 @@ def test_feedback_rules_are_checked_and_previewed_like_the_others(anonymous):
         "after": {"Status": "Closed - Not Converted", "Disqualification_Reason__c": "社内事情"}}}).json
     (event,) = pasted["changes"][0]["events"]
     assert event["reason"] == "unknown" and event["reason_value"] == "社内事情" and not event["reason_known"]
+
+
+# --- bodies over 1 MiB are 413 with or without Content-Length ---------------------------------------------------------
+
+def _padded_yaml(mappings, size: int) -> bytes:
+    """The file made longer by a trailing comment: cut anywhere in the comment, it is still a valid file."""
+    text = _edited(mappings, RENAMED).encode()
+    return text + b"\n# " + b"x" * (size - len(text) - 3)
+
+
+def test_a_chunked_yaml_body_over_the_limit_is_413_not_cut_and_saved(anonymous, mappings, admin_app):
+    before = (mappings / SF_FILE).read_text(encoding="utf-8")
+    body = _padded_yaml(mappings, MAX_BODY_BYTES + 1)
+    response = open_chunked(anonymous, "PUT", f"/api/admin/mappings/{SF_FILE}", body,
+                            {**API_HEADERS, "Content-Type": "text/yaml"})
+    assert response.status_code == 413
+    assert (mappings / SF_FILE).read_text(encoding="utf-8") == before
+    assert admin_app.extensions["bridge"].store.admin.mapping_versions(SF_FILE) == []
+
+
+@pytest.mark.parametrize("method, path", [("PUT", ""), ("POST", "/check"), ("POST", "/preview")])
+def test_a_chunked_json_body_over_the_limit_is_413(anonymous, mappings, method, path):
+    text = (mappings / SF_FILE).read_text(encoding="utf-8")
+    body = json.dumps({"text": text}).encode()
+    body = body[:-1] + b" " * (MAX_BODY_BYTES + 1 - len(body)) + b"}"  # JSON allows the spaces
+    response = open_chunked(anonymous, method, f"/api/admin/mappings/{SF_FILE}{path}", body,
+                            {**API_HEADERS, "Content-Type": "application/json"})
+    assert response.status_code == 413 and "larger than" in response.json["error"]
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(anonymous, mappings):
+    body = json.dumps({"text": _padded_yaml(mappings, MAX_BODY_BYTES - 4096).decode()}, ensure_ascii=False).encode()
+    assert MAX_BODY_BYTES - 4096 < len(body) <= MAX_BODY_BYTES
+    response = open_chunked(anonymous, "PUT", f"/api/admin/mappings/{SF_FILE}", body,
+                            {**API_HEADERS, "Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json["saved"] is True
+    assert (mappings / SF_FILE).read_bytes() == json.loads(body)["text"].encode()

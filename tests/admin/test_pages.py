@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+from urllib.parse import urlencode
 
+from bridge.app import MAX_BODY_BYTES
 from tests.admin.conftest import SF_FILE, csrf_from
 from tests.admin.test_api import BROKEN, RENAMED, _edited
+from tests.helpers import open_chunked
 
 EDIT = f"/admin/mappings/{SF_FILE}"
 
@@ -148,3 +151,26 @@ def test_pages_are_not_cached_and_cannot_be_framed(admin):
 def test_unknown_files_get_a_page_saying_what_to_do(admin):
     response = admin.get("/admin/mappings/nope.yaml")
     assert response.status_code == 404 and "Pick one from the list" in response.text
+
+
+def _chunked_save(admin, csrf, mappings, size: int):
+    """A save form of exactly `size` bytes, sent chunked: the text ends in a comment, so cut anywhere in the padding
+    it is still a valid file."""
+    text = _edited(mappings, RENAMED) + "\n# "
+    head = urlencode({"csrf_token": csrf, "action": "save", "text": text}).encode()
+    response = open_chunked(admin, "POST", EDIT, head + b"x" * (size - len(head)),
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    return response, text + "x" * (size - len(head))
+
+
+def test_a_chunked_form_over_the_limit_is_413_not_cut_and_saved(admin, csrf, mappings):
+    before = (mappings / SF_FILE).read_text(encoding="utf-8")
+    response, _ = _chunked_save(admin, csrf, mappings, MAX_BODY_BYTES + 1)
+    assert response.status_code == 413
+    assert (mappings / SF_FILE).read_text(encoding="utf-8") == before
+
+
+def test_a_chunked_form_within_the_limit_is_read_whole(admin, csrf, mappings):
+    response, text = _chunked_save(admin, csrf, mappings, 200_000)
+    assert response.status_code == 303
+    assert (mappings / SF_FILE).read_text(encoding="utf-8") == text

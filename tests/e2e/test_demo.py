@@ -55,7 +55,8 @@ def test_bridge_demo_command_reports_every_expected_outcome():
     # who was called on, named from the owner Bridge read off the Lead; the owner's to-do in Salesforce
     assert "reminded (owner 山田 営業) before the deadline, then an email → first touch in time" in result.output
     assert "escalated to owner 山田 営業, manager 佐藤 部長" in result.output
-    assert "a Salesforce Task for the owner: 「初回連絡の期限を過ぎました / First-touch deadline missed」" in result.output
+    assert "a Salesforce Task for the owner: 「初回連絡の期限を過ぎました / First-touch deadline missed」" in \
+        result.output
     # the reconciliation: the planted drift found, what the mappings settle repaired, the rest left to a person
     assert "bridge reconcile: 4 drift — 1 deleted, 2 differs, 1 duplicate; --doit would repair 2, a person must " \
         "decide 2; nothing changed" in result.output
