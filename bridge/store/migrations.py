@@ -349,3 +349,10 @@ def heartbeat_lanes(db: Database) -> None:
     # Which lanes each worker process runs (comma-joined): /readyz names the lanes nobody has run lately, so a stuck
     # writes process shows even while the intake process beats. NULL (a worker of an earlier version): every lane.
     db["worker_heartbeats"].add_column("lanes", str)
+
+
+@migrations(name="0013_outbox_again")
+def outbox_again(db: Database) -> None:
+    # A write queued for a lead while the same write is being sent (its item is in flight and may have read the
+    # lead already) marks that item `again`: once it is done, the write is queued anew, so the news is not lost.
+    db["outbox"].add_column("again", int, not_null_default=0)

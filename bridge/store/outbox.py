@@ -17,15 +17,19 @@ class OutboxQueue(LeasedQueue):
 
     def enqueue(self, lead_id: int, kind: str, target: str, now: datetime) -> None:
         """(In the caller's unit of work.) Queue a write for the lead; a no-op when the same write is already
-        waiting."""
+        waiting. When it is being sent, it may have read the lead already: it is marked to be queued again once
+        done (`complete_many`), so what changed meanwhile is written too."""
         self.enqueue_many([(lead_id, kind, target, now)])
 
     def enqueue_many(self, writes: Iterable[tuple[int, str, str, datetime]]) -> None:
         """(In the caller's unit of work.) `enqueue` for each (lead id, kind, target, now)."""
         for chunk in chunked(((lead_id, kind, target, row_time(now), row_time(now))
                               for lead_id, kind, target, now in writes), ROWS_PER_STATEMENT):
-            self.conn.db.execute("INSERT OR IGNORE INTO outbox (lead_id, kind, target, next_attempt_at, "  # noqa: S608
-                                 f"created_at) VALUES {value_rows(chunk, 5)}", flat(chunk))
+            # The conflict target is the partial unique index of open items (one per lead, kind and target).
+            self.conn.db.execute("INSERT INTO outbox (lead_id, kind, target, next_attempt_at, "  # noqa: S608
+                                 f"created_at) VALUES {value_rows(chunk, 5)} "
+                                 "ON CONFLICT (lead_id, kind, target) WHERE status IN ('pending', 'processing') "
+                                 "DO UPDATE SET again = 1 WHERE outbox.status = 'processing'", flat(chunk))
 
     def open_writes(self, lead_id: int, kind: str) -> int:
         return self.open_counts([lead_id], kind).get(lead_id, 0)
@@ -50,6 +54,14 @@ class OutboxQueue(LeasedQueue):
                 f"last_error = NULL, result = t.column2 FROM (VALUES {value_rows(chunk, 2)}) AS t "
                 "WHERE outbox.id = t.column1 AND status = 'processing' AND lease_owner = ?",
                 [iso(now), *flat(chunk), owner]).rowcount
+            # Queued again while in flight: the write goes once more, with what changed meanwhile.
+            ids = [item_id for item_id, _ in chunk]
+            self.conn.db.execute(
+                "INSERT OR IGNORE INTO outbox (lead_id, kind, target, next_attempt_at, created_at) "  # noqa: S608
+                f"SELECT lead_id, kind, target, ?, ? FROM outbox WHERE id IN ({marks(ids)}) AND again = 1 "
+                "AND status = 'done'", [row_time(now), row_time(now), *ids])
+            self.conn.db.execute(f"UPDATE outbox SET again = 0 WHERE id IN ({marks(ids)}) AND again = 1",  # noqa: S608
+                                 ids)
         return done
 
     def claim(self, owner: str, now: datetime, lease_seconds: int, batch_sizes: Mapping[str, int],

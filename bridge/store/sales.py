@@ -63,14 +63,6 @@ class Sales:
             db.execute(f"UPDATE lead_records SET read_lease_until = ? WHERE id IN ({marks(ids)})",  # noqa: S608
                        [iso(retry_at), *ids])
 
-    def feedback_in_flight(self, lead_ids: Iterable[int]) -> set[int]:
-        """(In the caller's unit of work.) Those of the leads whose feedback write is being sent right now: it may
-        have read their events already, and a write waiting behind it cannot be queued (one open item per lead)."""
-        ids = list(lead_ids)
-        return {row[0] for chunk in chunked(ids, ROWS_PER_STATEMENT) for row in self.conn.db.execute(
-            f"SELECT lead_id FROM outbox WHERE kind = 'feedback' AND status = 'processing' "  # noqa: S608
-            f"AND lead_id IN ({marks(chunk)})", chunk)}
-
     def applied(self, row_id: int, version: str | None, fields: Mapping[str, Any], dirty_since: str | None,
                 now: datetime) -> None:
         """(In the caller's unit of work.) The record as read is applied; it rests unless it changed again since

@@ -27,7 +27,6 @@ READ_BATCH = 100  # HubSpot and kintone read 100 records per call
 #: Systems that read more per call: a SOQL `Id IN (…)` takes 200 ids (connectors/salesforce.py READ_CHUNK), so a
 #: burst of outbound messages costs half the reads it would in batches of 100.
 READ_BATCHES = {"salesforce": 200}
-IN_FLIGHT_WAIT = timedelta(seconds=0.5)  # about one HubSpot batch write: a record waiting behind one is read then
 
 
 class FeedbackStage:
@@ -72,7 +71,6 @@ class FeedbackStage:
         self.failures = 0
         with self.store.unit_of_work() as work:
             now = self.clock()
-            sending, later = work.sales.feedback_in_flight({row["lead_id"] for row in rows}), []
             own = work.echoes.own_values(((system, row["record_id"]) for row in rows), now)
             for row in rows:
                 record = current.get(row["record_id"])
@@ -83,18 +81,11 @@ class FeedbackStage:
                 when = _time(rules, system, object, record, now)
                 events = sales_events(rules, system, object, row["record_id"], before, record, when,
                                       since=parse_iso(row["linked_at"]) if row.get("linked_at") else None)
-                if events and row["lead_id"] in sending:
-                    # The lead's write is being sent and may have read its events already; it cannot be queued
-                    # again until that one is done, so the record is read again shortly (else the news is lost).
-                    later.append(row["id"])
-                    continue
                 for event in events:
                     self._record(work, row["lead_id"], event, now)
                 work.sales.applied(row["id"], None, record, row["dirty_since"], now)
-                if events:
+                if events:  # a write in flight for the lead is queued again once done (bridge/store/outbox.py)
                     work.outbox.enqueue(row["lead_id"], "feedback", "hubspot", now)
-            if later:
-                work.sales.release(later, now + IN_FLIGHT_WAIT)
 
     def _record(self, work: Work, lead_id: int, event: SalesEvent, now: datetime) -> None:
         lead = work.leads.get(lead_id)
