@@ -74,10 +74,10 @@ def sla_report(store: Store, rules: SlaRules | None, targets: Iterable[tuple[str
     open_clocks = store.clocks.open_clocks()
     decided = store.clocks.decided_since(now - COMPLIANCE_WINDOW, now)
     untouched = [c for c in open_clocks if c["touched_at"] is None]
-    recent_since = iso(now - RECENT)
+    recent_since, now_s, horizon_s = iso(now - RECENT), iso(now), iso(horizon)  # ISO UTC: text order is time order
     lists = {
-        "due_soon": [c for c in untouched if iso(now) < c["deadline"] <= iso(horizon)],
-        "breached": [c for c in untouched if c["deadline"] <= iso(now)],
+        "due_soon": [c for c in untouched if now_s < c["deadline"] <= horizon_s],
+        "breached": [c for c in untouched if c["deadline"] <= now_s],
         "recently_met": [c for c in decided if c["ended_at"] and c["ended_at"] >= recent_since and in_time(c)],
     }
     records = store.clocks.owner_records({c["lead_id"] for c in [*open_clocks, *lists["recently_met"]]}, targets)

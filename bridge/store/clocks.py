@@ -11,6 +11,8 @@ from bridge.kernel.clock import iso
 from bridge.store.db import ROWS_PER_STATEMENT, chunked, flat, marks, rows, value_rows
 from bridge.store.queue import LeasedQueue, LeaseLost
 
+#: What the SLA report reads of a clock.
+REPORT_COLUMNS = "id, lead_id, cycle, policy, state, started_at, deadline, touched_at, ended_at, ended_by, follow_ups"
 
 class Clocks(LeasedQueue):
     table = "sla_clocks"
@@ -133,10 +135,11 @@ class Clocks(LeasedQueue):
             "SELECT state, COUNT(*) FROM sla_clocks WHERE status != 'done' GROUP BY state").fetchall())
 
     def open_clocks(self) -> list[dict[str, Any]]:
-        """The open clocks that have a policy and a deadline, earliest deadline first."""
+        """The open clocks that have a policy and a deadline, earliest deadline first (the columns a report shows:
+        a page over 100,000 clocks reads no more than it needs)."""
         return list(self.conn.db.query(
-            "SELECT * FROM sla_clocks WHERE status != 'done' AND policy IS NOT NULL AND policy != '' "
-            "ORDER BY deadline, id"))
+            f"SELECT {REPORT_COLUMNS} FROM sla_clocks WHERE status != 'done' AND policy IS NOT NULL "  # noqa: S608
+            "AND policy != '' ORDER BY deadline, id"))
 
     def decided_since(self, since: datetime, now: datetime) -> list[dict[str, Any]]:
         """Timed clocks whose outcome came in [since, now]: first touched, ended, or their deadline passed untouched."""
@@ -167,7 +170,8 @@ class Clocks(LeasedQueue):
         found: dict[int, dict[str, dict[str, Any]]] = {}
         if not pairs:
             return found
-        where = " OR ".join("(system = ? AND object = ?)" for _ in pairs)
+        # `+system`: no index on these terms, so SQLite looks leads up by lead_id, not every record of the system.
+        where = " OR ".join("(+system = ? AND +object = ?)" for _ in pairs)
         for start in range(0, len(ids), 400):  # SQLite's limit on bound variables
             chunk = ids[start:start + 400]
             for lead_id, system, fields in self.conn.db.execute(
