@@ -33,6 +33,15 @@ def edit_sla(settings, old: str, new: str) -> None:
     sla.write_text(text.replace(old, new), encoding="utf-8")
 
 
+def app_with_sla(make_settings, clock, old: str, new: str):
+    """The app over the shipped mappings with one edit of sla.yaml."""
+    from bridge.app import create_app
+
+    settings = make_settings()
+    edit_sla(settings, old, new)
+    return create_app(settings, clock=clock)
+
+
 def with_fake(app, clock, fake_class=FakeSalesforce, system="salesforce", owner="test-worker"):
     services = app.extensions["bridge"]
     fake = fake_class(services.connectors[system])
@@ -89,11 +98,8 @@ def test_the_write_is_on_the_leads_timeline(app, store, clock):
 
 
 def test_a_reminder_that_asks_for_a_task_gets_its_own_and_the_breach_another(make_settings, clock):
-    from bridge.app import create_app
-
-    settings = make_settings()
-    edit_sla(settings, REMINDER, "      - {before: 1 business days, to: [owner], task: [salesforce]}\n")
-    app = create_app(settings, clock=clock)
+    app = app_with_sla(make_settings, clock, REMINDER,
+                       "      - {before: 1 business days, to: [owner], task: [salesforce]}\n")
     store = app.extensions["bridge"].store
     fake, worker = with_fake(app, clock)
     lead = handed_off(store, clock)
@@ -109,11 +115,7 @@ def test_a_reminder_that_asks_for_a_task_gets_its_own_and_the_breach_another(mak
 
 
 def test_without_the_option_no_task_is_queued_or_written(make_settings, clock):
-    from bridge.app import create_app
-
-    settings = make_settings()
-    edit_sla(settings, ESCALATION_TASK, "      task: false\n")
-    app = create_app(settings, clock=clock)
+    app = app_with_sla(make_settings, clock, ESCALATION_TASK, "      task: false\n")
     store = app.extensions["bridge"].store
     fake, worker = with_fake(app, clock)
     handed_off(store, clock)
@@ -145,11 +147,7 @@ class FlakySalesforce(FakeSalesforce):
 
 
 def test_a_task_refused_beside_one_created_is_sent_again_alone(make_settings, clock):
-    from bridge.app import create_app
-
-    settings = make_settings()
-    edit_sla(settings, REMINDER, "      - {before: 1 business days, to: [owner], task: true}\n")
-    app = create_app(settings, clock=clock)
+    app = app_with_sla(make_settings, clock, REMINDER, "      - {before: 1 business days, to: [owner], task: true}\n")
     store = app.extensions["bridge"].store
     fake, worker = with_fake(app, clock, FlakySalesforce)
     handed_off(store, clock)
