@@ -293,14 +293,14 @@ class FeedbackWrites(OutboxKind):
         # HubSpot answers 2xx to a move back and keeps the later stage (one Bridge did not know of): check the stage
         # it answers, and where a stage that must land did not, clear and set it again.
         # https://knowledge.hubspot.com/records/use-lifecycle-stages
-        kept = [i for i in must_land if by_id[i].values is not None and by_id[i].outcome != "failed"
-                and by_id[i].values.get("lifecyclestage") != writes[i]["lifecyclestage"]]
+        kept = [i for i in must_land if by_id[i].outcome != "failed" and "lifecyclestage" in (by_id[i].values or {})
+                and by_id[i].values["lifecyclestage"] != writes[i]["lifecyclestage"]]
         if kept:
             by_id.update(self._write(sender, hubspot, {i: {"lifecyclestage": writes[i]["lifecyclestage"]}
                                                        for i in kept}, kept))
-        for hubspot_id, props in writes.items():  # the stage HubSpot keeps is the one to know
+        for hubspot_id, props in writes.items():  # the stage HubSpot keeps is the one to know (when it says)
             stage = (by_id[hubspot_id].values or {}).get("lifecyclestage")
-            if "lifecyclestage" in props and stage is not None:
+            if "lifecyclestage" in props and stage:
                 props["lifecyclestage"] = stage
         return [Outcome.of("hubspot", by_id[leads[i["lead_id"]]["hubspot_id"]],
                            writes[leads[i["lead_id"]]["hubspot_id"]]) for i in items]

@@ -108,9 +108,13 @@ class Written:
     contact: Contact
     created: bool
     trace: str | None
+    written: tuple[str, ...] = ()  # the properties the input set
 
     def to_api(self, upsert: bool) -> dict[str, Any]:
-        out = self.contact.to_api()
+        # HubSpot answers each result with the properties the input set, as they now are (a lifecycle stage moved
+        # back without clearing shows the stage kept), beside its own defaults.
+        # https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/batch/update-contacts
+        out = self.contact.to_api((*DEFAULT_READ, *self.written))
         if upsert:
             out["new"] = self.created
         if self.trace:
@@ -339,11 +343,11 @@ class ContactStore:
         for plan in ready:
             if plan.target is None:
                 contact, made = self._insert(plan.values, "API")
-                written.append(Written(contact, True, plan.trace))
+                written.append(Written(contact, True, plan.trace, tuple(plan.values)))
             else:
                 contact = self._contacts[plan.target]
                 made = self._apply(contact, plan.values, "API")
-                written.append(Written(contact, False, plan.trace))
+                written.append(Written(contact, False, plan.trace, tuple(plan.values)))
             changes += made
         self._notify(changes)
         return written, failed

@@ -237,3 +237,19 @@ def test_a_stale_delivery_after_a_newer_one_writes_nothing_to_hubspot(way_back, 
     rep("Open - Not Contacted", "04l1", "2026-11-21T09:00:00.000Z")  # retried late: older than what was applied
     assert len(hubspot.calls) == writes and len(salesforce.reads) == reads  # not even read again
     assert [e["kind"] for e in store.sales.events(lead)] == ["contacted"]
+
+
+class TerseHubSpot(FakeHubSpot):
+    """Answers each result with its default properties only, not the stage: there is nothing to check."""
+
+    def upsert(self, object, key_field, records):
+        self.calls.append([dict(r) for r in records])
+        return [UpsertResult(str(r[key_field]), "updated", id=str(r[key_field]),
+                             values={"hs_object_id": str(r[key_field])}) for r in records]
+
+
+@pytest.mark.parametrize("way_back", [TerseHubSpot], indirect=True)
+def test_a_give_back_is_not_written_again_when_hubspots_answer_does_not_say_the_stage(way_back):
+    _, rep, _, hubspot, _ = way_back
+    rep("Recycled", "04l2", "2026-11-21T10:00:00.000Z", Disqualification_Reason__c="No Response")
+    assert [call[0].get("lifecyclestage") for call in hubspot.calls] == ["", "lead"]  # clear, set; no third call

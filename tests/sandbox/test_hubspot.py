@@ -195,6 +195,22 @@ def test_batch_update_by_id_updates_and_reports_unknown_ids(hubspot):
     assert read.json()["properties"]["bridge_score"] == "85"
 
 
+def test_a_stage_moved_back_is_kept_unless_cleared_and_each_result_says_what_was_kept(hubspot):
+    made = hubspot.post("/crm/v3/objects/contacts", json={"properties": {"email": "b@example.com",
+                                                                          "lifecyclestage": "opportunity"}})
+    contact_id = made.json()["id"]
+
+    def update(**properties) -> dict:
+        reply = hubspot.post(f"{BATCH}/update", json={"inputs": [{"id": contact_id, "properties": properties}]})
+        assert reply.status_code == 200  # a move back is answered 2xx all the same
+        return reply.json()["results"][0]["properties"]
+
+    kept = update(lifecyclestage="lead", bridge_score="10")
+    assert (kept["lifecyclestage"], kept["bridge_score"]) == ("opportunity", "10")  # kept, and the answer says so
+    assert update(lifecyclestage="")["lifecyclestage"] is None
+    assert update(lifecyclestage="lead")["lifecyclestage"] == "lead"  # cleared first: set
+
+
 def test_search_filters_on_lastmodifieddate_and_pages_with_after(hubspot, control, clock):
     control.post("/hubspot/contacts", json={"records": [{"email": "old@example.com"}]})
     clock.advance(minutes=5)
