@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import atexit
-import itertools
+import contextlib
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
@@ -72,23 +72,32 @@ def run_worker(stop: threading.Event | None = None, once: bool = False, supervis
         worker.drain()
         return
     stop = stop or threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop_once(stop))
+    stop_on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     worker.run(stop)
 
 
-def stop_once(stop: threading.Event) -> Callable[..., None]:
-    """A signal handler that sets `stop` for the first signal only. Ctrl-C in a terminal and `bridge serve`'s
-    SIGTERM (or its death signal) often arrive together; a second handler run inside the first one's
-    `Event.set` would wait forever for the lock that one holds, and the worker would never exit. `next()` on a
-    counter is one atomic step, so only the first handler goes on."""
-    signals = itertools.count()
+def stop_on_signals(stop: threading.Event, signums: Sequence[int]) -> None:
+    """Set `stop` when any of `signums` arrives, without taking a lock inside the signal handler.
+
+    Python runs a handler in the main thread between two steps of whatever it was doing, and that may be
+    `stop.wait()` holding the Event's lock: a handler calling `stop.set()` there waits for itself forever. Ctrl-C
+    and `bridge serve`'s SIGTERM often arrive together, so a second handler running inside the first one's
+    `set()` did exactly that: the worker hung and was left behind. The handler only writes a byte to a pipe
+    (no lock); a thread reading the pipe sets `stop` in ordinary code."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # the handler must never wait, even if 64 KiB of signals were unread
+
+    def watch() -> None:
+        os.read(read_end, 1)
+        stop.set()
 
     def handle(*_: object) -> None:
-        if next(signals) == 0:
-            stop.set()
+        with contextlib.suppress(BlockingIOError):
+            os.write(write_end, b"\0")
 
-    return handle
+    threading.Thread(target=watch, name="signals", daemon=True).start()
+    for signum in signums:
+        signal.signal(signum, handle)
 
 
 def _share_metrics_between_processes() -> None:

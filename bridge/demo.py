@@ -187,6 +187,8 @@ def running_stack(folder: Path, kintone: bool = True, extra_env: dict[str, str] 
             "BRIDGE_DB": str(folder / "bridge.db"), "BRIDGE_MAPPINGS": str(copy_mappings(folder, kintone, sla)),
             **{API_TOKENS[api]: token for api, token in api_tokens.items()}, "BRIDGE_ADMIN_PASSWORD": admin_password,
             "HUBSPOT_WEBHOOK_URL": f"{url}/webhooks/hubspot", "BRIDGE_LOG_LEVEL": "INFO",
+            # the counters' folder lives in ours, so it goes with it even if `bridge serve` has to be killed
+            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="metrics-", dir=folder),
             **(extra_env or {}),
         })
         log_path = folder / "bridge.log"

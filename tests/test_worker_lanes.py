@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 from click.testing import CliRunner
 
@@ -73,23 +77,22 @@ def test_the_command_refuses_a_lane_it_does_not_know(make_settings, monkeypatch)
     assert result.exit_code == 2 and "--lanes: no lane 'salesforse'" in result.output
 
 
-def test_a_second_signal_inside_the_first_handler_does_not_hang_the_worker():
-    """Ctrl-C and bridge serve's SIGTERM together: the nested handler must not wait for the first one's lock."""
-    import threading
+def test_ctrl_c_and_sigterm_arriving_while_the_stop_lock_is_held_still_stop_the_worker():
+    """Ctrl-C and bridge serve's SIGTERM together, landing while the main thread holds the stop Event's lock (as
+    it does inside `stop.wait()`): the handlers must not wait for that lock, and `stop` must still be set."""
+    script = textwrap.dedent("""
+        import signal, threading
+        from bridge.cli import stop_on_signals
 
-    from bridge.cli import stop_once
-
-    stop = threading.Event()
-    handle = stop_once(stop)
-    real_set = stop.set
-
-    def set_while_a_second_signal_arrives():
-        with stop._cond:  # the first handler, inside Event.set, holding the lock
-            handle()  # the second signal's handler runs here, in the same thread
-        real_set()
-
-    stop.set = set_while_a_second_signal_arrives
-    done = threading.Thread(target=handle, daemon=True)
-    done.start()
-    done.join(timeout=5)
-    assert not done.is_alive() and stop.is_set()
+        stop = threading.Event()
+        stop_on_signals(stop, (signal.SIGTERM, signal.SIGINT))
+        with stop._cond:  # the main thread inside stop.wait(), where a signal finds it
+            signal.raise_signal(signal.SIGINT)  # each handler runs here, in this thread, before the next line
+            signal.raise_signal(signal.SIGTERM)
+        print("stopped" if stop.wait(timeout=5) else "not stopped")
+    """)
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the signal handlers waited for the lock the interrupted thread holds: the worker hangs")
+    assert (done.returncode, done.stdout.strip()) == (0, "stopped"), done.stderr
