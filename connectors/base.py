@@ -202,7 +202,8 @@ class Connector(ABC):
     def move_statuses(self, object: str, key_field: str, moves: Sequence[tuple[str, str]]) -> list[UpsertResult]:
         """Move records (key, status) to a status by the system's process actions; a result per move, in order.
         Only called for a connector whose `status_field` names a field."""
-        raise NotImplementedError(f"the {self.name} connector has no process status to move")
+        raise NotImplementedError(f"the {self.name} connector names a status field of {object} (status_field) but "
+                                  "cannot move it: implement move_statuses, or let status_field return None")
 
     @abstractmethod
     def describe(self, object: str) -> dict[str, FieldInfo]:

@@ -95,6 +95,12 @@ def script(
     rsps.add_callback(method, url, callback=answer)
 
 
+def missing_hook(contract: object, hook: str) -> NotImplementedError:
+    """The error for a contract class that has not described its system yet: which method to write."""
+    return NotImplementedError(f"{type(contract).__name__} must define {hook}() to describe your system to the "
+                               "contract tests (see the docstring of connectors.testing for each one)")
+
+
 class ConnectorContract:
     """What every connector must do. A subclass names its class, settings and upsert endpoint, and builds
     replies in the shapes its system documents."""
@@ -125,19 +131,19 @@ class ConnectorContract:
 
     def upsert_reply(self, body: Any) -> Reply:
         """Success for every record of the request `body`, all of them created."""
-        raise NotImplementedError
+        raise missing_hook(self, "upsert_reply")
 
     def partial_reply(self, body: Any, bad_key: str) -> Reply:
         """The answer when the record keyed `bad_key` is invalid (the others are fine)."""
-        raise NotImplementedError
+        raise missing_hook(self, "partial_reply")
 
     def reject_credentials(self, rsps: responses.RequestsMock) -> None:
         """Make the next call fail because the credentials are bad."""
-        raise NotImplementedError
+        raise missing_hook(self, "reject_credentials")
 
     def delivery(self, now: datetime) -> WebhookRequest:
         """An authentic webhook delivery of one or more events, as the system sends it at `now`."""
-        raise NotImplementedError
+        raise missing_hook(self, "delivery")
 
     def scan_ids(self, count: int) -> list[str]:
         """`count` record ids in the order the system sorts them."""
@@ -145,11 +151,11 @@ class ConnectorContract:
 
     def serve_scan(self, rsps: responses.RequestsMock, ids: list[str]) -> None:
         """Answer `scan`'s requests from the records with these ids (sorted), page by page as the system does."""
-        raise NotImplementedError
+        raise missing_hook(self, "serve_scan")
 
     def record_id(self, record: dict[str, Any]) -> str:
         """The id of a record `scan` returned."""
-        raise NotImplementedError
+        raise missing_hook(self, "record_id")
 
     # --- fixtures -------------------------------------------------------------------------------
 
@@ -340,7 +346,7 @@ class RetriableRecordsContract:
 
     def retriable_reply(self, body: Any, bad_key: str) -> Reply:
         """The answer when the record keyed `bad_key` failed for a passing reason (the others were written)."""
-        raise NotImplementedError
+        raise missing_hook(self, "retriable_reply")
 
     def test_a_record_failing_retriably_is_returned_not_sent_again(self, connector, rsps):
         self.login(rsps)
